@@ -1,0 +1,63 @@
+"""The ``alias`` table of the extmail schema."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from django.db import models
+from django.utils.translation import gettext_lazy as _
+
+from mailadmin.lib.fields import ZeroDateTimeField, local_now
+
+if TYPE_CHECKING:
+    from accounts.models import Manager
+
+
+class AliasQuerySet(models.QuerySet):
+    def visible_to(self, manager: Manager | None) -> AliasQuerySet:
+        """Aliases of the domains ``manager`` may see."""
+        from accounts.models import DomainManager
+
+        if manager is None or not manager.is_authenticated:
+            return self.none()
+        if manager.is_superadmin:
+            return self.all()
+        return self.filter(domain_id__in=DomainManager.objects.domain_names_of(manager))
+
+
+class Alias(models.Model):
+    """An alias; ``@domain`` is the domain's catch-all. Postfix reads ``goto`` by address."""
+
+    address = models.CharField(_("address"), max_length=255, primary_key=True)
+    goto = models.TextField(_("targets"), default="")
+    domain = models.ForeignKey(
+        "domains.Domain",
+        verbose_name=_("domain"),
+        db_column="domain",
+        db_constraint=False,
+        on_delete=models.DO_NOTHING,
+        related_name="aliases",
+    )
+    createdate = ZeroDateTimeField(_("created"), default=local_now)
+    active = models.BooleanField(_("active"), default=True)
+
+    objects = AliasQuerySet.as_manager()
+
+    class Meta:
+        managed = False  # created by mailadmin.lib.schema when missing, never altered
+        db_table = "alias"
+        ordering = ["address"]
+        verbose_name = _("alias")
+        verbose_name_plural = _("aliases")
+
+    def __str__(self) -> str:
+        return self.address
+
+    @property
+    def is_catchall(self) -> bool:
+        return self.address.startswith("@")
+
+    @property
+    def targets(self) -> list[str]:
+        """The targets in stored order; ExtMan joins them with commas, no spaces."""
+        return [t.strip() for t in self.goto.replace("\n", ",").split(",") if t.strip()]

@@ -1,0 +1,152 @@
+"""Test-wide fixtures: fast settings, the MariaDB/legacy passes and the personas.
+
+``scripts/test.sh`` runs the suite three times: on SQLite, on MariaDB, and (tests marked
+``legacy``) on a MariaDB test database that was loaded from ``tests/fixtures/extman-legacy.sql``
+before ``migrate`` adopted it.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+from pathlib import Path
+
+import pytest
+from django.db import connection
+from django.db.models.signals import pre_migrate
+
+FIXTURE_SQL = Path(__file__).resolve().parent / "tests" / "fixtures" / "extman-legacy.sql"
+LEGACY_MODE = os.environ.get("MAILADMIN_TEST_LEGACY_FIXTURE") == "1"
+
+
+def mysql_client_args(settings_dict: dict, database: str | None = None) -> tuple[list[str], dict]:
+    """Arguments and environment for the real ``mysql`` client on a Django connection's server."""
+    args = [
+        "mysql",
+        "--protocol=tcp",
+        f"--host={settings_dict['HOST'] or '127.0.0.1'}",
+        f"--port={settings_dict['PORT'] or 3306}",
+        f"--user={settings_dict['USER']}",
+        "--default-character-set=utf8mb4",
+    ]
+    if database:
+        args.append(database)
+    return args, {**os.environ, "MYSQL_PWD": settings_dict["PASSWORD"] or ""}
+
+
+def load_legacy_fixture(settings_dict: dict, database: str) -> None:
+    """Load the ExtMan fixture with the mysql client, as an admin would (`mysql DB < file`)."""
+    args, env = mysql_client_args(settings_dict, database)
+    with FIXTURE_SQL.open("rb") as sql:
+        subprocess.run(args, stdin=sql, env=env, check=True)
+
+
+_legacy_loaded = False
+
+
+def _load_fixture_before_migrate(sender, using="default", **kwargs) -> None:
+    """In the legacy pass, fill the fresh test database from the fixture before `migrate`."""
+    global _legacy_loaded
+    if _legacy_loaded:
+        return
+    _legacy_loaded = True
+    from django.db import connections
+
+    conn = connections[using]
+    with conn.cursor() as cursor:
+        if "manager" in conn.introspection.table_names(cursor):
+            return
+    load_legacy_fixture(conn.settings_dict, conn.settings_dict["NAME"])
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    if LEGACY_MODE:
+        pre_migrate.connect(_load_fixture_before_migrate, dispatch_uid="mailadmin-legacy")
+
+
+@pytest.fixture(autouse=True)
+def _test_settings(settings, tmp_path):
+    settings.MAILADMIN_MAIL_BASE = tmp_path / "maildata"
+    settings.MAILADMIN_POSTFIX_DIR = tmp_path / "postfix"
+    settings.EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
+    settings.CELERY_TASK_ALWAYS_EAGER = True
+    settings.SECURE_COOKIES = False
+    settings.SESSION_COOKIE_SECURE = False
+    settings.CSRF_COOKIE_SECURE = False
+    settings.LANGUAGE_CODE = "en"
+
+
+@pytest.fixture(autouse=True)
+def _database_markers(request: pytest.FixtureRequest) -> None:
+    """A test that needs MariaDB (or the legacy fixture) fails loudly without it."""
+    needs_mariadb = request.node.get_closest_marker("mariadb") or request.node.get_closest_marker(
+        "legacy"
+    )
+    if needs_mariadb and connection.vendor != "mysql":
+        pytest.fail("this test needs MariaDB: run it through scripts/test.sh")
+    if request.node.get_closest_marker("legacy") and not LEGACY_MODE:
+        pytest.fail("this test needs the legacy fixture database: run it through scripts/test.sh")
+
+
+# --- Personas ---------------------------------------------------------------------------------
+PASSWORD = "Correct-Horse-9"
+
+
+@pytest.fixture
+def make_domain(db):
+    from domains.models import Domain
+
+    def make(name: str, **fields) -> Domain:
+        return Domain.objects.create(domain=name, description=f"virtualDomain for {name}", **fields)
+
+    return make
+
+
+@pytest.fixture
+def make_manager(db):
+    from accounts.models import DomainManager, Manager
+
+    def make(username: str, *, domains=(), password: str = PASSWORD, **fields) -> Manager:
+        manager = Manager(username=username, **fields)
+        manager.set_password(password)
+        manager.save()
+        for domain in domains:
+            DomainManager.objects.create(manager=manager, domain_id=domain)
+        return manager
+
+    return make
+
+
+@pytest.fixture
+def make_mailbox(db):
+    from mailadmin.lib.passwords import hash_password
+    from mailboxes.models import Mailbox
+
+    def make(address: str, *, password: str = PASSWORD, **fields) -> Mailbox:
+        local, _, domain = address.partition("@")
+        mailbox = Mailbox(
+            username=address,
+            uid=local,
+            domain_id=domain,
+            homedir=f"{domain}/{local}",
+            maildir=f"{domain}/{local}/Maildir/",
+            **fields,
+        )
+        mailbox.password = hash_password(password)
+        mailbox.save()
+        return mailbox
+
+    return make
+
+
+@pytest.fixture
+def personas(make_domain, make_manager, make_mailbox):
+    """superadmin, admin of a.test, admin of b.test, a mailbox user of a.test."""
+    make_domain("a.test")
+    make_domain("b.test")
+    return {
+        "superadmin": make_manager("root@panel.test", type="admin"),
+        "admin_a": make_manager("admin@a.test", domains=["a.test"]),
+        "admin_b": make_manager("admin@b.test", domains=["b.test"]),
+        "user_a": make_mailbox("user@a.test"),
+    }

@@ -1,0 +1,97 @@
+"""The ``domain`` table of the extmail schema."""
+
+from __future__ import annotations
+
+import datetime
+from typing import TYPE_CHECKING
+
+from django.db import models
+from django.utils.translation import gettext_lazy as _
+
+from mailadmin.lib import dates
+from mailadmin.lib.fields import ZeroDateField, ZeroDateTimeField, local_now
+from mailadmin.lib.flags import ServiceFlagsMixin
+from mailadmin.lib.quota import quota_bytes
+
+if TYPE_CHECKING:
+    from accounts.models import Manager
+
+
+class DomainQuerySet(models.QuerySet):
+    def visible_to(self, manager: Manager | None) -> DomainQuerySet:
+        """The domains ``manager`` may see: all for a superadmin, their own for a domain admin."""
+        from accounts.models import DomainManager
+
+        if manager is None or not manager.is_authenticated:
+            return self.none()
+        if manager.is_superadmin:
+            return self.all()
+        return self.filter(pk__in=DomainManager.objects.domain_names_of(manager))
+
+
+class Domain(ServiceFlagsMixin, models.Model):
+    """A mail domain; Postfix's domain map reads ``domain`` where ``active = 1``."""
+
+    domain = models.CharField(_("domain"), max_length=255, primary_key=True)
+    description = models.CharField(_("description"), max_length=255, blank=True, default="")
+    hashdirpath = models.CharField(max_length=255, blank=True, default="")
+    maxalias = models.IntegerField(_("max aliases"), default=0)
+    maxusers = models.IntegerField(_("max mailboxes"), default=0)
+    maxquota = models.CharField(_("max total quota"), max_length=16, default="0")
+    maxnetdiskquota = models.CharField(_("max total netdisk quota"), max_length=16, default="0")
+    transport = models.CharField(_("transport"), max_length=255, null=True, blank=True)
+    can_signup = models.BooleanField(_("signup allowed"), default=False)
+    default_quota = models.CharField(max_length=255, null=True, blank=True)
+    default_netdiskquota = models.CharField(max_length=255, null=True, blank=True)
+    default_expire = models.CharField(max_length=12, null=True, blank=True)
+    disablesmtpd = models.SmallIntegerField(null=True, blank=True)
+    disablesmtp = models.SmallIntegerField(null=True, blank=True)
+    disablewebmail = models.SmallIntegerField(null=True, blank=True)
+    disablenetdisk = models.SmallIntegerField(null=True, blank=True)
+    disableimap = models.SmallIntegerField(null=True, blank=True)
+    disablepop3 = models.SmallIntegerField(null=True, blank=True)
+    createdate = ZeroDateTimeField(_("created"), default=local_now)
+    expiredate = ZeroDateField(_("expires"), null=True, blank=True, default=None)
+    active = models.BooleanField(_("active"), default=True)
+
+    objects = DomainQuerySet.as_manager()
+
+    class Meta:
+        managed = False  # created by mailadmin.lib.schema when missing, never altered
+        db_table = "domain"
+        ordering = ["domain"]
+        verbose_name = _("domain")
+        verbose_name_plural = _("domains")
+
+    def __str__(self) -> str:
+        return self.domain
+
+    @property
+    def max_quota_bytes(self) -> int:
+        return quota_bytes(self.maxquota)
+
+    @property
+    def max_netdisk_bytes(self) -> int:
+        return quota_bytes(self.maxnetdiskquota)
+
+    @property
+    def default_quota_bytes(self) -> int:
+        return quota_bytes(self.default_quota)
+
+    @property
+    def default_netdisk_bytes(self) -> int:
+        return quota_bytes(self.default_netdiskquota)
+
+    @property
+    def is_expired(self) -> bool:
+        return dates.is_expired(self.expiredate)
+
+    def default_mailbox_expiry(self, start: datetime.date | None = None) -> datetime.date | None:
+        """Expiry of a new mailbox: today + the default lifetime, capped by the domain's."""
+        try:
+            expiry = dates.add_lifetime(start or dates.today(), self.default_expire)
+        except ValueError:
+            expiry = None  # an unreadable legacy template lifetime means "no lifetime"
+        if self.expiredate is not None and (expiry is None or expiry > self.expiredate):
+            return self.expiredate
+        return expiry

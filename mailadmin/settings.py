@@ -1,0 +1,282 @@
+"""Django settings for mailadmin, read from the environment (see ``.env.example``).
+
+Nothing here has to be set for the quick start: SQLite, jobs run inline, and a mail base
+path given by ``scripts/run.sh``. Production installs set at least ``SECRET_KEY``,
+``ALLOWED_HOSTS``, ``DATABASE_URL`` and ``CELERY_BROKER_URL``.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import dj_database_url
+
+from mailadmin.env import Env
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+env = Env()
+
+# --- Core -----------------------------------------------------------------------------------
+DEBUG = env.bool("DEBUG", False)
+SECRET_KEY = env.str("SECRET_KEY", required=not DEBUG) or "insecure-development-key-only"
+ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", ["127.0.0.1", "localhost"])
+CSRF_TRUSTED_ORIGINS = env.list("MAILADMIN_CSRF_TRUSTED_ORIGINS")
+
+INSTALLED_APPS = [
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "crispy_forms",
+    "crispy_bootstrap5",
+    "axes",
+    "mailadmin",
+    "accounts",
+    "domains",
+    "mailboxes",
+    "aliases",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.locale.LocaleMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "accounts.middleware.ManagerSessionMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "csp.middleware.CSPMiddleware",
+    # Must stay last: it turns a locked-out login into the throttled response.
+    "axes.middleware.AxesMiddleware",
+]
+
+ROOT_URLCONF = "mailadmin.urls"
+WSGI_APPLICATION = "mailadmin.wsgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.template.context_processors.i18n",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ],
+        },
+    },
+]
+
+# --- Database -------------------------------------------------------------------------------
+# MySQL/MariaDB connections run without NO_ZERO_DATE/NO_ZERO_IN_DATE so that the legacy
+# "never" date 0000-00-00 can be read and written (MySQL 8 enables both by default), and in
+# strict mode so that an over-long value is an error instead of a silent truncation.
+MYSQL_SQL_MODE = "STRICT_TRANS_TABLES,ERROR_FOR_DIVISION_BY_ZERO,NO_ENGINE_SUBSTITUTION"
+
+
+def _database(url: str) -> dict:
+    if not url:
+        (BASE_DIR / "var").mkdir(exist_ok=True)
+        return {
+            "ENGINE": "django.db.backends.sqlite3",
+            "NAME": BASE_DIR / "var" / "mailadmin.sqlite3",
+            "OPTIONS": {"timeout": 20},
+        }
+    try:
+        config = dj_database_url.parse(url, conn_max_age=60, conn_health_checks=True)
+    except ValueError as exc:
+        env.errors.append(f"DATABASE_URL: {exc}")
+        return _database("")
+    engine = config.get("ENGINE", "")
+    if engine.endswith("mysql"):
+        config["OPTIONS"] = {
+            "charset": "utf8mb4",
+            "init_command": f"SET sql_mode='{MYSQL_SQL_MODE}'",
+            "isolation_level": "read committed",
+            **config.get("OPTIONS", {}),
+        }
+        config["TEST"] = {"CHARSET": "utf8mb4", "COLLATION": "utf8mb4_general_ci"}
+    elif not engine.endswith("sqlite3"):
+        env.errors.append(
+            f"DATABASE_URL: only mysql:// (MariaDB/MySQL) and sqlite:// are supported, got {engine}"
+        )
+    return config
+
+
+DATABASES = {"default": _database(env.str("DATABASE_URL"))}
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+# --- Authentication and sessions -----------------------------------------------------------
+AUTH_USER_MODEL = "accounts.Manager"
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "accounts.backends.ManagerBackend",
+]
+LOGIN_URL = "accounts:login"
+LOGIN_REDIRECT_URL = "overview"
+LOGOUT_REDIRECT_URL = "accounts:login"
+
+SESSION_ENGINE = "accounts.sessions"
+MAILADMIN_SESSION_IDLE_TIMEOUT = env.int("MAILADMIN_SESSION_IDLE_TIMEOUT", 3600, minimum=60)
+MAILADMIN_SESSION_MAX_AGE = env.int("MAILADMIN_SESSION_MAX_AGE", 12 * 3600, minimum=300)
+SESSION_COOKIE_AGE = MAILADMIN_SESSION_MAX_AGE
+SESSION_COOKIE_HTTPONLY = True
+SESSION_COOKIE_SAMESITE = "Lax"
+SECURE_COOKIES = env.bool("MAILADMIN_SECURE_COOKIES", not DEBUG)
+SESSION_COOKIE_SECURE = SECURE_COOKIES
+CSRF_COOKIE_SECURE = SECURE_COOKIES
+CSRF_COOKIE_HTTPONLY = True
+SECURE_CONTENT_TYPE_NOSNIFF = True
+SECURE_REFERRER_POLICY = "same-origin"
+X_FRAME_OPTIONS = "DENY"
+# No inline script or style anywhere: every asset is a vendored or project static file.
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": ["'self'"],
+        "script-src": ["'self'"],
+        "style-src": ["'self'"],
+        "img-src": ["'self'", "data:"],
+        "font-src": ["'self'"],
+        "connect-src": ["'self'"],
+        "object-src": ["'none'"],
+        "base-uri": ["'self'"],
+        "form-action": ["'self'"],
+        "frame-ancestors": ["'none'"],
+    }
+}
+SECURE_SSL_REDIRECT = env.bool("MAILADMIN_SSL_REDIRECT", False)
+SECURE_HSTS_SECONDS = env.int("MAILADMIN_HSTS_SECONDS", 0, minimum=0)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = SECURE_HSTS_SECONDS > 0
+SECURE_HSTS_PRELOAD = False
+# Number of reverse proxies in front of the panel whose X-Forwarded-For / -Proto we trust.
+MAILADMIN_PROXY_COUNT = env.int("MAILADMIN_PROXY_COUNT", 0, minimum=0, maximum=5)
+if MAILADMIN_PROXY_COUNT:
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+
+# Passwords of managers and mailboxes (mailadmin.lib.passwords); Django's own hashers are
+# never used for the extmail tables.
+MAILADMIN_PASSWORD_SCHEME = env.choice(
+    "MAILADMIN_PASSWORD_SCHEME", "md5crypt", ("md5crypt", "sha512crypt", "sha256crypt")
+)
+MAILADMIN_PASSWORD_ROUNDS = env.int(
+    "MAILADMIN_PASSWORD_ROUNDS", 5000, minimum=1000, maximum=999_999_999
+)
+MAILADMIN_PASSWORD_REHASH = env.bool("MAILADMIN_PASSWORD_REHASH", False)
+MAILADMIN_PASSWORD_MIN_LENGTH = env.int("MAILADMIN_PASSWORD_MIN_LENGTH", 8, minimum=1, maximum=128)
+AUTH_PASSWORD_VALIDATORS = [
+    {
+        "NAME": "django.contrib.auth.password_validation.MinimumLengthValidator",
+        "OPTIONS": {"min_length": MAILADMIN_PASSWORD_MIN_LENGTH},
+    },
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+]
+
+# Login throttling (django-axes): per account and, separately, per client address.
+AXES_FAILURE_LIMIT = env.int("MAILADMIN_LOGIN_FAILURE_LIMIT", 5, minimum=1)
+AXES_COOLOFF_TIME = env.int("MAILADMIN_LOGIN_COOLOFF", 900, minimum=1) / 3600  # hours
+AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]
+AXES_RESET_ON_SUCCESS = True
+AXES_CLIENT_IP_CALLABLE = "mailadmin.lib.clientip.client_ip"
+AXES_USERNAME_CALLABLE = "accounts.backends.login_username"
+AXES_LOCKOUT_CALLABLE = "accounts.views.locked_out"
+AXES_VERBOSE = False
+AXES_ENABLE_ACCESS_FAILURE_LOG = False
+
+# --- Internationalisation -------------------------------------------------------------------
+LANGUAGE_CODE = env.choice("MAILADMIN_LANGUAGE", "en", ("en", "zh-hans", "zh-hant"))
+LANGUAGES = [
+    ("en", "English"),
+    ("zh-hans", "简体中文"),
+    ("zh-hant", "繁體中文"),
+]
+LOCALE_PATHS = [BASE_DIR / "locale"]
+TIME_ZONE = env.str("MAILADMIN_TIME_ZONE", "UTC")
+USE_I18N = True
+USE_TZ = True
+
+# --- Static files ---------------------------------------------------------------------------
+STATIC_URL = "static/"
+STATICFILES_DIRS = [BASE_DIR / "static"]
+STATIC_ROOT = Path(env.str("MAILADMIN_STATIC_ROOT", str(BASE_DIR / "var" / "static")))
+
+CRISPY_ALLOWED_TEMPLATE_PACKS = "bootstrap5"
+CRISPY_TEMPLATE_PACK = "bootstrap5"
+
+# --- Email ----------------------------------------------------------------------------------
+EMAIL_BACKEND = {
+    "smtp": "django.core.mail.backends.smtp.EmailBackend",
+    "console": "django.core.mail.backends.console.EmailBackend",
+}[env.choice("MAILADMIN_EMAIL_BACKEND", "smtp", ("smtp", "console"))]
+EMAIL_HOST = env.str("MAILADMIN_SMTP_HOST", "127.0.0.1")
+EMAIL_PORT = env.int("MAILADMIN_SMTP_PORT", 25, minimum=1, maximum=65535)
+DEFAULT_FROM_EMAIL = env.str("MAILADMIN_EMAIL_FROM", "mailadmin@localhost")
+SERVER_EMAIL = DEFAULT_FROM_EMAIL
+
+# --- Jobs -----------------------------------------------------------------------------------
+CELERY_BROKER_URL = env.str("CELERY_BROKER_URL")
+# Without a broker (quick start) jobs run inline in the web process.
+CELERY_TASK_ALWAYS_EAGER = not CELERY_BROKER_URL
+CELERY_TASK_EAGER_PROPAGATES = True
+CELERY_TASK_ACKS_LATE = True
+CELERY_TASK_REJECT_ON_WORKER_LOST = True
+CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+CELERY_TIMEZONE = TIME_ZONE
+
+# --- The mail system ------------------------------------------------------------------------
+MAILADMIN_MAIL_BASE = env.path("MAILADMIN_MAIL_BASE", "/home/domains")
+MAILADMIN_QUOTA_TYPE = env.choice("MAILADMIN_QUOTA_TYPE", "courier", ("courier", "vda"))
+MAILADMIN_QUOTA_MULTIPLIER = env.int("MAILADMIN_QUOTA_MULTIPLIER", 1_048_576, minimum=1)
+MAILADMIN_DEFAULT_UID = env.int("MAILADMIN_DEFAULT_UID", 1000, minimum=1)
+MAILADMIN_DEFAULT_GID = env.int("MAILADMIN_DEFAULT_GID", 1000, minimum=1)
+MAILADMIN_UID_RANGE = env.range("MAILADMIN_UID_RANGE", (1000, 60000))
+MAILADMIN_GID_RANGE = env.range("MAILADMIN_GID_RANGE", (1000, 60000))
+MAILADMIN_ISP_MODE = env.bool("MAILADMIN_ISP_MODE", False)
+MAILADMIN_ISP_HASH = env.str("MAILADMIN_ISP_HASH", "2x2")
+MAILADMIN_STORAGE_HOSTS = env.list("MAILADMIN_STORAGE_HOSTS")
+MAILADMIN_PURGE_ALLOWED = env.bool("MAILADMIN_PURGE_ALLOWED", False)
+MAILADMIN_POSTFIX_DIR = env.path("MAILADMIN_POSTFIX_DIR", "/etc/postfix/mailadmin")
+MAILADMIN_POSTMAP = env.str("MAILADMIN_POSTMAP", "/usr/sbin/postmap")
+MAILADMIN_POSTFIX = env.str("MAILADMIN_POSTFIX", "/usr/sbin/postfix")
+MAILADMIN_DOVEADM = env.str("MAILADMIN_DOVEADM", "/usr/bin/doveadm")
+MAILADMIN_CAPTCHA_TEST_MODE = env.bool("MAILADMIN_CAPTCHA_TEST_MODE", False)
+
+_hash_depth = MAILADMIN_ISP_HASH.lower().split("x")
+if len(_hash_depth) != 2 or not all(part.isdigit() and 0 < int(part) < 9 for part in _hash_depth):
+    env.errors.append(
+        f"MAILADMIN_ISP_HASH: expected <length>x<depth> such as 2x2, got {MAILADMIN_ISP_HASH!r}"
+    )
+if MAILADMIN_DEFAULT_UID and not (
+    MAILADMIN_UID_RANGE[0] <= MAILADMIN_DEFAULT_UID <= MAILADMIN_UID_RANGE[1]
+):
+    env.errors.append("MAILADMIN_DEFAULT_UID: must lie inside MAILADMIN_UID_RANGE")
+if MAILADMIN_DEFAULT_GID and not (
+    MAILADMIN_GID_RANGE[0] <= MAILADMIN_DEFAULT_GID <= MAILADMIN_GID_RANGE[1]
+):
+    env.errors.append("MAILADMIN_DEFAULT_GID: must lie inside MAILADMIN_GID_RANGE")
+
+# --- Logging --------------------------------------------------------------------------------
+# Security events (login failures, lockouts) go to the "mailadmin.security" logger in a
+# fixed format that fail2ban can match (docs/operations.md).
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {
+        "plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"},
+    },
+    "handlers": {
+        "console": {"class": "logging.StreamHandler", "formatter": "plain"},
+    },
+    "root": {"handlers": ["console"], "level": env.str("MAILADMIN_LOG_LEVEL", "INFO").upper()},
+    "loggers": {
+        "axes": {"level": "WARNING"},
+    },
+}
+
+env.check()

@@ -1,0 +1,10 @@
+from django.urls import include, path
+from django.views.i18n import set_language
+
+from mailadmin import views
+
+urlpatterns = [
+    path("", views.overview, name="overview"),
+    path("i18n/setlang/", set_language, name="set_language"),
+    path("", include("accounts.urls")),
+]

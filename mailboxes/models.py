@@ -1,0 +1,101 @@
+"""The ``mailbox`` table of the extmail schema."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from django.db import models
+from django.utils.translation import gettext_lazy as _
+
+from mailadmin.lib import dates
+from mailadmin.lib.fields import ZeroDateField, ZeroDateTimeField, local_now
+from mailadmin.lib.flags import ServiceFlagsMixin
+from mailadmin.lib.quota import quota_bytes
+
+if TYPE_CHECKING:
+    from accounts.models import Manager
+
+
+class MailboxQuerySet(models.QuerySet):
+    def visible_to(self, manager: Manager | None) -> MailboxQuerySet:
+        """Mailboxes of the domains ``manager`` may see."""
+        from accounts.models import DomainManager
+
+        if manager is None or not manager.is_authenticated:
+            return self.none()
+        if manager.is_superadmin:
+            return self.all()
+        return self.filter(domain_id__in=DomainManager.objects.domain_names_of(manager))
+
+
+class Mailbox(ServiceFlagsMixin, models.Model):
+    """A mailbox. Postfix, Courier authlib/maildrop and Dovecot read this row directly.
+
+    ``maildir`` and ``homedir`` are relative to the mail base and are never recomputed for an
+    existing mailbox; ``clearpwd`` is never written by the panel.
+    """
+
+    username = models.CharField(_("address"), max_length=255, primary_key=True)
+    uid = models.CharField(_("local part"), max_length=255, default="")
+    password = models.CharField(max_length=255, default="")
+    clearpwd = models.CharField(max_length=128, default="", editable=False)
+    name = models.CharField(_("display name"), max_length=255, blank=True, default="")
+    mailhost = models.CharField(_("storage host"), max_length=255, blank=True, default="")
+    maildir = models.CharField(max_length=255, default="")
+    homedir = models.CharField(max_length=255, default="")
+    quota = models.CharField(_("quota"), max_length=16, default="0")
+    netdiskquota = models.CharField(_("netdisk quota"), max_length=16, default="0")
+    domain = models.ForeignKey(
+        "domains.Domain",
+        verbose_name=_("domain"),
+        db_column="domain",
+        db_constraint=False,
+        on_delete=models.DO_NOTHING,
+        related_name="mailboxes",
+    )
+    uidnumber = models.IntegerField(_("uid"), default=1000)
+    gidnumber = models.IntegerField(_("gid"), default=1000)
+    createdate = ZeroDateTimeField(_("created"), default=local_now)
+    expiredate = ZeroDateField(_("expires"), null=True, blank=True, default=None)
+    active = models.BooleanField(_("active"), default=True)
+    disablepwdchange = models.SmallIntegerField(null=True, blank=True)
+    disablesmtpd = models.SmallIntegerField(null=True, blank=True)
+    disablesmtp = models.SmallIntegerField(null=True, blank=True)
+    disablewebmail = models.SmallIntegerField(null=True, blank=True)
+    disablenetdisk = models.SmallIntegerField(null=True, blank=True)
+    disableimap = models.SmallIntegerField(null=True, blank=True)
+    disablepop3 = models.SmallIntegerField(null=True, blank=True)
+    question = models.TextField(_("recovery question"), blank=True, default="")
+    answer = models.TextField(blank=True, default="")
+
+    objects = MailboxQuerySet.as_manager()
+
+    class Meta:
+        managed = False  # created by mailadmin.lib.schema when missing, never altered
+        db_table = "mailbox"
+        ordering = ["username"]
+        verbose_name = _("mailbox")
+        verbose_name_plural = _("mailboxes")
+
+    def __str__(self) -> str:
+        return self.username
+
+    @property
+    def local_part(self) -> str:
+        return self.username.rpartition("@")[0]
+
+    @property
+    def quota_bytes(self) -> int:
+        return quota_bytes(self.quota)
+
+    @property
+    def netdisk_bytes(self) -> int:
+        return quota_bytes(self.netdiskquota)
+
+    @property
+    def is_expired(self) -> bool:
+        return dates.is_expired(self.expiredate)
+
+    @property
+    def password_change_disabled(self) -> bool:
+        return bool(self.disablepwdchange)

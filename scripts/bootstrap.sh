@@ -39,13 +39,21 @@ if [ ! -x .venv/bin/python ]; then
   "$python" -m venv .venv
 fi
 
-extras=""
-if [ "$profile" = test ]; then extras="[test]"; fi
+# Only the dependencies are installed: the project runs from its checkout, so one environment
+# is not tied to one path.
 stamp=".venv/.installed-$profile"
 digest=$(sha256sum pyproject.toml | cut -d' ' -f1)
-if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$digest" ]; then
+if [ "$(cat "$stamp" 2>/dev/null)" != "$digest" ] && [ "$(cat .venv/.installed-test 2>/dev/null)" != "$digest" ]; then
   .venv/bin/python -m pip install -q --upgrade pip
-  .venv/bin/python -m pip install -q -e ".$extras"
+  .venv/bin/python - "$profile" <<'PY' > .venv/requirements.txt
+import sys, tomllib
+project = tomllib.load(open("pyproject.toml", "rb"))["project"]
+deps = list(project["dependencies"])
+if sys.argv[1] == "test":
+    deps += project["optional-dependencies"]["test"]
+print("\n".join(deps))
+PY
+  .venv/bin/python -m pip install -q -r .venv/requirements.txt
   echo "$digest" > "$stamp"
 fi
 

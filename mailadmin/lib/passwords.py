@@ -12,10 +12,11 @@ from __future__ import annotations
 
 import base64
 import binascii
+import functools
 import hashlib
 import hmac
 import re
-import warnings
+import secrets
 from collections.abc import Callable
 
 from django.conf import settings
@@ -100,9 +101,6 @@ _HASH_LIKE_RE = re.compile(
     rf"|{_H64}{{13}}\s*$"  # DES crypt
 )
 
-# A fixed md5crypt hash (of a random, forgotten password) for dummy_verify().
-_DUMMY_HASH = "$1$vPtyZT5s$6DWJh1kAfHgK0LWOaGEFu."
-
 
 def _verify_cleartext(password: str, stored: str) -> bool:
     return hmac.compare_digest(password.encode("utf-8"), stored.encode("utf-8"))
@@ -125,24 +123,10 @@ def _verify_ldap_salted_sha1(password: str, stored: str) -> bool:
 
 
 def _verify_bcrypt(password: str, stored: str) -> bool:
-    """bcrypt through passlib's backend (the ``bcrypt`` package) or, lacking it, libc crypt(3)."""
     try:
         return bcrypt.verify(password, stored)
-    except passlib_exc.MissingBackendError:
-        pass
-    # libpass 1.9 dropped its os_crypt backend; Python 3.11's `crypt` module (libxcrypt) reads
-    # $2a$/$2b$/$2y$. The module is deprecated (removed in 3.13), hence the silenced warning.
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", DeprecationWarning)
-            import crypt
-    except ImportError:
+    except passlib_exc.MissingBackendError:  # the ``bcrypt`` package is a dependency
         return False
-    try:
-        computed = crypt.crypt(password, stored)
-    except OSError:
-        return False
-    return computed is not None and hmac.compare_digest(computed, stored)
 
 
 _VERIFIERS: dict[str, Callable[[str, str], bool]] = {
@@ -267,10 +251,16 @@ def needs_rehash(stored: str, scheme: str | None = None) -> bool:
         return True
 
 
+@functools.lru_cache(maxsize=8)
+def _dummy_hash(scheme: str, rounds: int) -> str:
+    return hash_password(secrets.token_urlsafe(16), scheme)
+
+
 def dummy_verify(password: str) -> None:
-    """Spend about the time of one md5crypt verification, and throw the result away.
+    """Spend the time of one verification in the configured scheme, and forget the result.
 
     Called when there is no account to check, so that "unknown user" and "wrong password"
     take about as long.
     """
-    verify_password(password or "-", _DUMMY_HASH)
+    scheme = _scheme(None)
+    verify_password(password or "-", _dummy_hash(scheme, _rounds()))

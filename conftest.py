@@ -150,3 +150,24 @@ def personas(make_domain, make_manager, make_mailbox):
         "admin_b": make_manager("admin@b.test", domains=["b.test"]),
         "user_a": make_mailbox("user@a.test"),
     }
+
+
+@pytest.fixture
+def client_as(personas):
+    """``client_as("admin_a")``: a test client logged in as that persona.
+
+    "user_a" (a mailbox user) and "anonymous" get a client with no manager session: a mailbox
+    login never opens the manager pages.
+    """
+    from django.test import Client
+
+    def make(persona: str) -> Client:
+        client = Client()
+        if persona in ("superadmin", "admin_a", "admin_b"):
+            client.force_login(personas[persona])
+        return client
+
+    return make
+
+
+PERSONAS = ("superadmin", "admin_a", "admin_b", "user_a", "anonymous")

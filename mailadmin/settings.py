@@ -35,6 +35,8 @@ INSTALLED_APPS = [
     "domains",
     "mailboxes",
     "aliases",
+    "audit",
+    "provisioning",
 ]
 
 MIDDLEWARE = [
@@ -66,6 +68,7 @@ TEMPLATES = [
                 "django.template.context_processors.i18n",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
+                "mailadmin.context_processors.navigation",
             ],
         },
     },

@@ -6,5 +6,9 @@ from mailadmin import views
 urlpatterns = [
     path("", views.overview, name="overview"),
     path("i18n/setlang/", set_language, name="set_language"),
+    path("domains/", include("domains.urls")),
+    path("mailboxes/", include("mailboxes.urls")),
+    path("aliases/", include("aliases.urls")),
+    path("audit/", include("audit.urls")),
     path("", include("accounts.urls")),
 ]

@@ -1,0 +1,37 @@
+"""The navigation of the panel, per role."""
+
+from __future__ import annotations
+
+from django.http import HttpRequest
+from django.urls import NoReverseMatch, reverse
+from django.utils.translation import gettext_lazy as _
+
+# (url name, label, icon, superadmin only)
+NAVIGATION = (
+    ("overview", _("Overview"), "speedometer2", False),
+    ("domains:list", _("Domains"), "globe2", False),
+    ("mailboxes:list", _("Mailboxes"), "inbox", False),
+    ("aliases:list", _("Aliases"), "signpost-split", False),
+    ("accounts:managers", _("Managers"), "people", True),
+    ("provisioning:jobs", _("Jobs"), "gear", False),
+    ("audit:list", _("Audit log"), "journal-text", False),
+)
+
+
+def navigation(request: HttpRequest) -> dict:
+    user = getattr(request, "user", None)
+    if user is None or not user.is_authenticated:
+        return {"navigation": []}
+    match = getattr(request, "resolver_match", None)
+    current = f"{match.namespace}:" if match and match.namespace else (match.url_name if match else "")
+    items = []
+    for name, label, icon, superadmin_only in NAVIGATION:
+        if superadmin_only and not user.is_superadmin:
+            continue
+        try:
+            url = reverse(name)
+        except NoReverseMatch:
+            continue  # a section this install does not have
+        active = name.startswith(current) if current.endswith(":") else name == current
+        items.append({"url": url, "label": label, "icon": icon, "active": active})
+    return {"navigation": items}

@@ -1,0 +1,42 @@
+"""Access helpers for views: login, superadmin-only pages, and 404 for outsiders (SPEC §1).
+
+The domain of an object always comes from the stored row, through the model's
+``visible_to(manager)`` queryset: a domain admin asking for something outside their domains
+gets the same 404 as for something that does not exist.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from functools import wraps
+from typing import Any, TypeVar
+
+from django.contrib.auth.decorators import login_required
+from django.db.models import Model, QuerySet
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404
+
+M = TypeVar("M", bound=Model)
+View = Callable[..., HttpResponse]
+
+
+def manager_required(view: View) -> View:
+    """A logged-in manager (anonymous visitors are sent to the login page)."""
+    return login_required(view)
+
+
+def superadmin_required(view: View) -> View:
+    """A superadmin; any other manager gets 404, as for a page that does not exist."""
+
+    @wraps(view)
+    def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        if not request.user.is_superadmin:
+            raise Http404
+        return view(request, *args, **kwargs)
+
+    return login_required(wrapper)
+
+
+def get_visible_or_404(queryset: QuerySet[M], manager: Any, **lookup: Any) -> M:
+    """The object matching ``lookup`` among those ``manager`` may see, or 404."""
+    return get_object_or_404(queryset.visible_to(manager), **lookup)  # type: ignore[attr-defined]

@@ -1,0 +1,59 @@
+"""Template helpers shared by every page."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django import template
+from django.conf import settings
+from django.utils.html import format_html
+from django.utils.translation import gettext as _
+
+from mailadmin.lib.addresses import domain_unicode
+from mailadmin.lib.listing import Listing
+
+register = template.Library()
+
+
+@register.filter
+def mb(value: Any) -> str:
+    """Bytes as whole MB of the configured multiplier."""
+    try:
+        return str(int(value) // settings.MAILADMIN_QUOTA_MULTIPLIER)
+    except (TypeError, ValueError):
+        return "?"
+
+
+@register.filter
+def limit(value: Any) -> str:
+    """A maximum, 0 shown as "unlimited"."""
+    return _("unlimited") if not value else str(value)
+
+
+@register.filter
+def idn(name: str) -> str:
+    """A domain (or an address's domain) in Unicode, when it is an IDN."""
+    if not name or "xn--" not in name:
+        return name
+    local, at, domain = name.rpartition("@")
+    return f"{local}{at}{domain_unicode(domain)}" if at else domain_unicode(name)
+
+
+@register.simple_tag(takes_context=True)
+def sort_header(context: dict, listing: Listing, key: str, label: str) -> str:
+    """A column heading that sorts by ``key``, toggling the direction on the current one."""
+    request = context["request"]
+    params = request.GET.copy()
+    current = listing.sort.lstrip("-")
+    descending = listing.sort.startswith("-")
+    params["sort"] = f"-{key}" if current == key and not descending else key
+    params.pop("page", None)
+    arrow = ""
+    if current == key:
+        arrow = " ▼" if descending else " ▲"
+    return format_html(
+        '<a href="?{}" class="link-body-emphasis text-decoration-none">{}{}</a>',
+        params.urlencode(),
+        label,
+        arrow,
+    )

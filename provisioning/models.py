@@ -1,0 +1,78 @@
+"""Jobs: the work on disk and on mail services that a data change needs (SPEC §4).
+
+A job row is written in the same transaction as the change that needs it; it is the truth
+about what has to happen, the broker only wakes a worker up.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from django.db import models
+from django.utils.translation import gettext_lazy as _
+
+if TYPE_CHECKING:
+    from accounts.models import Manager
+
+
+class JobQuerySet(models.QuerySet):
+    def visible_to(self, manager: Manager | None) -> JobQuerySet:
+        """All jobs for a superadmin; those of their domains for a domain admin."""
+        from accounts.models import DomainManager
+
+        if manager is None or not manager.is_authenticated:
+            return self.none()
+        if manager.is_superadmin:
+            return self.all()
+        return self.filter(domain__in=DomainManager.objects.domain_names_of(manager))
+
+    def open(self) -> JobQuerySet:
+        return self.filter(state__in=[Job.State.PENDING, Job.State.RUNNING, Job.State.FAILED])
+
+
+class Job(models.Model):
+    class State(models.TextChoices):
+        PENDING = "pending", _("pending")
+        RUNNING = "running", _("running")
+        DONE = "done", _("done")
+        FAILED = "failed", _("failed")
+
+    class Kind(models.TextChoices):
+        MAILDIR_CREATE = "maildir.create", _("create Maildir")
+        MAILDIR_QUOTA = "maildir.quota", _("update Maildir quota")
+        MAILDIR_MOVE = "maildir.move", _("move Maildir")
+        MAILDIR_ARCHIVE = "maildir.archive", _("archive mailbox data")
+        MAILDIR_PURGE = "maildir.purge", _("delete mailbox data")
+        DOMAIN_MOVE = "domain.move", _("move domain directory")
+        DOMAIN_ARCHIVE = "domain.archive", _("archive domain directory")
+        POSTFIX_TABLES = "postfix.tables", _("write Postfix tables")
+
+    kind = models.CharField(_("kind"), max_length=32, choices=Kind.choices)
+    state = models.CharField(
+        _("state"), max_length=16, choices=State.choices, default=State.PENDING, db_index=True
+    )
+    queue = models.CharField(_("queue"), max_length=100)
+    payload = models.JSONField(default=dict)
+    domain = models.CharField(_("domain"), max_length=255, blank=True, default="", db_index=True)
+    object_id = models.CharField(_("object"), max_length=255, blank=True, default="")
+    attempts = models.PositiveIntegerField(_("attempts"), default=0)
+    last_error = models.TextField(_("last error"), blank=True, default="")
+    created_by = models.CharField(max_length=255, blank=True, default="")
+    created_at = models.DateTimeField(_("created"), auto_now_add=True)
+    updated_at = models.DateTimeField(_("updated"), auto_now=True)
+    run_after = models.DateTimeField(null=True, blank=True)
+
+    objects = JobQuerySet.as_manager()
+
+    class Meta:
+        db_table = "mailadmin_job"
+        ordering = ["-created_at", "-id"]
+        indexes = [
+            models.Index(fields=["object_id", "state"], name="mailadmin_job_object"),
+            models.Index(fields=["state", "updated_at"], name="mailadmin_job_state"),
+        ]
+        verbose_name = _("job")
+        verbose_name_plural = _("jobs")
+
+    def __str__(self) -> str:
+        return f"#{self.pk} {self.kind} {self.object_id} ({self.state})"

@@ -12,6 +12,7 @@ from django.utils.translation import gettext as _
 
 from accounts.backends import login_username
 from accounts.forms import LoginForm
+from audit.services import audit_record
 from mailadmin.lib.clientip import client_ip
 
 log = logging.getLogger("mailadmin.security")
@@ -29,19 +30,32 @@ class LoginView(auth_views.LoginView):
 
     def form_valid(self, form: LoginForm) -> HttpResponse:
         response = super().form_valid(form)
+        manager = form.get_user()
         log.info(
             "login succeeded for user=%s from ip=%s",
-            _log_safe(form.get_user().username),
+            _log_safe(manager.username),
             client_ip(self.request),
+        )
+        audit_record(
+            actor=manager,
+            action="login",
+            request=self.request,
+            object_type="manager",
+            object_id=manager.username,
         )
         return response
 
     def form_invalid(self, form: LoginForm) -> HttpResponse:
         if self.request.method == "POST":
-            log.warning(
-                "login failed for user=%s from ip=%s",
-                _log_safe(login_username(self.request, None)) or "-",
-                client_ip(self.request),
+            username = _log_safe(login_username(self.request, None)) or "-"
+            log.warning("login failed for user=%s from ip=%s", username, client_ip(self.request))
+            audit_record(
+                actor=username,
+                actor_kind="anonymous",
+                action="login.failed",
+                request=self.request,
+                object_type="manager",
+                object_id=username,
             )
         return super().form_invalid(form)
 
@@ -54,10 +68,15 @@ def locked_out(
     request: HttpRequest, original_response: Any = None, credentials: Any = None
 ) -> HttpResponse:
     """The answer to a login attempt while the account or client address is throttled."""
-    log.warning(
-        "login locked out for user=%s from ip=%s",
-        _log_safe(login_username(request, credentials)) or "-",
-        client_ip(request),
+    username = _log_safe(login_username(request, credentials)) or "-"
+    log.warning("login locked out for user=%s from ip=%s", username, client_ip(request))
+    audit_record(
+        actor=username,
+        actor_kind="anonymous",
+        action="login.locked",
+        request=request,
+        object_type="manager",
+        object_id=username,
     )
     form = LoginForm(request)
     return render(

@@ -1,0 +1,184 @@
+"""Maildir++ work on the mail store, confined to the mail base (SPEC §4.2, EXTMAIL.md).
+
+Every operation is idempotent: run twice, or again after a crash half-way, it ends in the same
+state. Paths come from the database (relative to the mail base) and are checked component by
+component: no absolute paths, no ``..``, and no symbolic link anywhere below the mail base is
+ever followed, so a planted link cannot lead a job out of it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime
+import os
+import shutil
+import stat
+import tempfile
+from pathlib import Path
+
+STANDARD_FOLDERS = (".Sent", ".Drafts", ".Trash", ".Junk")
+ARCHIVE_DIR = ".archive"
+DIR_MODE = 0o700
+FILE_MODE = 0o600
+
+
+class UnsafePathError(ValueError):
+    """A stored path that would leave the mail base or pass through a symbolic link."""
+
+
+class MaildirConflictError(RuntimeError):
+    """The disk is in a state the job cannot settle by itself (e.g. both old and new exist)."""
+
+
+def safe_path(base: Path, relative: str) -> Path:
+    """``base / relative`` after checking that it stays inside ``base`` without links.
+
+    Components that do not exist yet are fine; existing ones must be real directories or
+    files, never symbolic links.
+    """
+    if not relative or "\x00" in relative:
+        raise UnsafePathError(f"empty or invalid path {relative!r}")
+    if relative.startswith("/") or relative.startswith("\\"):
+        raise UnsafePathError(
+            f"absolute path {relative!r} refused: paths are relative to the mail base"
+        )
+    parts = [part for part in relative.split("/") if part not in ("", ".")]
+    if not parts or any(part == ".." for part in parts):
+        raise UnsafePathError(f"path {relative!r} refused: it would leave the mail base")
+    base = Path(os.path.abspath(base))
+    _refuse_link(base)
+    current = base
+    for part in parts:
+        current = current / part
+        _refuse_link(current)
+    return current
+
+
+def _refuse_link(path: Path) -> None:
+    try:
+        mode = os.lstat(path).st_mode
+    except FileNotFoundError:
+        return
+    if stat.S_ISLNK(mode):
+        raise UnsafePathError(f"{path} is a symbolic link; refusing to follow it")
+
+
+def _makedirs(base: Path, path: Path, uid: int, gid: int) -> None:
+    """Create ``path`` and its missing parents below ``base`` with mode 0700, owned by uid/gid."""
+    missing = []
+    current = path
+    while current != base and not current.exists():
+        missing.append(current)
+        current = current.parent
+    for directory in reversed(missing):
+        with contextlib.suppress(FileExistsError):
+            directory.mkdir(mode=DIR_MODE)
+        _refuse_link(directory)
+        _own(directory, uid, gid)
+
+
+def _own(path: Path, uid: int, gid: int) -> None:
+    if os.geteuid() == 0 or os.getuid() == uid:
+        os.chown(path, uid, gid, follow_symlinks=False)
+
+
+def _write_atomically(path: Path, content: str, uid: int, gid: int) -> None:
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".mailadmin-")
+    try:
+        with os.fdopen(fd, "w", encoding="ascii") as handle:
+            handle.write(content)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.chmod(tmp, FILE_MODE)
+        _own(Path(tmp), uid, gid)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def create_maildir(base: Path, homedir: str, maildir: str, quota: str, uid: int, gid: int) -> None:
+    """Home directory, Maildir with cur/new/tmp, the standard folders, and ``maildirsize``.
+
+    Existing content is never touched: an existing ``maildirsize`` keeps its lines.
+    """
+    home = safe_path(base, homedir)
+    box = safe_path(base, maildir)
+    if home != box and home not in box.parents:
+        raise UnsafePathError(f"maildir {maildir!r} is not inside homedir {homedir!r}")
+    _makedirs(Path(os.path.abspath(base)), home, uid, gid)
+    for folder in ("", *STANDARD_FOLDERS):
+        directory = box / folder if folder else box
+        for sub in ("cur", "new", "tmp"):
+            _makedirs(home, directory / sub, uid, gid)
+        if folder:
+            marker = directory / "maildirfolder"
+            _refuse_link(marker)
+            if not marker.exists():
+                marker.touch(mode=FILE_MODE)
+                _own(marker, uid, gid)
+    sizefile = box / "maildirsize"
+    _refuse_link(sizefile)
+    if not sizefile.exists():
+        _write_atomically(sizefile, f"{quota}\n", uid, gid)
+
+
+def set_quota(base: Path, maildir: str, quota: str, uid: int, gid: int) -> None:
+    """Replace the first line of ``maildirsize`` (keeping the size lines) so that maildrop
+    and Dovecot enforce the new quota at once."""
+    box = safe_path(base, maildir)
+    if not box.is_dir():
+        raise MaildirConflictError(f"{box} does not exist; create the Maildir first")
+    sizefile = box / "maildirsize"
+    _refuse_link(sizefile)
+    rest = ""
+    if sizefile.exists():
+        _, _, rest = sizefile.read_text(encoding="ascii", errors="replace").partition("\n")
+    _write_atomically(sizefile, f"{quota}\n{rest}", uid, gid)
+
+
+def read_quota_line(base: Path, maildir: str) -> str:
+    sizefile = safe_path(base, maildir) / "maildirsize"
+    _refuse_link(sizefile)
+    return sizefile.read_text(encoding="ascii").partition("\n")[0]
+
+
+def move(base: Path, old: str, new: str) -> None:
+    """Move a home (or a domain) directory; done already when only the new one exists."""
+    source = safe_path(base, old)
+    target = safe_path(base, new)
+    if target == source or target in source.parents or source in target.parents:
+        raise UnsafePathError(f"cannot move {old!r} into or onto itself ({new!r})")
+    if not source.exists():
+        if target.exists():
+            return  # moved by an earlier run
+        raise MaildirConflictError(f"neither {source} nor {target} exists")
+    if target.exists():
+        raise MaildirConflictError(f"both {source} and {target} exist; resolve by hand")
+    target.parent.mkdir(mode=DIR_MODE, parents=True, exist_ok=True)
+    safe_path(base, new)  # the parents just made are checked again
+    os.rename(source, target)
+
+
+def archive_path(homedir: str, when: datetime.datetime) -> str:
+    """Where ``homedir`` is moved aside: ``.archive/<homedir>.<YYYYmmddTHHMMSS>``."""
+    return f"{ARCHIVE_DIR}/{homedir.strip('/')}.{when:%Y%m%dT%H%M%S}"
+
+
+def archive(base: Path, homedir: str, target: str) -> None:
+    """Move a home directory aside into the archive (``target`` from :func:`archive_path`,
+    fixed when the job was recorded so that a re-run finds its own earlier result)."""
+    safe_path(base, target)
+    if not safe_path(base, homedir).exists():
+        return  # archived by an earlier run, or never created: nothing to do
+    move(base, homedir, target)
+
+
+def purge(base: Path, homedir: str) -> None:
+    """Delete a home directory and everything in it (links inside are removed, not followed)."""
+    home = safe_path(base, homedir)
+    if not home.exists():
+        return
+    if not home.is_dir():
+        raise MaildirConflictError(f"{home} is not a directory")
+    shutil.rmtree(home)

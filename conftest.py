@@ -67,6 +67,7 @@ def pytest_configure(config: pytest.Config) -> None:
 @pytest.fixture(autouse=True)
 def _test_settings(settings, tmp_path):
     settings.MAILADMIN_MAIL_BASE = tmp_path / "maildata"
+    settings.MAILADMIN_MAIL_BASE.mkdir()
     settings.MAILADMIN_POSTFIX_DIR = tmp_path / "postfix"
     settings.EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
     settings.CELERY_TASK_ALWAYS_EAGER = True

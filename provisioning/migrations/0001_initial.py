@@ -4,36 +4,80 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
-    dependencies = [
-    ]
+    dependencies = []
 
     operations = [
         migrations.CreateModel(
-            name='Job',
+            name="Job",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('kind', models.CharField(choices=[('maildir.create', 'create Maildir'), ('maildir.quota', 'update Maildir quota'), ('maildir.move', 'move Maildir'), ('maildir.archive', 'archive mailbox data'), ('maildir.purge', 'delete mailbox data'), ('domain.move', 'move domain directory'), ('domain.archive', 'archive domain directory'), ('postfix.tables', 'write Postfix tables')], max_length=32, verbose_name='kind')),
-                ('state', models.CharField(choices=[('pending', 'pending'), ('running', 'running'), ('done', 'done'), ('failed', 'failed')], db_index=True, default='pending', max_length=16, verbose_name='state')),
-                ('queue', models.CharField(max_length=100, verbose_name='queue')),
-                ('payload', models.JSONField(default=dict)),
-                ('domain', models.CharField(blank=True, db_index=True, default='', max_length=255, verbose_name='domain')),
-                ('object_id', models.CharField(blank=True, default='', max_length=255, verbose_name='object')),
-                ('attempts', models.PositiveIntegerField(default=0, verbose_name='attempts')),
-                ('last_error', models.TextField(blank=True, default='', verbose_name='last error')),
-                ('created_by', models.CharField(blank=True, default='', max_length=255)),
-                ('created_at', models.DateTimeField(auto_now_add=True, verbose_name='created')),
-                ('updated_at', models.DateTimeField(auto_now=True, verbose_name='updated')),
-                ('run_after', models.DateTimeField(blank=True, null=True)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "kind",
+                    models.CharField(
+                        choices=[
+                            ("maildir.create", "create Maildir"),
+                            ("maildir.quota", "update Maildir quota"),
+                            ("maildir.move", "move Maildir"),
+                            ("maildir.archive", "archive mailbox data"),
+                            ("maildir.purge", "delete mailbox data"),
+                            ("domain.move", "move domain directory"),
+                            ("domain.archive", "archive domain directory"),
+                            ("postfix.tables", "write Postfix tables"),
+                        ],
+                        max_length=32,
+                        verbose_name="kind",
+                    ),
+                ),
+                (
+                    "state",
+                    models.CharField(
+                        choices=[
+                            ("pending", "pending"),
+                            ("running", "running"),
+                            ("done", "done"),
+                            ("failed", "failed"),
+                        ],
+                        db_index=True,
+                        default="pending",
+                        max_length=16,
+                        verbose_name="state",
+                    ),
+                ),
+                ("queue", models.CharField(max_length=100, verbose_name="queue")),
+                ("payload", models.JSONField(default=dict)),
+                (
+                    "domain",
+                    models.CharField(
+                        blank=True, db_index=True, default="", max_length=255, verbose_name="domain"
+                    ),
+                ),
+                (
+                    "object_id",
+                    models.CharField(blank=True, default="", max_length=255, verbose_name="object"),
+                ),
+                ("attempts", models.PositiveIntegerField(default=0, verbose_name="attempts")),
+                ("last_error", models.TextField(blank=True, default="", verbose_name="last error")),
+                ("created_by", models.CharField(blank=True, default="", max_length=255)),
+                ("created_at", models.DateTimeField(auto_now_add=True, verbose_name="created")),
+                ("updated_at", models.DateTimeField(auto_now=True, verbose_name="updated")),
+                ("run_after", models.DateTimeField(blank=True, null=True)),
             ],
             options={
-                'verbose_name': 'job',
-                'verbose_name_plural': 'jobs',
-                'db_table': 'mailadmin_job',
-                'ordering': ['-created_at', '-id'],
-                'indexes': [models.Index(fields=['object_id', 'state'], name='mailadmin_job_object'), models.Index(fields=['state', 'updated_at'], name='mailadmin_job_state')],
+                "verbose_name": "job",
+                "verbose_name_plural": "jobs",
+                "db_table": "mailadmin_job",
+                "ordering": ["-created_at", "-id"],
+                "indexes": [
+                    models.Index(fields=["object_id", "state"], name="mailadmin_job_object"),
+                    models.Index(fields=["state", "updated_at"], name="mailadmin_job_state"),
+                ],
             },
         ),
     ]

@@ -1,0 +1,12 @@
+"""Celery entry points: thin wrappers around provisioning.runner."""
+
+from __future__ import annotations
+
+from celery import shared_task
+
+from provisioning import runner
+
+
+@shared_task(name="provisioning.run_job", acks_late=True)
+def run_job(job_id: int) -> str | None:
+    return runner.execute(job_id)

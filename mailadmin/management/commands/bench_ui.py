@@ -1,0 +1,146 @@
+"""``manage.py bench_ui``: seed realistic volumes and time the list and search pages.
+
+Seeds (once) 1,000 domains, 100,000 mailboxes (20,000 in the largest domain) and 100,000
+aliases named ``*.bench.test`` into the configured database, then requests every list and
+search page through Django's test client as a superadmin and as a domain admin, and prints
+the median and 95th percentile server time and the number of SQL queries of each.
+Run it against a scratch database: ``DATABASE_URL=mysql://.../bench manage.py bench_ui``.
+"""
+
+from __future__ import annotations
+
+import statistics
+import time
+from typing import Any
+
+from django.core.management.base import BaseCommand, CommandParser
+from django.db import connection, transaction
+from django.test import Client
+from django.test.utils import CaptureQueriesContext
+
+from accounts.models import DomainManager, Manager
+from aliases.models import Alias
+from domains.models import Domain
+from mailadmin.lib.fields import local_now
+from mailadmin.lib.passwords import hash_password
+from mailboxes.models import Mailbox
+
+BIG = "big.bench.test"
+ADMIN = "bench-root@bench.test"
+DOMAIN_ADMIN = "bench-admin@bench.test"
+
+
+class Command(BaseCommand):
+    help = "Seed 1,000 domains / 100,000 mailboxes / 100,000 aliases and time the list pages."
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument("--domains", type=int, default=1000)
+        parser.add_argument("--mailboxes", type=int, default=100_000)
+        parser.add_argument("--aliases", type=int, default=100_000)
+        parser.add_argument("--largest", type=int, default=20_000, help="mailboxes in one domain")
+        parser.add_argument("--runs", type=int, default=20, help="requests per page")
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        if not Domain.objects.filter(pk=BIG).exists():
+            self.seed(options)
+        self.stdout.write(
+            f"database: {connection.vendor}; domains={Domain.objects.count()}"
+            f" mailboxes={Mailbox.objects.count()} aliases={Alias.objects.count()}"
+        )
+        pages = [
+            ("overview", "/"),
+            ("domains", "/domains/"),
+            ("domains search", "/domains/?q=bench-09"),
+            ("mailboxes all", "/mailboxes/"),
+            ("mailboxes of largest domain", f"/mailboxes/?domain={BIG}"),
+            ("mailboxes of largest, page 100", f"/mailboxes/?domain={BIG}&page=100"),
+            ("mailboxes search", f"/mailboxes/?domain={BIG}&q=user1234"),
+            ("mailboxes sorted by quota", f"/mailboxes/?domain={BIG}&sort=-quota"),
+            ("aliases of largest domain", f"/aliases/?domain={BIG}"),
+            ("aliases search", "/aliases/?q=list-77"),
+            ("managers", "/managers/"),
+            ("audit log", "/audit/"),
+        ]
+        self.stdout.write(f"{'page':40} {'role':12} {'median ms':>10} {'p95 ms':>8} {'queries':>8}")
+        for role, username in (("superadmin", ADMIN), ("domain admin", DOMAIN_ADMIN)):
+            client = Client()
+            client.force_login(Manager.objects.get(pk=username))
+            for name, url in pages:
+                if role == "domain admin" and name == "managers":
+                    continue
+                self.time_page(client, name, role, url, options["runs"])
+
+    def time_page(self, client: Client, name: str, role: str, url: str, runs: int) -> None:
+        timings = []
+        queries = 0
+        for _ in range(runs):
+            with CaptureQueriesContext(connection) as captured:
+                start = time.perf_counter()
+                response = client.get(url)
+                timings.append((time.perf_counter() - start) * 1000)
+            queries = len(captured)
+            if response.status_code != 200:
+                self.stdout.write(f"{name:40} {role:12} HTTP {response.status_code}")
+                return
+        timings.sort()
+        p95 = timings[max(0, int(len(timings) * 0.95) - 1)]
+        self.stdout.write(
+            f"{name:40} {role:12} {statistics.median(timings):10.1f} {p95:8.1f} {queries:8d}"
+        )
+
+    def seed(self, options: dict[str, Any]) -> None:
+        started = time.perf_counter()
+        password = hash_password("Bench-password-1")
+        now = local_now()
+        n_domains = options["domains"]
+        names = [BIG] + [f"bench-{i:04d}.bench.test" for i in range(1, n_domains)]
+        with transaction.atomic():
+            Domain.objects.bulk_create(
+                [Domain(domain=name, description=f"virtualDomain for {name}") for name in names],
+                batch_size=1000,
+            )
+            for username, kind in ((ADMIN, "admin"), (DOMAIN_ADMIN, "postmaster")):
+                Manager.objects.create(username=username, password=password, type=kind)
+            DomainManager.objects.create(manager_id=DOMAIN_ADMIN, domain_id=BIG)
+        rest = options["mailboxes"] - options["largest"]
+        per_domain = max(1, rest // max(1, n_domains - 1))
+        plan = [(BIG, options["largest"])] + [(name, per_domain) for name in names[1:]]
+        batch: list[Mailbox] = []
+        for domain, count in plan:
+            for i in range(count):
+                local = f"user{i:05d}"
+                batch.append(
+                    Mailbox(
+                        username=f"{local}@{domain}",
+                        uid=local,
+                        password=password,
+                        name=f"User {i}",
+                        domain_id=domain,
+                        homedir=f"{domain}/{local}",
+                        maildir=f"{domain}/{local}/Maildir/",
+                        quota=f"{(i % 50 + 1) * 1048576}S",
+                        netdiskquota="0S",
+                        createdate=now,
+                    )
+                )
+                if len(batch) >= 5000:
+                    Mailbox.objects.bulk_create(batch)
+                    batch.clear()
+        Mailbox.objects.bulk_create(batch)
+        aliases = []
+        per_alias_domain = max(1, options["aliases"] // n_domains)
+        for domain in names:
+            for i in range(per_alias_domain):
+                aliases.append(
+                    Alias(
+                        address=f"list-{i:04d}@{domain}",
+                        goto=f"user{i % 10:05d}@{domain},outside{i}@partner.example",
+                        domain_id=domain,
+                        createdate=now,
+                    )
+                )
+                if len(aliases) >= 5000:
+                    Alias.objects.bulk_create(aliases)
+                    aliases.clear()
+        Alias.objects.bulk_create(aliases)
+        self.stdout.write(f"seeded in {time.perf_counter() - started:.1f} s")

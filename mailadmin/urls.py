@@ -10,5 +10,6 @@ urlpatterns = [
     path("mailboxes/", include("mailboxes.urls")),
     path("aliases/", include("aliases.urls")),
     path("audit/", include("audit.urls")),
+    path("jobs/", include("provisioning.urls")),
     path("", include("accounts.urls")),
 ]

@@ -1,0 +1,9 @@
+from django.urls import path
+
+from provisioning import views
+
+app_name = "provisioning"
+urlpatterns = [
+    path("", views.job_list, name="jobs"),
+    path("<int:pk>/retry/", views.job_retry, name="retry"),
+]

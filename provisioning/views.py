@@ -1,0 +1,63 @@
+"""The jobs page (SPEC §3.8): state, attempts, last error, and retry for failed jobs."""
+
+from __future__ import annotations
+
+from django.contrib import messages
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_POST
+
+from domains.models import Domain
+from mailadmin.lib.access import get_visible_or_404, manager_required
+from mailadmin.lib.listing import make_listing
+from provisioning import runner
+from provisioning.dispatch import dispatch
+from provisioning.models import Job
+
+
+@manager_required
+def job_list(request: HttpRequest) -> HttpResponse:
+    jobs = Job.objects.visible_to(request.user)
+    state = request.GET.get("state", "")
+    if state in Job.State.values:
+        jobs = jobs.filter(state=state)
+    kind = request.GET.get("kind", "")
+    if kind in Job.Kind.values:
+        jobs = jobs.filter(kind=kind)
+    domain = request.GET.get("domain", "")
+    if domain:
+        if not Domain.objects.visible_to(request.user).filter(pk=domain).exists():
+            raise Http404
+        jobs = jobs.filter(domain=domain)
+    listing = make_listing(
+        request,
+        jobs,
+        search_fields=["object_id", "last_error"],
+        sort_fields={"created": "created_at", "state": "state", "kind": "kind"},
+        default_sort="-created",
+    )
+    return render(
+        request,
+        "provisioning/jobs.html",
+        {
+            "listing": listing,
+            "states": Job.State.choices,
+            "kinds": Job.Kind.choices,
+            "state": state,
+            "kind": kind,
+            "domain": domain,
+        },
+    )
+
+
+@manager_required
+@require_POST
+def job_retry(request: HttpRequest, pk: int) -> HttpResponse:
+    job = get_visible_or_404(Job.objects, request.user, pk=pk)
+    if runner.retry(job):
+        dispatch(job)
+        messages.success(request, _("Job #%(id)s will be tried again.") % {"id": job.pk})
+    else:
+        messages.info(request, _("Only failed jobs can be retried."))
+    return redirect("provisioning:jobs")

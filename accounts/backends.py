@@ -11,8 +11,14 @@ from django.http import HttpRequest
 
 from accounts.models import Manager
 from mailadmin.lib import passwords
+from mailadmin.lib.clientip import client_ip
 
 log = logging.getLogger("mailadmin.security")
+
+
+def log_safe(value: str) -> str:
+    """A user-supplied value fit for a one-line log record (fail2ban reads these lines)."""
+    return "".join(ch if ch.isprintable() and not ch.isspace() else "?" for ch in value)[:255]
 
 
 def normalize_username(username: str) -> str:
@@ -49,7 +55,12 @@ class ManagerBackend(BaseBackend):
         if not manager.is_active:
             # The password was right, but the account may not log in: said only in the log.
             reason = "expired" if manager.active else "inactive"
-            log.info("login refused for %s manager user=%s", reason, username)
+            log.info(
+                "login refused for %s manager user=%s from ip=%s",
+                reason,
+                log_safe(username),
+                client_ip(request) if request is not None else "-",
+            )
             return None
         if settings.MAILADMIN_PASSWORD_REHASH and passwords.needs_rehash(manager.password):
             manager.password = passwords.hash_password(password)

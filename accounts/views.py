@@ -10,17 +10,13 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.utils.translation import gettext as _
 
+from accounts.backends import log_safe as _log_safe
 from accounts.backends import login_username
 from accounts.forms import LoginForm
 from audit.services import audit_record
 from mailadmin.lib.clientip import client_ip
 
 log = logging.getLogger("mailadmin.security")
-
-
-def _log_safe(value: str) -> str:
-    """A user-supplied value fit for a one-line log record (fail2ban reads these lines)."""
-    return "".join(ch if ch.isprintable() and not ch.isspace() else "?" for ch in value)[:255]
 
 
 class LoginView(auth_views.LoginView):
@@ -46,7 +42,8 @@ class LoginView(auth_views.LoginView):
         return response
 
     def form_invalid(self, form: LoginForm) -> HttpResponse:
-        if self.request.method == "POST":
+        # A throttled attempt is logged once, as a lockout (see locked_out), not also here.
+        if self.request.method == "POST" and not getattr(self.request, "axes_locked_out", False):
             username = _log_safe(login_username(self.request, None)) or "-"
             log.warning("login failed for user=%s from ip=%s", username, client_ip(self.request))
             audit_record(

@@ -7,6 +7,7 @@ path given by ``scripts/run.sh``. Production installs set at least ``SECRET_KEY`
 
 from __future__ import annotations
 
+import zoneinfo
 from pathlib import Path
 
 import dj_database_url
@@ -200,6 +201,11 @@ LANGUAGES = [
 ]
 LOCALE_PATHS = [BASE_DIR / "locale"]
 TIME_ZONE = env.str("MAILADMIN_TIME_ZONE", "UTC")
+try:
+    zoneinfo.ZoneInfo(TIME_ZONE)
+except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+    env.errors.append(f"MAILADMIN_TIME_ZONE: unknown time zone {TIME_ZONE!r}")
+    TIME_ZONE = "UTC"
 USE_I18N = True
 USE_TZ = True
 
@@ -276,9 +282,16 @@ LOGGING = {
     "handlers": {
         "console": {"class": "logging.StreamHandler", "formatter": "plain"},
     },
-    "root": {"handlers": ["console"], "level": env.str("MAILADMIN_LOG_LEVEL", "INFO").upper()},
+    "root": {
+        "handlers": ["console"],
+        "level": env.choice(
+            "MAILADMIN_LOG_LEVEL", "info", ("debug", "info", "warning", "error")
+        ).upper(),
+    },
     "loggers": {
         "axes": {"level": "WARNING"},
+        # fail2ban depends on these lines whatever the general log level.
+        "mailadmin.security": {"level": "INFO"},
     },
 }
 

@@ -253,21 +253,46 @@ def table_storage(connection: BaseDatabaseWrapper, table: str) -> tuple[str, str
     return (row[0] or "").lower(), (row[1] or "").lower()
 
 
+def _key_limit(connection: BaseDatabaseWrapper, table: str) -> int:
+    """Bytes one index may span: MyISAM/Aria 1000; InnoDB 3072, or 767 with the old
+    COMPACT/REDUNDANT row formats."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT ENGINE, ROW_FORMAT FROM information_schema.TABLES"
+            " WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = %s",
+            [table],
+        )
+        engine, row_format = (value.lower() if value else "" for value in cursor.fetchone())
+    if engine == "innodb" and row_format in ("compact", "redundant"):
+        return 767
+    return _MAX_KEY_BYTES.get(engine, 767)
+
+
+def _column_char_bytes(connection: BaseDatabaseWrapper, table: str) -> dict[str, int]:
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT COLUMN_NAME, CHARACTER_SET_NAME FROM information_schema.COLUMNS"
+            " WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = %s",
+            [table],
+        )
+        return {name.lower(): _CHARSET_BYTES.get((cs or "").lower(), 4) for name, cs in cursor}
+
+
 def create_index_sql(connection: BaseDatabaseWrapper, index: AdditiveIndex) -> str:
-    """CREATE INDEX for ``index``, with prefix lengths where the engine's key limit needs them."""
+    """CREATE INDEX for ``index``, with prefix lengths where the engine's key limit needs them
+    (the limit and each column's own character set are read from the live table)."""
     table = TABLES[index.table]
     qn = connection.ops.quote_name
     parts = [qn(c) for c in index.columns]
     if connection.vendor == "mysql":
-        engine, charset = table_storage(connection, index.table)
-        limit = _MAX_KEY_BYTES.get(engine, 1000)
-        per_char = _CHARSET_BYTES.get(charset, 4)
-        lengths = [table.column(c).length or 0 for c in index.columns]
-        if sum(lengths) * per_char > limit:
-            prefix = limit // (per_char * len(index.columns))
+        limit = _key_limit(connection, index.table)
+        char_bytes = _column_char_bytes(connection, index.table)
+        widths = [(table.column(c).length or 0) * char_bytes.get(c, 4) for c in index.columns]
+        if sum(widths) > limit:
+            share = limit // len(index.columns)
             parts = [
-                f"{qn(c)}({prefix})" if length > prefix else qn(c)
-                for c, length in zip(index.columns, lengths, strict=True)
+                f"{qn(c)}({share // char_bytes.get(c, 4)})" if width > share else qn(c)
+                for c, width in zip(index.columns, widths, strict=True)
             ]
     return f"CREATE INDEX {qn(index.name)} ON {qn(index.table)} ({', '.join(parts)})"
 

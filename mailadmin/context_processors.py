@@ -23,7 +23,9 @@ def navigation(request: HttpRequest) -> dict:
     if user is None or not user.is_authenticated:
         return {"navigation": []}
     match = getattr(request, "resolver_match", None)
-    current = f"{match.namespace}:" if match and match.namespace else (match.url_name if match else "")
+    current = (
+        f"{match.namespace}:" if match and match.namespace else (match.url_name if match else "")
+    )
     items = []
     for name, label, icon, superadmin_only in NAVIGATION:
         if superadmin_only and not user.is_superadmin:

@@ -56,7 +56,9 @@ def make_listing(
     Unknown values fall back to the defaults instead of failing."""
     q = request.GET.get("q", "").strip()[:MAX_QUERY_LENGTH]
     if q and search_fields:
-        queryset = queryset.filter(reduce(or_, (Q(**{f"{f}__icontains": q}) for f in search_fields)))
+        queryset = queryset.filter(
+            reduce(or_, (Q(**{f"{f}__icontains": q}) for f in search_fields))
+        )
     sort = request.GET.get("sort", default_sort)
     if sort.lstrip("-") not in sort_fields:
         sort = default_sort

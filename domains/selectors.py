@@ -14,7 +14,11 @@ from mailboxes.models import Mailbox
 
 def _aggregate(queryset: QuerySet, expression) -> Subquery:  # noqa: ANN001
     return Subquery(
-        queryset.filter(domain=OuterRef("pk")).order_by().values("domain").annotate(v=expression).values("v")
+        queryset.filter(domain=OuterRef("pk"))
+        .order_by()
+        .values("domain")
+        .annotate(v=expression)
+        .values("v")
     )
 
 
@@ -27,7 +31,9 @@ def with_usage(queryset: QuerySet[Domain]) -> QuerySet[Domain]:
     """
     aliases = Alias.objects.exclude(address__in=Mailbox.objects.values("username"))
     return queryset.annotate(
-        used_users=Coalesce(_aggregate(Mailbox.objects, Count("*")), 0, output_field=IntegerField()),
+        used_users=Coalesce(
+            _aggregate(Mailbox.objects, Count("*")), 0, output_field=IntegerField()
+        ),
         used_aliases=Coalesce(_aggregate(aliases, Count("*")), 0, output_field=IntegerField()),
         used_quota=Coalesce(
             _aggregate(Mailbox.objects, Sum(Cast("quota", BigIntegerField()))),

@@ -4,34 +4,61 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
-    dependencies = [
-    ]
+    dependencies = []
 
     operations = [
         migrations.CreateModel(
-            name='AuditEntry',
+            name="AuditEntry",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('created_at', models.DateTimeField(auto_now_add=True, db_index=True, verbose_name='time')),
-                ('actor', models.CharField(blank=True, default='', max_length=255, verbose_name='who')),
-                ('actor_kind', models.CharField(default='manager', max_length=16)),
-                ('ip', models.GenericIPAddressField(blank=True, null=True, verbose_name='from')),
-                ('action', models.CharField(db_index=True, max_length=64, verbose_name='action')),
-                ('object_type', models.CharField(blank=True, default='', max_length=32, verbose_name='object type')),
-                ('object_id', models.CharField(blank=True, default='', max_length=255, verbose_name='object')),
-                ('domain', models.CharField(blank=True, db_index=True, default='', max_length=255, verbose_name='domain')),
-                ('changes', models.JSONField(blank=True, default=dict, verbose_name='changes')),
-                ('message', models.CharField(blank=True, default='', max_length=500, verbose_name='note')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "created_at",
+                    models.DateTimeField(auto_now_add=True, db_index=True, verbose_name="time"),
+                ),
+                (
+                    "actor",
+                    models.CharField(blank=True, default="", max_length=255, verbose_name="who"),
+                ),
+                ("actor_kind", models.CharField(default="manager", max_length=16)),
+                ("ip", models.GenericIPAddressField(blank=True, null=True, verbose_name="from")),
+                ("action", models.CharField(db_index=True, max_length=64, verbose_name="action")),
+                (
+                    "object_type",
+                    models.CharField(
+                        blank=True, default="", max_length=32, verbose_name="object type"
+                    ),
+                ),
+                (
+                    "object_id",
+                    models.CharField(blank=True, default="", max_length=255, verbose_name="object"),
+                ),
+                (
+                    "domain",
+                    models.CharField(
+                        blank=True, db_index=True, default="", max_length=255, verbose_name="domain"
+                    ),
+                ),
+                ("changes", models.JSONField(blank=True, default=dict, verbose_name="changes")),
+                (
+                    "message",
+                    models.CharField(blank=True, default="", max_length=500, verbose_name="note"),
+                ),
             ],
             options={
-                'verbose_name': 'audit entry',
-                'verbose_name_plural': 'audit entries',
-                'db_table': 'mailadmin_audit_entry',
-                'ordering': ['-created_at', '-id'],
-                'indexes': [models.Index(fields=['object_type', 'object_id'], name='mailadmin_audit_object')],
+                "verbose_name": "audit entry",
+                "verbose_name_plural": "audit entries",
+                "db_table": "mailadmin_audit_entry",
+                "ordering": ["-created_at", "-id"],
+                "indexes": [
+                    models.Index(fields=["object_type", "object_id"], name="mailadmin_audit_object")
+                ],
             },
         ),
     ]

@@ -35,5 +35,8 @@ def navigation(request: HttpRequest) -> dict:
         except NoReverseMatch:
             continue  # a section this install does not have
         active = name.startswith(current) if current.endswith(":") else name == current
+        if name == "accounts:managers":
+            # /login/ and /password/ live in the same namespace but are not the managers' pages.
+            active = bool(active and (match.url_name or "").startswith("manager"))
         items.append({"url": url, "label": label, "icon": icon, "active": active})
     return {"navigation": items}

@@ -1,15 +1,53 @@
-"""Project-level pages."""
+"""Project-level pages: the overview (SPEC §3.2)."""
 
 from __future__ import annotations
 
-from django.contrib.auth.decorators import login_required
+from typing import Any
+
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
+from django.views.decorators.http import require_safe
 
+from aliases.models import Alias
 from domains.models import Domain
+from domains.selectors import with_usage
+from mailadmin.lib.access import manager_required
+from mailadmin.lib.listing import make_listing
+from mailboxes.models import Mailbox
+from provisioning.models import Job
 
 
-@login_required
+def pending_signup_count(manager: Any) -> int:
+    """Pending signup requests the manager may decide on. Signup requests do not exist yet:
+    count ``SignupRequest.objects.visible_to(manager).pending()`` here when they do."""
+    return 0
+
+
+@manager_required
+@require_safe
 def overview(request: HttpRequest) -> HttpResponse:
-    domains = Domain.objects.visible_to(request.user).only("domain", "active", "description")
-    return render(request, "overview.html", {"domains": domains[:50]})
+    user = request.user
+    mailboxes = Mailbox.objects.visible_to(user)
+    # A mailbox's own forwarding alias is part of the mailbox, not an alias (as in with_usage).
+    aliases = Alias.objects.visible_to(user).exclude(address__in=Mailbox.objects.values("username"))
+    counts = {
+        "domains": Domain.objects.visible_to(user).count(),
+        "mailboxes": mailboxes.count(),
+        "aliases": aliases.count(),
+        "failed_jobs": Job.objects.visible_to(user).filter(state=Job.State.FAILED).count(),
+        "pending_signups": pending_signup_count(user),
+    }
+    listing = make_listing(
+        request,
+        with_usage(Domain.objects.visible_to(user)),
+        search_fields=["domain", "description"],
+        sort_fields={
+            "name": "domain",
+            "users": "used_users",
+            "aliases": "used_aliases",
+            "quota": "used_quota",
+            "netdisk": "used_netdisk",
+        },
+        default_sort="name",
+    )
+    return render(request, "overview.html", {"counts": counts, "listing": listing})

@@ -1,4 +1,14 @@
-from django.urls import path  # noqa: F401
+from django.urls import path
+
+from mailboxes import views
 
 app_name = "mailboxes"
-urlpatterns: list = []
+urlpatterns = [
+    path("", views.mailbox_list, name="list"),
+    path("add/", views.mailbox_add, name="add"),
+    path("bulk/", views.mailbox_bulk, name="bulk"),
+    path("<str:address>/", views.mailbox_detail, name="detail"),
+    path("<str:address>/edit/", views.mailbox_edit, name="edit"),
+    path("<str:address>/delete/", views.mailbox_delete, name="delete"),
+    path("<str:address>/rename/", views.mailbox_rename, name="rename"),
+]

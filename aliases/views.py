@@ -1,0 +1,160 @@
+"""Alias pages (SPEC §3.5, §8): list, add, edit, delete."""
+
+from __future__ import annotations
+
+from django.contrib import messages
+from django.core.exceptions import ValidationError
+from django.db.models import Exists, OuterRef, QuerySet
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.utils.translation import gettext as _
+
+from aliases import services
+from aliases.forms import AliasEditForm, AliasForm
+from aliases.models import Alias
+from domains.models import Domain
+from mailadmin.lib.access import get_visible_or_404, manager_required
+from mailadmin.lib.addresses import domain_unicode, normalize_domain
+from mailadmin.lib.listing import make_listing
+from mailboxes.models import Mailbox
+
+
+def _plain_aliases() -> QuerySet[Alias]:
+    """Aliases without the forwarding aliases of mailboxes (those show on the mailbox)."""
+    return Alias.objects.exclude(Exists(Mailbox.objects.filter(pk=OuterRef("address"))))
+
+
+def _domain_from_query(request: HttpRequest) -> Domain | None:
+    """The ``?domain=`` filter: None when absent, 404 when the user may not see it."""
+    value = request.GET.get("domain", "").strip()
+    if not value:
+        return None
+    try:
+        name = normalize_domain(value)
+    except ValidationError as exc:
+        raise Http404 from exc
+    return get_visible_or_404(Domain.objects, request.user, pk=name)
+
+
+def _get_alias(request: HttpRequest, address: str) -> Alias:
+    return get_visible_or_404(_plain_aliases(), request.user, pk=address.strip().lower())
+
+
+def _list_url(domain: str | None = None) -> str:
+    url = reverse("aliases:list")
+    return f"{url}?domain={domain}" if domain else url
+
+
+def _warn_missing_targets(request: HttpRequest, alias: Alias) -> None:
+    missing = services.missing_local_targets(alias.targets, actor=request.user)
+    if missing:
+        messages.warning(
+            request,
+            _(
+                "These targets are in your domains but are neither a mailbox nor an alias, so"
+                " mail to them will bounce: %s"
+            )
+            % ", ".join(missing),
+        )
+
+
+@manager_required
+def alias_list(request: HttpRequest) -> HttpResponse:
+    domain = _domain_from_query(request)
+    queryset = _plain_aliases().visible_to(request.user)
+    if domain is not None:
+        queryset = queryset.filter(domain_id=domain.pk)
+    listing = make_listing(
+        request,
+        queryset,
+        search_fields=["address", "goto"],
+        sort_fields={"address": "address", "active": "active", "domain": "domain_id"},
+        default_sort="address",
+    )
+    return render(request, "aliases/list.html", {"listing": listing, "domain": domain})
+
+
+@manager_required
+def alias_add(request: HttpRequest) -> HttpResponse:
+    domain = _domain_from_query(request)
+    initial = {"domain": domain.pk} if domain else {}
+    form = AliasForm(request.POST or None, manager=request.user, initial=initial)
+    if request.method == "POST" and form.is_valid():
+        try:
+            alias = services.alias_create(
+                actor=request.user,
+                local_part=form.cleaned_data["local_part"],
+                domain=form.cleaned_data["domain"],
+                goto=form.cleaned_data["goto"],
+                active=form.cleaned_data["active"],
+                request=request,
+            )
+        except ValidationError as exc:
+            form.add_error(None, exc)
+        else:
+            messages.success(request, _("Alias %s created.") % alias.address)
+            if alias.is_catchall:
+                messages.info(
+                    request,
+                    _(
+                        "%(address)s is the catch-all of %(domain)s: it receives mail for"
+                        " addresses of the domain that do not exist. Existing mailboxes keep"
+                        " getting their own mail, because the panel's Postfix alias map answers"
+                        " them before the catch-all."
+                    )
+                    % {"address": alias.address, "domain": domain_unicode(alias.domain_id)},
+                )
+            _warn_missing_targets(request, alias)
+            return redirect(_list_url(alias.domain_id))
+    return render(request, "aliases/form.html", {"form": form, "domain": domain, "alias": None})
+
+
+@manager_required
+def alias_edit(request: HttpRequest, address: str) -> HttpResponse:
+    alias = _get_alias(request, address)
+    initial = {"goto": "\n".join(alias.targets), "active": alias.active}
+    form = AliasEditForm(request.POST or None, initial=initial)
+    if request.method == "POST" and form.is_valid():
+        try:
+            services.alias_update(
+                actor=request.user,
+                alias=alias,
+                goto=form.cleaned_data["goto"],
+                active=form.cleaned_data["active"],
+                request=request,
+            )
+        except ValidationError as exc:
+            form.add_error(None, exc)
+        else:
+            messages.success(request, _("Alias %s saved.") % alias.address)
+            _warn_missing_targets(request, alias)
+            return redirect(_list_url(alias.domain_id))
+    return render(
+        request, "aliases/form.html", {"form": form, "alias": alias, "domain": alias.domain}
+    )
+
+
+@manager_required
+def alias_delete(request: HttpRequest, address: str) -> HttpResponse:
+    alias = _get_alias(request, address)
+    if request.method == "POST":
+        try:
+            services.alias_delete(actor=request.user, alias=alias, request=request)
+        except ValidationError as exc:
+            messages.error(request, " ".join(exc.messages))
+        else:
+            messages.success(request, _("Alias %s deleted.") % alias.address)
+        return redirect(_list_url(alias.domain_id))
+    return render(
+        request,
+        "includes/confirm.html",
+        {
+            "title": _("Delete alias %s") % alias.address,
+            "message": _("Mail to %s will no longer be forwarded to:") % alias.address,
+            "items": alias.targets,
+            "submit_label": _("Delete alias"),
+            "cancel_url": _list_url(alias.domain_id),
+            "danger": True,
+        },
+    )

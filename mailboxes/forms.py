@@ -1,0 +1,377 @@
+"""Mailbox forms: validation and normalisation only (SPEC §3.4, §8 field names)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from crispy_forms.helper import FormHelper
+from crispy_forms.layout import Div, Fieldset, Layout
+from django import forms
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.utils.translation import gettext_lazy as _
+
+from domains.models import Domain
+from mailadmin.lib.addresses import domain_unicode, normalize_local_part
+from mailadmin.lib.flags import SERVICE_NAMES, SERVICES
+from mailboxes.models import Mailbox
+from mailboxes.services import (
+    BULK_ACTIONS,
+    KEEP,
+    MAX_FORWARD_TARGETS,
+    forwarding_of,
+    normalize_forward_targets,
+    quota_mb,
+)
+
+MAX_QUOTA_MB = 99_999_999
+DATE_INPUT = forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d")
+
+
+def _local_part_field() -> forms.CharField:
+    return forms.CharField(
+        label=_("Local part"),
+        max_length=64,
+        help_text=_("The part before the @: letters a-z, digits, dot, hyphen and underscore."),
+        widget=forms.TextInput(
+            attrs={"autocapitalize": "none", "spellcheck": "false", "autocomplete": "off"}
+        ),
+    )
+
+
+def _clean_local_part(value: str) -> str:
+    return normalize_local_part(value)
+
+
+class MailboxForm(forms.Form):
+    """Add (``mailbox=None``) or edit a mailbox. Superadmin-only fields are left out for
+    domain admins; the service re-checks every rule anyway."""
+
+    local_part = _local_part_field()
+    domain = forms.ChoiceField(label=_("Domain"))
+    name = forms.CharField(label=_("Display name"), max_length=255, required=False)
+    password1 = forms.CharField(
+        label=_("Password"),
+        max_length=128,
+        required=False,
+        strip=False,
+        widget=forms.PasswordInput(attrs={"autocomplete": "new-password"}),
+    )
+    password2 = forms.CharField(
+        label=_("Password (again)"),
+        max_length=128,
+        required=False,
+        strip=False,
+        widget=forms.PasswordInput(attrs={"autocomplete": "new-password"}),
+    )
+    quota = forms.IntegerField(
+        label=_("Quota (MB)"),
+        min_value=0,
+        max_value=MAX_QUOTA_MB,
+        required=False,
+        help_text=_("0 = unlimited."),
+    )
+    netdiskquota = forms.IntegerField(
+        label=_("Netdisk quota (MB)"), min_value=0, max_value=MAX_QUOTA_MB, required=False
+    )
+    expiredate = forms.DateField(
+        label=_("Expires"),
+        required=False,
+        input_formats=["%Y-%m-%d"],
+        widget=DATE_INPUT,
+        help_text=_("YYYY-MM-DD; empty = never (follows the domain's expiry)."),
+    )
+    active = forms.BooleanField(label=_("Active"), required=False)
+    disablepwdchange = forms.BooleanField(
+        label=_("Disable password change by the user"), required=False
+    )
+    question = forms.CharField(label=_("Recovery question"), max_length=1000, required=False)
+    answer = forms.CharField(
+        label=_("Recovery answer"),
+        max_length=255,
+        required=False,
+        widget=forms.TextInput(attrs={"autocomplete": "off"}),
+        help_text=_("Stored hashed and never shown."),
+    )
+    mailhost = forms.ChoiceField(label=_("Storage host"), required=False)
+    uidnumber = forms.IntegerField(label=_("uid"), required=False)
+    gidnumber = forms.IntegerField(label=_("gid"), required=False)
+    forward_to = forms.CharField(
+        label=_("Forward to"),
+        required=False,
+        max_length=MAX_FORWARD_TARGETS * 256,
+        widget=forms.Textarea(attrs={"rows": 3, "spellcheck": "false"}),
+        help_text=_("One address per line; empty = no forwarding."),
+    )
+    forward_keep_copy = forms.BooleanField(label=_("Keep a copy in this mailbox"), required=False)
+
+    def __init__(
+        self,
+        data: Any = None,
+        *,
+        actor: Any,
+        mailbox: Mailbox | None = None,
+        domain: Domain | None = None,
+        **kwargs: Any,
+    ) -> None:
+        self.actor = actor
+        self.mailbox = mailbox
+        self.is_superadmin = bool(getattr(actor, "is_superadmin", False))
+        template = mailbox.domain if mailbox is not None else domain
+        kwargs.setdefault("initial", self._initial(mailbox, template))
+        super().__init__(data, **kwargs)
+        if mailbox is None:
+            names = Domain.objects.visible_to(actor).values_list("domain", flat=True)
+            self.fields["domain"].choices = [(n, domain_unicode(n)) for n in names]
+            self.fields["password1"].required = True
+            self.fields["password2"].required = True
+        else:
+            del self.fields["local_part"]
+            del self.fields["domain"]
+            self.fields["password1"].help_text = _("Leave empty to keep the current password.")
+            self.fields["answer"].help_text = _(
+                "Stored hashed and never shown; leave empty to keep the current answer."
+            )
+        if self.is_superadmin:
+            hosts = ["", *settings.MAILADMIN_STORAGE_HOSTS]
+            if mailbox is not None and mailbox.mailhost not in hosts:
+                hosts.append(mailbox.mailhost)  # a legacy value stays choosable
+            self.fields["mailhost"].choices = [(h, h or _("default host")) for h in hosts]
+            low, high = settings.MAILADMIN_UID_RANGE
+            self.fields["uidnumber"].help_text = _("Between %(low)s and %(high)s.") % {
+                "low": low,
+                "high": high,
+            }
+            low, high = settings.MAILADMIN_GID_RANGE
+            self.fields["gidnumber"].help_text = _("Between %(low)s and %(high)s.") % {
+                "low": low,
+                "high": high,
+            }
+        else:
+            for name in ("mailhost", "uidnumber", "gidnumber"):
+                del self.fields[name]
+            if template is not None:
+                for service in SERVICE_NAMES:
+                    field = self.fields[f"enable_{service}"]
+                    if not template.service_enabled(service) and not (
+                        mailbox is not None and mailbox.service_enabled(service)
+                    ):
+                        field.disabled = True
+                        field.help_text = _("Disabled for this domain.")
+        self.helper = self._helper()
+
+    @staticmethod
+    def _initial(mailbox: Mailbox | None, domain: Domain | None) -> dict[str, Any]:
+        multiplier = settings.MAILADMIN_QUOTA_MULTIPLIER
+        if mailbox is not None:
+            targets, keep = forwarding_of(mailbox)
+            initial = {
+                "name": mailbox.name,
+                "quota": quota_mb(mailbox.quota),
+                "netdiskquota": quota_mb(mailbox.netdiskquota),
+                "expiredate": mailbox.expiredate,
+                "active": bool(mailbox.active),
+                "disablepwdchange": bool(mailbox.disablepwdchange),
+                "question": mailbox.question,
+                "mailhost": mailbox.mailhost,
+                "uidnumber": mailbox.uidnumber,
+                "gidnumber": mailbox.gidnumber,
+                "forward_to": "\n".join(targets),
+                "forward_keep_copy": keep,
+            }
+            initial.update({f"enable_{s}": mailbox.service_enabled(s) for s in SERVICE_NAMES})
+            return initial
+        initial = {
+            "active": True,
+            "mailhost": "",
+            "uidnumber": settings.MAILADMIN_DEFAULT_UID,
+            "gidnumber": settings.MAILADMIN_DEFAULT_GID,
+        }
+        if domain is not None:
+            initial.update(
+                {
+                    "domain": domain.domain,
+                    "quota": domain.default_quota_bytes // multiplier,
+                    "netdiskquota": domain.default_netdisk_bytes // multiplier,
+                    "expiredate": domain.default_mailbox_expiry(),
+                }
+            )
+            initial.update({f"enable_{s}": domain.service_enabled(s) for s in SERVICE_NAMES})
+        return initial
+
+    def _helper(self) -> FormHelper:
+        helper = FormHelper()
+        helper.form_tag = False
+        helper.disable_csrf = True  # the page template has its own token
+        account = [n for n in ("local_part", "domain") if n in self.fields]
+        account += ["name", "password1", "password2"]
+        limits = ["quota", "netdiskquota", "expiredate", "active", "disablepwdchange"]
+        services = [f"enable_{s}" for s in SERVICE_NAMES]
+        recovery = ["question", "answer"]
+        storage = [n for n in ("mailhost", "uidnumber", "gidnumber") if n in self.fields]
+        sections = [
+            Fieldset(_("Account"), *account),
+            Fieldset(_("Quota and validity"), *limits),
+            Fieldset(_("Services"), Div(*services, css_class="mb-3")),
+            Fieldset(_("Forwarding"), "forward_to", "forward_keep_copy"),
+            Fieldset(_("Password recovery"), *recovery),
+        ]
+        if storage:
+            sections.append(Fieldset(_("Storage (superadmin)"), *storage))
+        helper.layout = Layout(*sections)
+        return helper
+
+    def clean_local_part(self) -> str:
+        return _clean_local_part(self.cleaned_data["local_part"])
+
+    def clean_forward_to(self) -> list[str]:
+        try:
+            return normalize_forward_targets(self.cleaned_data.get("forward_to") or "")
+        except ValidationError as exc:
+            raise ValidationError(exc.message_dict["forward_to"]) from exc
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean()
+        one, two = data.get("password1"), data.get("password2")
+        if (one or two) and one != two:
+            self.add_error("password2", _("The two passwords differ."))
+        return data
+
+    def service_kwargs(self) -> dict[str, Any]:
+        """Keyword arguments for ``mailbox_create``/``mailbox_update``."""
+        data = self.cleaned_data
+        kwargs: dict[str, Any] = {
+            "name": data["name"],
+            "quota": data["quota"],
+            "netdiskquota": data["netdiskquota"],
+            "expiredate": data["expiredate"],
+            "active": data["active"],
+            "services": {s: data[f"enable_{s}"] for s in SERVICE_NAMES},
+            "disablepwdchange": data["disablepwdchange"],
+            "question": data["question"],
+            "answer": data["answer"],
+            "forward_to": data["forward_to"],
+            "forward_keep_copy": data["forward_keep_copy"],
+        }
+        for name in ("mailhost", "uidnumber", "gidnumber"):
+            if name in self.fields:
+                kwargs[name] = data[name]
+        if self.mailbox is None:
+            kwargs.update(
+                domain=data["domain"], local_part=data["local_part"], password=data["password1"]
+            )
+        else:
+            kwargs["password"] = data["password1"] or KEEP
+            for name in ("quota", "netdiskquota", "uidnumber", "gidnumber"):
+                if kwargs.get(name) is None:
+                    kwargs[name] = KEEP
+        return kwargs
+
+
+for _service, _label in SERVICES:
+    MailboxForm.base_fields[f"enable_{_service}"] = forms.BooleanField(label=_label, required=False)
+
+
+class ChooseDomainForm(forms.Form):
+    """The first step of "add mailbox" when the domain is not given."""
+
+    domain = forms.ChoiceField(label=_("Domain"))
+
+    def __init__(self, *args: Any, actor: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        names = Domain.objects.visible_to(actor).values_list("domain", flat=True)
+        self.fields["domain"].choices = [(n, domain_unicode(n)) for n in names]
+        self.helper = FormHelper()
+        self.helper.form_tag = False
+        self.helper.disable_csrf = True  # the page template has its own token
+
+
+class RenameForm(forms.Form):
+    local_part = _local_part_field()
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["local_part"].label = _("New local part")
+        self.helper = FormHelper()
+        self.helper.form_tag = False
+        self.helper.disable_csrf = True  # the page template has its own token
+
+    def clean_local_part(self) -> str:
+        return _clean_local_part(self.cleaned_data["local_part"])
+
+
+class DeleteForm(forms.Form):
+    """Confirmation of a deletion; "purge data" only where the settings allow it."""
+
+    purge = forms.BooleanField(
+        label=_("Purge data: delete the mailbox's files instead of archiving them"),
+        required=False,
+    )
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        if not settings.MAILADMIN_PURGE_ALLOWED:
+            del self.fields["purge"]
+        self.helper = FormHelper()
+        self.helper.form_tag = False
+        self.helper.disable_csrf = True  # the page template has its own token
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean()
+        if self.data.get("purge") and "purge" not in self.fields:
+            raise ValidationError(_("Deleting mailbox data is disabled on this server."))
+        return data
+
+    @property
+    def purge_requested(self) -> bool:
+        return bool(self.cleaned_data.get("purge"))
+
+
+class BulkForm(forms.Form):
+    """The bulk-action form of the list page (plain POST, no script)."""
+
+    ACTION_LABELS = {
+        "enable": _("Enable"),
+        "disable": _("Disable"),
+        "delete": _("Delete"),
+        "set_quota": _("Set quota (MB)"),
+        "reset_password": _("Reset password"),
+    }
+
+    action = forms.ChoiceField(label=_("Action"))
+    addresses = forms.MultipleChoiceField(label=_("Mailboxes"))
+    quota = forms.IntegerField(
+        label=_("Quota (MB)"), min_value=0, max_value=MAX_QUOTA_MB, required=False
+    )
+    purge = forms.BooleanField(label=_("Purge data"), required=False)
+    confirm = forms.BooleanField(required=False, widget=forms.HiddenInput)
+    domain = forms.CharField(required=False, max_length=255, widget=forms.HiddenInput)
+
+    MAX_ADDRESSES = 500
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["action"].choices = [(a, self.ACTION_LABELS[a]) for a in BULK_ACTIONS]
+        # Any address is accepted here; the view looks each one up through visible_to.
+        values = self.data.getlist("addresses") if hasattr(self.data, "getlist") else []
+        self.fields["addresses"].choices = [(v, v) for v in values[: self.MAX_ADDRESSES]]
+
+    def clean_addresses(self) -> list[str]:
+        addresses = [a.strip().lower() for a in self.cleaned_data["addresses"]]
+        if len(addresses) > self.MAX_ADDRESSES:
+            raise ValidationError(_("Select at most %(n)s mailboxes.") % {"n": self.MAX_ADDRESSES})
+        return addresses
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean()
+        if data.get("action") == "set_quota" and data.get("quota") is None:
+            self.add_error("quota", _("Enter the new quota in MB."))
+        if data.get("purge") and not settings.MAILADMIN_PURGE_ALLOWED:
+            self.add_error("purge", _("Deleting mailbox data is disabled on this server."))
+        return data
+
+    @property
+    def needs_confirmation(self) -> bool:
+        return self.cleaned_data["action"] in ("delete", "reset_password") and not (
+            self.cleaned_data.get("confirm")
+        )

@@ -1,0 +1,297 @@
+"""Mailbox pages (SPEC §3.4): list with bulk actions, add, detail, edit, rename, delete."""
+
+from __future__ import annotations
+
+from typing import Any
+from urllib.parse import urlencode
+
+from django.conf import settings
+from django.contrib import messages
+from django.core.exceptions import ValidationError
+from django.db.models import BigIntegerField
+from django.db.models.functions import Cast
+from django.forms import Form
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.utils.translation import gettext as _
+from django.views.decorators.cache import never_cache
+from django.views.decorators.http import require_http_methods, require_POST, require_safe
+
+from domains.models import Domain
+from domains.selectors import with_usage
+from mailadmin.lib.access import get_visible_or_404, manager_required
+from mailadmin.lib.addresses import normalize_domain
+from mailadmin.lib.flags import SERVICES
+from mailadmin.lib.listing import make_listing
+from mailboxes import services
+from mailboxes.forms import BulkForm, ChooseDomainForm, DeleteForm, MailboxForm, RenameForm
+from mailboxes.models import Mailbox
+from provisioning.models import Job
+
+SORT_FIELDS = {
+    "address": "username",
+    "name": "name",
+    "quota": "quota_number",
+    "expiry": "expiredate",
+    "active": "active",
+}
+
+
+def _attach_errors(form: Form, exc: ValidationError) -> None:
+    """Put a service's ``{field: messages}`` on the form's fields (others at the top)."""
+    errors = exc.message_dict if hasattr(exc, "error_dict") else {None: exc.messages}
+    for name, messages_ in errors.items():
+        form.add_error(name if name in form.fields else None, messages_)
+
+
+def _domain_from_query(request: HttpRequest) -> Domain | None:
+    """The ``?domain=`` of the request: None when absent, 404 when not visible."""
+    value = request.GET.get("domain", "").strip()
+    if not value:
+        return None
+    try:
+        name = normalize_domain(value)
+    except ValidationError as exc:
+        raise Http404 from exc
+    return get_visible_or_404(Domain.objects, request.user, pk=name)
+
+
+def _list_url(domain: str | None) -> str:
+    url = reverse("mailboxes:list")
+    return f"{url}?{urlencode({'domain': domain})}" if domain else url
+
+
+def _get_mailbox(request: HttpRequest, address: str) -> Mailbox:
+    return get_visible_or_404(
+        Mailbox.objects.select_related("domain"), request.user, pk=address.strip().lower()
+    )
+
+
+@require_safe
+@manager_required
+def mailbox_list(request: HttpRequest) -> HttpResponse:
+    domain = _domain_from_query(request)
+    if domain is not None:
+        domain = with_usage(Domain.objects.filter(pk=domain.pk)).get()
+    queryset = Mailbox.objects.visible_to(request.user).only(
+        "username", "name", "quota", "expiredate", "active", "domain_id"
+    )
+    if domain is not None:
+        queryset = queryset.filter(domain_id=domain.pk)
+    # Legacy quota strings ("104857600S,2000C") sort by their leading number.
+    queryset = queryset.annotate(quota_number=Cast("quota", BigIntegerField()))
+    listing = make_listing(
+        request,
+        queryset,
+        search_fields=["username", "name"],
+        sort_fields=SORT_FIELDS,
+        default_sort="address",
+    )
+    context = {
+        "listing": listing,
+        "domain": domain,
+        "bulk_form": BulkForm(),
+        "purge_allowed": settings.MAILADMIN_PURGE_ALLOWED,
+    }
+    return render(request, "mailboxes/list.html", context)
+
+
+@require_http_methods(["GET", "POST"])
+@manager_required
+def mailbox_add(request: HttpRequest) -> HttpResponse:
+    domain = _domain_from_query(request)
+    if domain is None:
+        visible = list(Domain.objects.visible_to(request.user).values_list("pk", flat=True)[:2])
+        if len(visible) == 1:
+            domain = Domain.objects.get(pk=visible[0])
+        elif request.method == "GET":
+            form = ChooseDomainForm(actor=request.user)
+            return render(
+                request, "mailboxes/choose_domain.html", {"form": form, "has_domains": visible}
+            )
+    form = MailboxForm(
+        request.POST if request.method == "POST" else None, actor=request.user, domain=domain
+    )
+    if request.method == "POST" and form.is_valid():
+        try:
+            mailbox = services.mailbox_create(
+                **form.service_kwargs(), actor=request.user, request=request
+            )
+        except ValidationError as exc:
+            _attach_errors(form, exc)
+        else:
+            messages.success(
+                request,
+                _("Mailbox %(address)s created; its Maildir is being prepared.")
+                % {"address": mailbox.username},
+            )
+            return redirect("mailboxes:detail", address=mailbox.username)
+    return render(request, "mailboxes/form.html", {"form": form, "domain": domain})
+
+
+@require_safe
+@manager_required
+def mailbox_detail(request: HttpRequest, address: str) -> HttpResponse:
+    mailbox = _get_mailbox(request, address)
+    targets, keep_copy = services.forwarding_of(mailbox)
+    jobs = Job.objects.visible_to(request.user).filter(object_id=mailbox.username).open()[:20]
+    context = {
+        "mailbox": mailbox,
+        "domain": mailbox.domain,
+        "forward_to": targets,
+        "forward_keep_copy": keep_copy,
+        "jobs": jobs,
+        "services": [(label, mailbox.service_enabled(name)) for name, label in SERVICES],
+        "aliases": services.aliases_pointing_to(mailbox.username),
+    }
+    return render(request, "mailboxes/detail.html", context)
+
+
+@require_http_methods(["GET", "POST"])
+@manager_required
+def mailbox_edit(request: HttpRequest, address: str) -> HttpResponse:
+    mailbox = _get_mailbox(request, address)
+    form = MailboxForm(
+        request.POST if request.method == "POST" else None, actor=request.user, mailbox=mailbox
+    )
+    if request.method == "POST" and form.is_valid():
+        try:
+            services.mailbox_update(
+                mailbox=mailbox, **form.service_kwargs(), actor=request.user, request=request
+            )
+        except ValidationError as exc:
+            _attach_errors(form, exc)
+        else:
+            messages.success(request, _("Mailbox %(address)s saved.") % {"address": address})
+            return redirect("mailboxes:detail", address=mailbox.username)
+    context = {"form": form, "mailbox": mailbox, "domain": mailbox.domain}
+    return render(request, "mailboxes/form.html", context)
+
+
+@require_http_methods(["GET", "POST"])
+@manager_required
+def mailbox_rename(request: HttpRequest, address: str) -> HttpResponse:
+    mailbox = _get_mailbox(request, address)
+    form = RenameForm(
+        request.POST if request.method == "POST" else None,
+        initial={"local_part": mailbox.local_part},
+    )
+    if request.method == "POST" and form.is_valid():
+        try:
+            renamed = services.mailbox_rename(
+                mailbox=mailbox,
+                local_part=form.cleaned_data["local_part"],
+                actor=request.user,
+                request=request,
+            )
+        except ValidationError as exc:
+            _attach_errors(form, exc)
+        else:
+            messages.success(
+                request,
+                _("Mailbox renamed to %(address)s; its Maildir is being moved.")
+                % {"address": renamed.username},
+            )
+            return redirect("mailboxes:detail", address=renamed.username)
+    context = {"form": form, "mailbox": mailbox, "domain": mailbox.domain}
+    return render(request, "mailboxes/rename.html", context)
+
+
+@require_http_methods(["GET", "POST"])
+@manager_required
+def mailbox_delete(request: HttpRequest, address: str) -> HttpResponse:
+    mailbox = _get_mailbox(request, address)
+    form = DeleteForm(request.POST if request.method == "POST" else None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            result = services.mailbox_delete(
+                mailbox=mailbox, purge=form.purge_requested, actor=request.user, request=request
+            )
+        except ValidationError as exc:
+            _attach_errors(form, exc)
+        else:
+            _report_alias_changes(request, result.changed_aliases, result.deleted_aliases)
+            messages.success(
+                request, _("Mailbox %(address)s deleted.") % {"address": result.address}
+            )
+            return redirect(_list_url(mailbox.domain_id))
+    aliases = services.aliases_pointing_to(mailbox.username)
+    context = {
+        "title": _("Delete mailbox %(address)s") % {"address": mailbox.username},
+        "message": _(
+            "The mailbox stops receiving mail at once and its data is archived on the server."
+            " These aliases will no longer deliver to it:"
+        )
+        if aliases
+        else _("The mailbox stops receiving mail at once and its data is archived on the server."),
+        "items": aliases,
+        "form": form,
+        "submit_label": _("Delete mailbox"),
+        "cancel_url": reverse("mailboxes:detail", args=[mailbox.username]),
+        "danger": True,
+        "mailbox": mailbox,
+        "domain": mailbox.domain,
+    }
+    return render(request, "mailboxes/confirm_delete.html", context)
+
+
+def _report_alias_changes(request: HttpRequest, changed: list[str], deleted: list[str]) -> None:
+    if changed:
+        messages.info(
+            request,
+            _("Removed from the targets of: %(aliases)s") % {"aliases": ", ".join(changed)},
+        )
+    if deleted:
+        messages.warning(
+            request,
+            _("Deleted because they had no target left: %(aliases)s")
+            % {"aliases": ", ".join(deleted)},
+        )
+
+
+@never_cache
+@require_POST
+@manager_required
+def mailbox_bulk(request: HttpRequest) -> HttpResponse:
+    addresses = sorted({a.strip().lower() for a in request.POST.getlist("addresses")})
+    visible = Mailbox.objects.visible_to(request.user).filter(pk__in=addresses)
+    if len(addresses) > BulkForm.MAX_ADDRESSES or visible.count() != len(addresses):
+        raise Http404
+    form = BulkForm(request.POST)
+    context: dict[str, Any] = {"form": form, "addresses": addresses}
+    domain_name = request.POST.get("domain", "")
+    context["list_url"] = _list_url(domain_name if domain_name.isprintable() else "")
+    if not form.is_valid() or form.needs_confirmation:
+        context["action_label"] = BulkForm.ACTION_LABELS.get(request.POST.get("action", ""), "")
+        context["purge_allowed"] = settings.MAILADMIN_PURGE_ALLOWED
+        return render(request, "mailboxes/bulk.html", context)
+    data = form.cleaned_data
+    try:
+        result = services.mailbox_bulk(
+            action=data["action"],
+            addresses=data["addresses"],
+            quota=data["quota"],
+            purge=data["purge"],
+            actor=request.user,
+            request=request,
+        )
+    except Mailbox.DoesNotExist as exc:
+        raise Http404 from exc
+    except ValidationError as exc:
+        _attach_errors(form, exc)
+        context["action_label"] = BulkForm.ACTION_LABELS[data["action"]]
+        return render(request, "mailboxes/bulk.html", context)
+    if result.passwords:
+        # Shown once, in this response only: never stored, logged or put in the session.
+        context["passwords"] = sorted(result.passwords.items())
+        response = render(request, "mailboxes/bulk.html", context)
+        response["Cache-Control"] = "no-store"
+        return response
+    _report_alias_changes(request, result.changed_aliases, result.deleted_aliases)
+    messages.success(
+        request,
+        _("%(action)s: %(count)s mailboxes done.")
+        % {"action": BulkForm.ACTION_LABELS[data["action"]], "count": len(result.addresses)},
+    )
+    return redirect(context["list_url"])

@@ -4,7 +4,16 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from django.db.models import BigIntegerField, Count, IntegerField, OuterRef, QuerySet, Subquery, Sum
+from django.db.models import (
+    Aggregate,
+    BigIntegerField,
+    Count,
+    IntegerField,
+    OuterRef,
+    QuerySet,
+    Subquery,
+    Sum,
+)
 from django.db.models.functions import Cast, Coalesce
 
 from aliases.models import Alias
@@ -12,7 +21,7 @@ from domains.models import Domain
 from mailboxes.models import Mailbox
 
 
-def _aggregate(queryset: QuerySet, expression) -> Subquery:  # noqa: ANN001
+def _aggregate(queryset: QuerySet, expression: Aggregate) -> Subquery:
     return Subquery(
         queryset.filter(domain=OuterRef("pk"))
         .order_by()

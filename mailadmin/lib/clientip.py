@@ -26,4 +26,4 @@ def client_ip(request: HttpRequest) -> str:
     try:
         return str(ipaddress.ip_address(address))
     except ValueError:
-        return "0.0.0.0"  # noqa: S104 - a placeholder address, never bound to
+        return "0.0.0.0"  # noqa: S104 - stands for "unknown", never bound to

@@ -5,7 +5,7 @@ from __future__ import annotations
 from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.db.models import Exists, OuterRef, QuerySet
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.translation import gettext as _
@@ -13,9 +13,8 @@ from django.utils.translation import gettext as _
 from aliases import services
 from aliases.forms import AliasEditForm, AliasForm
 from aliases.models import Alias
-from domains.models import Domain
-from mailadmin.lib.access import get_visible_or_404, manager_required
-from mailadmin.lib.addresses import domain_unicode, normalize_domain
+from mailadmin.lib.access import domain_from_query, get_visible_or_404, manager_required
+from mailadmin.lib.addresses import domain_unicode
 from mailadmin.lib.listing import make_listing
 from mailboxes.models import Mailbox
 
@@ -23,18 +22,6 @@ from mailboxes.models import Mailbox
 def _plain_aliases() -> QuerySet[Alias]:
     """Aliases without the forwarding aliases of mailboxes (those show on the mailbox)."""
     return Alias.objects.exclude(Exists(Mailbox.objects.filter(pk=OuterRef("address"))))
-
-
-def _domain_from_query(request: HttpRequest) -> Domain | None:
-    """The ``?domain=`` filter: None when absent, 404 when the user may not see it."""
-    value = request.GET.get("domain", "").strip()
-    if not value:
-        return None
-    try:
-        name = normalize_domain(value)
-    except ValidationError as exc:
-        raise Http404 from exc
-    return get_visible_or_404(Domain.objects, request.user, pk=name)
 
 
 def _get_alias(request: HttpRequest, address: str) -> Alias:
@@ -61,7 +48,7 @@ def _warn_missing_targets(request: HttpRequest, alias: Alias) -> None:
 
 @manager_required
 def alias_list(request: HttpRequest) -> HttpResponse:
-    domain = _domain_from_query(request)
+    domain = domain_from_query(request)
     queryset = _plain_aliases().visible_to(request.user)
     if domain is not None:
         queryset = queryset.filter(domain_id=domain.pk)
@@ -77,7 +64,7 @@ def alias_list(request: HttpRequest) -> HttpResponse:
 
 @manager_required
 def alias_add(request: HttpRequest) -> HttpResponse:
-    domain = _domain_from_query(request)
+    domain = domain_from_query(request)
     initial = {"domain": domain.pk} if domain else {}
     form = AliasForm(request.POST or None, manager=request.user, initial=initial)
     if request.method == "POST" and form.is_valid():

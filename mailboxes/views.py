@@ -20,8 +20,7 @@ from django.views.decorators.http import require_http_methods, require_POST, req
 
 from domains.models import Domain
 from domains.selectors import with_usage
-from mailadmin.lib.access import get_visible_or_404, manager_required
-from mailadmin.lib.addresses import normalize_domain
+from mailadmin.lib.access import domain_from_query, get_visible_or_404, manager_required
 from mailadmin.lib.flags import SERVICES
 from mailadmin.lib.listing import make_listing
 from mailboxes import services
@@ -45,18 +44,6 @@ def _attach_errors(form: Form, exc: ValidationError) -> None:
         form.add_error(name if name in form.fields else None, messages_)
 
 
-def _domain_from_query(request: HttpRequest) -> Domain | None:
-    """The ``?domain=`` of the request: None when absent, 404 when not visible."""
-    value = request.GET.get("domain", "").strip()
-    if not value:
-        return None
-    try:
-        name = normalize_domain(value)
-    except ValidationError as exc:
-        raise Http404 from exc
-    return get_visible_or_404(Domain.objects, request.user, pk=name)
-
-
 def _list_url(domain: str | None) -> str:
     url = reverse("mailboxes:list")
     return f"{url}?{urlencode({'domain': domain})}" if domain else url
@@ -71,7 +58,7 @@ def _get_mailbox(request: HttpRequest, address: str) -> Mailbox:
 @require_safe
 @manager_required
 def mailbox_list(request: HttpRequest) -> HttpResponse:
-    domain = _domain_from_query(request)
+    domain = domain_from_query(request)
     if domain is not None:
         domain = with_usage(Domain.objects.filter(pk=domain.pk)).get()
     queryset = Mailbox.objects.visible_to(request.user).only(
@@ -100,7 +87,7 @@ def mailbox_list(request: HttpRequest) -> HttpResponse:
 @require_http_methods(["GET", "POST"])
 @manager_required
 def mailbox_add(request: HttpRequest) -> HttpResponse:
-    domain = _domain_from_query(request)
+    domain = domain_from_query(request)
     if domain is None:
         visible = list(Domain.objects.visible_to(request.user).values_list("pk", flat=True)[:2])
         if len(visible) == 1:

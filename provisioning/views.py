@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 from django.contrib import messages
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
-from domains.models import Domain
-from mailadmin.lib.access import get_visible_or_404, manager_required
+from mailadmin.lib.access import domain_from_query, get_visible_or_404, manager_required
 from mailadmin.lib.listing import make_listing
 from provisioning import runner
 from provisioning.dispatch import dispatch
@@ -25,10 +24,9 @@ def job_list(request: HttpRequest) -> HttpResponse:
     kind = request.GET.get("kind", "")
     if kind in Job.Kind.values:
         jobs = jobs.filter(kind=kind)
-    domain = request.GET.get("domain", "")
-    if domain:
-        if not Domain.objects.visible_to(request.user).filter(pk=domain).exists():
-            raise Http404
+    selected = domain_from_query(request)
+    domain = selected.pk if selected else ""
+    if selected:
         jobs = jobs.filter(domain=domain)
     listing = make_listing(
         request,

@@ -12,9 +12,12 @@ from functools import wraps
 from typing import Any, TypeVar
 
 from django.contrib.auth.decorators import login_required
+from django.core.exceptions import ValidationError
 from django.db.models import Model, QuerySet
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404
+
+from mailadmin.lib.addresses import normalize_domain
 
 M = TypeVar("M", bound=Model)
 View = Callable[..., HttpResponse]
@@ -35,6 +38,20 @@ def superadmin_required(view: View) -> View:
         return view(request, *args, **kwargs)
 
     return login_required(wrapper)
+
+
+def domain_from_query(request: HttpRequest) -> Any:
+    """The domain named by ``?domain=``: None when absent, 404 when invalid or not visible."""
+    from domains.models import Domain
+
+    value = request.GET.get("domain", "").strip()
+    if not value:
+        return None
+    try:
+        name = normalize_domain(value)
+    except ValidationError as exc:
+        raise Http404 from exc
+    return get_visible_or_404(Domain.objects, request.user, pk=name)
 
 
 def get_visible_or_404(queryset: QuerySet[M], manager: Any, **lookup: Any) -> M:

@@ -14,6 +14,10 @@ if [ "$(id -u)" -ne 0 ]; then sudo_cmd=(sudo); fi
 export MAILADMIN_TEST_DB_USER=${MAILADMIN_TEST_DB_USER:-mailadmin_test}
 export MAILADMIN_TEST_DB_PASSWORD=${MAILADMIN_TEST_DB_PASSWORD:-mailadmin_test}
 export MAILADMIN_TEST_REDIS_URL=${MAILADMIN_TEST_REDIS_URL:-redis://127.0.0.1:6379/15}
+# Base name of the MariaDB test databases (pytest adds "test_"; two checkouts testing at once on
+# one machine give each its own name, e.g. mailadmin_b).
+db_name=${MAILADMIN_TEST_DB_NAME:-mailadmin}
+case $db_name in mailadmin*) ;; *) echo "MAILADMIN_TEST_DB_NAME must start with mailadmin" >&2; exit 1 ;; esac
 
 wait_for() {  # wait_for <what> <command...>
   local what=$1; shift
@@ -93,8 +97,8 @@ run_pytest() {  # run_pytest <name> <marker expression> [env assignments...]
 }
 extra_args=("$@")
 run_pytest sqlite "not mariadb and not legacy" -u DATABASE_URL
-run_pytest mariadb "not legacy" DATABASE_URL="$mariadb_url/mailadmin"
-run_pytest legacy "legacy" DATABASE_URL="$mariadb_url/mailadmin_legacy" MAILADMIN_TEST_LEGACY_FIXTURE=1
+run_pytest mariadb "not legacy" DATABASE_URL="$mariadb_url/$db_name"
+run_pytest legacy "legacy" DATABASE_URL="$mariadb_url/${db_name}_legacy" MAILADMIN_TEST_LEGACY_FIXTURE=1
 
 $py - "$results" <<'PY'
 import sys

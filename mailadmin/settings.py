@@ -237,6 +237,32 @@ CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_TIMEZONE = TIME_ZONE
+# Housekeeping tasks (the sweeper and other periodic work) go to this queue; jobs go to
+# "maildir.<storage host>" or "privileged" (provisioning.services.queue_for).
+CELERY_TASK_DEFAULT_QUEUE = "mailadmin"
+# A web request must not hang when the broker is down: give up sending quickly, the job row
+# stays pending and the sweeper sends it once the broker is back.
+CELERY_TASK_PUBLISH_RETRY_POLICY = {
+    "max_retries": 1,
+    "interval_start": 0,
+    "interval_step": 0.2,
+    "interval_max": 0.2,
+}
+CELERY_BROKER_CONNECTION_TIMEOUT = 2
+CELERY_BROKER_TRANSPORT_OPTIONS = {"socket_connect_timeout": 2, "socket_timeout": 5}
+# The sweeper: re-sends pending jobs whose message was lost and reclaims jobs left "running"
+# by a worker that died (provisioning.runner.sweep).
+MAILADMIN_JOB_SWEEP_INTERVAL = env.int("MAILADMIN_JOB_SWEEP_INTERVAL", 60, minimum=1)
+MAILADMIN_JOB_RESEND_AFTER = env.int("MAILADMIN_JOB_RESEND_AFTER", 120, minimum=1)
+MAILADMIN_JOB_STALE_AFTER = env.int("MAILADMIN_JOB_STALE_AFTER", 900, minimum=1)
+CELERY_BEAT_SCHEDULE = {
+    "mailadmin-sweep-jobs": {
+        "task": "provisioning.sweep",
+        "schedule": float(MAILADMIN_JOB_SWEEP_INTERVAL),
+        # A sweep that waited longer than one interval is superseded by the next one.
+        "options": {"expires": float(MAILADMIN_JOB_SWEEP_INTERVAL)},
+    },
+}
 
 # --- The mail system ------------------------------------------------------------------------
 MAILADMIN_MAIL_BASE = env.path("MAILADMIN_MAIL_BASE", "/home/domains")

@@ -12,11 +12,12 @@ from __future__ import annotations
 import datetime
 import logging
 
+from django.conf import settings
 from django.db import transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
-from mailadmin.lib.maildir import MaildirConflictError, UnsafePathError
+from mailadmin.lib.maildir import MaildirConflictError, OwnershipError, UnsafePathError
 from provisioning.handlers import HANDLERS
 from provisioning.models import Job
 
@@ -24,9 +25,16 @@ log = logging.getLogger("mailadmin.jobs")
 
 MAX_ATTEMPTS = 5
 BACKOFF_SECONDS = (5, 30, 120, 600)
-# A job "running" for longer than this belonged to a worker that died.
-STALE_AFTER = datetime.timedelta(minutes=15)
-PERMANENT_ERRORS = (UnsafePathError, MaildirConflictError, KeyError, ValueError, TypeError)
+# How many jobs one sweep sends at most (the next sweep takes the rest).
+SWEEP_BATCH = 1000
+PERMANENT_ERRORS = (
+    UnsafePathError,
+    MaildirConflictError,
+    OwnershipError,
+    KeyError,
+    ValueError,
+    TypeError,
+)
 
 
 def claim(job_id: int) -> Job | None:
@@ -86,10 +94,15 @@ def retry(job: Job) -> bool:
     return bool(changed)
 
 
+def stale_after() -> datetime.timedelta:
+    """A job "running" for longer than this belonged to a worker that died."""
+    return datetime.timedelta(seconds=settings.MAILADMIN_JOB_STALE_AFTER)
+
+
 def reclaim_stale(now: datetime.datetime | None = None) -> int:
     """Jobs left "running" by a worker that died go back to pending."""
     now = now or timezone.now()
-    return Job.objects.filter(state=Job.State.RUNNING, updated_at__lt=now - STALE_AFTER).update(
+    return Job.objects.filter(state=Job.State.RUNNING, updated_at__lt=now - stale_after()).update(
         state=Job.State.PENDING, updated_at=now
     )
 
@@ -101,3 +114,37 @@ def due_jobs(now: datetime.datetime | None = None) -> list[Job]:
         .filter(Q(run_after__isnull=True) | Q(run_after__lte=now))
         .order_by("id")
     )
+
+
+def sweep(now: datetime.datetime | None = None) -> dict[str, int]:
+    """The periodic safety net (SPEC §4.1): reclaim jobs of dead workers, then send again the
+    pending jobs that nobody took: retries whose delay has passed, and jobs that waited longer
+    than MAILADMIN_JOB_RESEND_AFTER (their message was lost, e.g. the broker was down).
+
+    Sending a job twice is harmless: only one worker can claim it.
+    """
+    from provisioning.dispatch import send
+
+    now = now or timezone.now()
+    reclaimed = reclaim_stale(now)
+    resend_before = now - datetime.timedelta(seconds=settings.MAILADMIN_JOB_RESEND_AFTER)
+    candidates = (
+        Job.objects.filter(state=Job.State.PENDING)
+        .filter(
+            Q(run_after__isnull=False, run_after__lte=now)
+            | Q(run_after__isnull=True, updated_at__lt=resend_before)
+        )
+        .order_by("id")
+        .values_list("pk", "queue")[:SWEEP_BATCH]
+    )
+    sent = 0
+    for pk, queue in candidates:
+        # Mark it as sent now, so that the next sweep waits again before sending it once more.
+        touched = Job.objects.filter(pk=pk, state=Job.State.PENDING).update(
+            run_after=None, updated_at=now
+        )
+        if touched and send(pk, queue):
+            sent += 1
+    if reclaimed or sent:
+        log.info("sweep: %s stale jobs reclaimed, %s jobs sent", reclaimed, sent)
+    return {"reclaimed": reclaimed, "sent": sent}

@@ -79,7 +79,7 @@ def test_jobs_of_a_dead_worker_are_reclaimed():
     job = create_job()
     Job.objects.filter(pk=job.pk).update(state=Job.State.RUNNING)
     assert runner.reclaim_stale() == 0
-    later = timezone.now() + runner.STALE_AFTER + datetime.timedelta(seconds=1)
+    later = timezone.now() + runner.stale_after() + datetime.timedelta(seconds=1)
     assert runner.reclaim_stale(now=later) == 1
     assert [j.pk for j in runner.due_jobs()] == [job.pk]
 

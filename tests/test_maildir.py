@@ -5,6 +5,8 @@ from __future__ import annotations
 import datetime
 import os
 import stat
+import tempfile
+from pathlib import Path
 
 import pytest
 
@@ -143,3 +145,42 @@ def test_a_symlinked_maildirsize_is_not_written_through(base, tmp_path):
 def test_the_maildir_must_lie_inside_the_home(base):
     with pytest.raises(UnsafePathError):
         maildir.create_maildir(base, "example.net/a", "example.net/b/Maildir/", "0S", 1000, 1000)
+
+
+def test_a_worker_that_cannot_own_files_for_the_mailbox_uid_refuses():
+    """Run as an unprivileged user (uid 65534), creating a Maildir for uid 1000 must fail with
+    the remedy instead of leaving files the mail server cannot write."""
+    if os.geteuid() != 0:
+        pytest.fail("this test switches to another user and needs to start as root")
+    # pytest's tmp_path is private to root; this base must be reachable by the other user.
+    with tempfile.TemporaryDirectory() as top:
+        base = Path(top)
+        base.chmod(0o777)
+        message, code = _create_as_nobody(base)
+        assert list(base.iterdir()) == []  # refused before creating anything
+    assert code == 0, message
+    assert "runs as uid 65534 and cannot give" in message
+    assert "run the storage worker as uid 1000" in message
+
+
+def _create_as_nobody(base: Path) -> tuple[str, int]:
+    read_end, write_end = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the child: become "nobody", try, report, exit
+        os.close(read_end)
+        code = 3
+        try:
+            os.setgid(65534)
+            os.setuid(65534)
+            maildir.create_maildir(base, "a.test/alice", "a.test/alice/Maildir/", "0", 1000, 1000)
+        except maildir.OwnershipError as exc:
+            os.write(write_end, str(exc).encode())
+            code = 0
+        except BaseException as exc:  # reported to the parent
+            os.write(write_end, repr(exc).encode())
+        os._exit(code)
+    os.close(write_end)
+    with os.fdopen(read_end) as pipe:
+        message = pipe.read()
+    _, status = os.waitpid(pid, 0)
+    return message, os.waitstatus_to_exitcode(status)

@@ -26,6 +26,10 @@ class UnsafePathError(ValueError):
     """A stored path that would leave the mail base or pass through a symbolic link."""
 
 
+class OwnershipError(PermissionError):
+    """The worker's user cannot own files for the mailbox's uid."""
+
+
 class MaildirConflictError(RuntimeError):
     """The disk is in a state the job cannot settle by itself (e.g. both old and new exist)."""
 
@@ -77,9 +81,20 @@ def _makedirs(base: Path, path: Path, uid: int, gid: int) -> None:
         _own(directory, uid, gid)
 
 
+def check_can_own(uid: int) -> None:
+    """A worker running as the mail storage user can only give files to its own uid; anything
+    else would leave files the mail server cannot write, so it is refused, with the remedy,
+    before anything is created."""
+    if os.geteuid() != 0 and os.geteuid() != uid:
+        raise OwnershipError(
+            f"this worker runs as uid {os.geteuid()} and cannot give files to uid {uid}:"
+            f" run the storage worker as uid {uid} (the mail storage user) or as root"
+        )
+
+
 def _own(path: Path, uid: int, gid: int) -> None:
-    if os.geteuid() == 0 or os.getuid() == uid:
-        os.chown(path, uid, gid, follow_symlinks=False)
+    check_can_own(uid)
+    os.chown(path, uid, gid, follow_symlinks=False)
 
 
 def _write_atomically(path: Path, content: str, uid: int, gid: int) -> None:
@@ -106,6 +121,7 @@ def create_maildir(base: Path, homedir: str, maildir: str, quota: str, uid: int,
     box = safe_path(base, maildir)
     if home != box and home not in box.parents:
         raise UnsafePathError(f"maildir {maildir!r} is not inside homedir {homedir!r}")
+    check_can_own(uid)
     _makedirs(Path(os.path.abspath(base)), home, uid, gid)
     for folder in ("", *STANDARD_FOLDERS):
         directory = box / folder if folder else box

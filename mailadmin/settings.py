@@ -229,8 +229,10 @@ SERVER_EMAIL = DEFAULT_FROM_EMAIL
 
 # --- Jobs -----------------------------------------------------------------------------------
 CELERY_BROKER_URL = env.str("CELERY_BROKER_URL")
-# Without a broker (quick start) jobs run inline in the web process.
+# Without a broker (quick start) jobs run inline in the web process; Celery still asks for a
+# connection when it runs a task inline, so give it the in-memory one.
 CELERY_TASK_ALWAYS_EAGER = not CELERY_BROKER_URL
+CELERY_BROKER_URL = CELERY_BROKER_URL or "memory://"
 CELERY_TASK_EAGER_PROPAGATES = True
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True

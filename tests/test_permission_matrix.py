@@ -180,3 +180,13 @@ def test_each_persona_gets_the_expected_answer(client_as, objects, name, persona
         assert snapshot() == before
     if response.status_code == 200 and response["Content-Type"].startswith("text/html"):
         assert_one_csrf_token_per_form(body)
+
+
+def test_the_not_found_page_repeats_nothing_of_the_request(client_as):
+    response = client_as("admin_b").get(
+        "/mailboxes/someone-secret@a.test/", HTTP_ACCEPT_LANGUAGE="zh-CN"
+    )
+    assert response.status_code == 404
+    body = response.content.decode()
+    assert "页面不存在" in body  # the panel's own page, in the visitor's language
+    assert "someone-secret" not in body and "a.test" not in body

@@ -184,7 +184,7 @@ def test_bad_input_is_shown_next_to_its_field_and_nothing_is_created(
     assert page.locator(".is-invalid").count() == 1  # only the bad field is marked
     assert not Mailbox.objects.exists()
     if field == "quota":
-        wrapper.evaluate("element => element.scrollIntoView({block: 'center', behavior: 'instant'})")
+        wrapper.evaluate("e => e.scrollIntoView({block: 'center', behavior: 'instant'})")
         page.screenshot(path=screenshot_dir / "mailbox-form-error.png")
         assert (screenshot_dir / "mailbox-form-error.png").read_bytes().startswith(PNG)
     assert console_errors == []

@@ -259,3 +259,20 @@ def test_screens_of_a_populated_panel(new_page, demo_data, console_errors, scree
     for name in ("overview.png", "mailboxes.png"):
         assert (screenshot_dir / name).read_bytes().startswith(PNG)
     assert console_errors == []
+
+
+def test_an_inline_script_is_refused_and_reported(new_page, console_errors):
+    """The guard of every test above: CSP refuses inline script, and the refusal is caught."""
+    page = new_page()
+    page.goto("/login/")
+    page.evaluate(
+        """() => {
+            const script = document.createElement("script");
+            script.textContent = "document.body.dataset.inline = 'ran'";
+            document.body.appendChild(script);
+        }"""
+    )
+    assert page.evaluate("document.body.dataset.inline") is None
+    expect(page.locator("body")).not_to_have_attribute("data-inline", "ran")
+    assert any("Content Security Policy" in error for error in console_errors)
+    console_errors.clear()

@@ -65,8 +65,7 @@ MANAGERS_REFUSE = (NOT_ALLOWED, NOT_ALLOWED, NOT_ALLOWED, LOGIN, LOGIN)
 EVERYONE_REFUSED = (NOT_ALLOWED,) * 5  # the method is checked before the login
 
 MATRIX: dict[str, Route] = {
-    # Public
-    # A manager who is logged in already is sent on to the overview.
+    # Public (a manager who is logged in already is sent on from the login page)
     "accounts:login": Route(get=(FOUND, FOUND, FOUND, OK, OK), post=(FOUND, FOUND, FOUND, OK, OK)),
     "accounts:logout": Route(get=EVERYONE_REFUSED, post=(FOUND,) * 5),
     "set_language": Route(get=(FOUND,) * 5, post=(FOUND,) * 5),
@@ -96,7 +95,9 @@ MATRIX: dict[str, Route] = {
     "domains:edit": Route(get=SUPERADMIN, post=SUPERADMIN, kwargs={"domain": DOMAIN}),
     "domains:delete": Route(get=SUPERADMIN, post=SUPERADMIN, kwargs={"domain": DOMAIN}),
     "domains:rename": Route(get=SUPERADMIN, post=SUPERADMIN, kwargs={"domain": DOMAIN}),
-    "accounts:managers": Route(get=SUPERADMIN, post=SUPERADMIN),
+    "accounts:managers": Route(
+        get=SUPERADMIN, post=(NOT_ALLOWED, NOT_FOUND, NOT_FOUND, LOGIN, LOGIN)
+    ),
     "accounts:manager_add": Route(get=SUPERADMIN, post=SUPERADMIN),
     "accounts:manager_edit": Route(get=SUPERADMIN, post=SUPERADMIN, kwargs={"username": MANAGER}),
     "accounts:manager_delete": Route(

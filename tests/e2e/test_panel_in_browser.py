@@ -109,6 +109,11 @@ def test_a_superadmin_sets_up_a_domain_through_the_forms(new_page, superadmin, c
     mailbox = Mailbox.objects.get(pk="alice@example.com")
     assert mailbox.name == "Alice Martin" and mailbox.quota_bytes == 2048 * 1024 * 1024
     assert Alias.objects.get(pk="sales@example.com").goto == "alice@example.com,bob@example.org"
+
+    # The new domain admin logs in with the password typed into the form.
+    admin_page = new_page()
+    log_in(admin_page, DOMAIN_ADMIN, NEW_PASSWORD)
+    expect(admin_page.get_by_test_id("overview-domains")).to_contain_text("example.com")
     assert console_errors == []
 
 

@@ -24,4 +24,5 @@ class LoginForm(AuthenticationForm):
         self.fields["password"].widget.attrs["autocomplete"] = "current-password"
         self.helper = FormHelper()
         self.helper.form_tag = False
+        self.helper.disable_csrf = True  # the template's form has the token
         self.helper.add_input(Submit("login", _("Log in"), css_class="w-100"))

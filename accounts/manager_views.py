@@ -10,6 +10,7 @@ from django.core.exceptions import ValidationError
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
+from django.views.decorators.http import require_safe
 
 from accounts import services
 from accounts.manager_forms import ManagerForm, OwnPasswordForm
@@ -25,6 +26,7 @@ def _get_manager(request: HttpRequest, username: str) -> Manager:
 
 
 @superadmin_required
+@require_safe
 def manager_list(request: HttpRequest) -> HttpResponse:
     listing = make_listing(
         request,

@@ -9,6 +9,7 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.translation import gettext as _
+from django.views.decorators.http import require_safe
 
 from aliases import services
 from aliases.forms import AliasEditForm, AliasForm
@@ -47,6 +48,7 @@ def _warn_missing_targets(request: HttpRequest, alias: Alias) -> None:
 
 
 @manager_required
+@require_safe
 def alias_list(request: HttpRequest) -> HttpResponse:
     domain = domain_from_query(request)
     queryset = _plain_aliases().visible_to(request.user)

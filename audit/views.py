@@ -5,6 +5,7 @@ from __future__ import annotations
 from django.core.exceptions import ValidationError
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import render
+from django.views.decorators.http import require_safe
 
 from accounts.models import DomainManager
 from audit.models import AuditEntry
@@ -34,6 +35,7 @@ def _domain_filter(request: HttpRequest) -> str:
 
 
 @manager_required
+@require_safe
 def audit_list(request: HttpRequest) -> HttpResponse:
     domain = _domain_filter(request)
     entries = AuditEntry.objects.visible_to(request.user)

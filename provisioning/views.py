@@ -6,7 +6,7 @@ from django.contrib import messages
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
-from django.views.decorators.http import require_POST
+from django.views.decorators.http import require_POST, require_safe
 
 from mailadmin.lib.access import domain_from_query, get_visible_or_404, manager_required
 from mailadmin.lib.listing import make_listing
@@ -16,6 +16,7 @@ from provisioning.models import Job
 
 
 @manager_required
+@require_safe
 def job_list(request: HttpRequest) -> HttpResponse:
     jobs = Job.objects.visible_to(request.user)
     state = request.GET.get("state", "")

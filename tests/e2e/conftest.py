@@ -1,0 +1,123 @@
+"""Browser fixtures: Debian's chromium driven by Playwright against pytest-django's live server.
+
+Playwright's own browser downloads are never used: the tests launch the chromium that
+``scripts/bootstrap.sh test`` installs, and fail (not skip) when it is missing.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+from django.db import connection
+from playwright.sync_api import Browser, ConsoleMessage, Page, sync_playwright
+from pytest_django.live_server_helper import LiveServer
+
+CHROMIUM = os.environ.get("MAILADMIN_TEST_CHROMIUM", "/usr/bin/chromium")
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage"]
+# The legacy tables are unmanaged, so the flush after a transactional test leaves them alone.
+LEGACY_TABLES = ("domain_manager", "alias", "mailbox", "manager", "domain")
+DESKTOP = {"width": 1280, "height": 800}
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Browser]:
+    """One chromium per test module.
+
+    Playwright's sync API marks an asyncio loop as running in this thread, which Django's
+    async-safety check takes for async code; the check is relaxed only while the browser runs,
+    and the loop is gone again when the module ends.
+    """
+    if not os.access(CHROMIUM, os.X_OK):
+        pytest.fail(
+            f"chromium is not installed at {CHROMIUM}: run scripts/bootstrap.sh test",
+            pytrace=False,
+        )
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+        with sync_playwright() as playwright:
+            browser = playwright.chromium.launch(
+                executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS
+            )
+            try:
+                yield browser
+            finally:
+                browser.close()
+
+
+class ConsoleErrors(list[str]):
+    """Errors the page reported: console errors (CSP violations among them) and exceptions.
+
+    A test that asks for an error page on purpose names it with ``expect_status``; the
+    browser's report of that status is then not an error.
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.expected: set[tuple[str, int]] = set()
+
+    def expect_status(self, path: str, status: int) -> None:
+        self.expected.add((path, status))
+
+    def _is_expected(self, message: ConsoleMessage) -> bool:
+        location = message.location.get("url", "")
+        return any(
+            location.endswith(path) and f"status of {status}" in message.text
+            for path, status in self.expected
+        )
+
+    def attach(self, page: Page) -> None:
+        def on_console(message: ConsoleMessage) -> None:
+            if message.type == "error" and not self._is_expected(message):
+                where = message.location.get("url") or page.url
+                self.append(f"{where}: {message.text}")
+
+        page.on("console", on_console)
+        page.on("pageerror", lambda error: self.append(f"{page.url}: {error}"))
+
+
+@pytest.fixture
+def console_errors() -> ConsoleErrors:
+    return ConsoleErrors()
+
+
+@pytest.fixture
+def new_page(
+    browser: Browser, live_server: LiveServer, console_errors: ConsoleErrors, _clean_legacy_tables
+) -> Iterator[Callable[..., Page]]:
+    """``new_page(viewport=...)``: a page in a fresh browser context (own cookies)."""
+    contexts = []
+
+    def make(viewport: dict[str, int] | None = None) -> Page:
+        context = browser.new_context(
+            base_url=live_server.url, viewport=viewport or DESKTOP, locale="en-US"
+        )
+        context.set_default_timeout(10_000)
+        contexts.append(context)
+        page = context.new_page()
+        console_errors.attach(page)
+        return page
+
+    yield make
+    for context in contexts:
+        context.close()
+    assert console_errors == []
+
+
+@pytest.fixture
+def _clean_legacy_tables(transactional_db: None) -> Iterator[None]:
+    yield
+    with connection.cursor() as cursor:
+        for table in LEGACY_TABLES:
+            cursor.execute(f"DELETE FROM {connection.ops.quote_name(table)}")  # noqa: S608
+
+
+@pytest.fixture
+def screenshot_dir(tmp_path: Path) -> Path:
+    """Where the tests save their screenshots: MAILADMIN_SCREENSHOTS, or a temporary folder."""
+    target = os.environ.get("MAILADMIN_SCREENSHOTS")
+    path = Path(target) if target else tmp_path / "screenshots"
+    path.mkdir(parents=True, exist_ok=True)
+    return path

@@ -1,0 +1,193 @@
+"""One permission matrix over every URL of the project (SPEC §1, §7.3).
+
+The routes come from the URLconf itself: a URL the matrix does not list fails
+``test_every_url_of_the_project_is_in_the_matrix``, so each new page gets classified here. Path
+parameters are filled with real objects of a.test (the domain of admin_a); every route is
+requested by each persona with GET and with an empty POST.
+
+Beyond the status:
+- an answer to anyone but the superadmin and a.test's admin never names a.test or its objects
+  (a 404 looks the same as for something that does not exist);
+- a refused request (login redirect, 404, 405) changes nothing;
+- every page's POST forms carry exactly one CSRF token.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import pytest
+from django.test import Client
+from django.urls import URLPattern, URLResolver, get_resolver, reverse
+from test_csrf_tokens import assert_one_csrf_token_per_form
+
+from accounts.models import DomainManager, Manager
+from aliases.models import Alias
+from audit.models import AuditEntry
+from conftest import PERSONAS
+from domains.models import Domain
+from mailboxes.models import Mailbox
+from provisioning.models import Job
+from provisioning.services import job_record
+
+pytestmark = pytest.mark.django_db
+
+# The objects of a.test that fill the path parameters; "{job}" is the id of a.test's job.
+DOMAIN = "a.test"
+MAILBOX = "user@a.test"
+ALIAS = "sales@a.test"
+MANAGER = "admin@a.test"
+JOB = "{job}"
+ON_A = f"?domain={DOMAIN}"
+
+OK, FOUND, LOGIN, NOT_FOUND, NOT_ALLOWED = 200, 302, "login", 404, 405
+
+
+@dataclass(frozen=True)
+class Route:
+    """Expected answers, in the order of ``PERSONAS``: superadmin, admin_a (a.test's admin),
+    admin_b (another domain's admin), user_a (a mailbox user), anonymous. ``LOGIN`` is a
+    redirect to the login page."""
+
+    get: tuple[int | str, ...]
+    post: tuple[int | str, ...]
+    kwargs: dict[str, str] = field(default_factory=dict)
+    query: str = ""
+
+
+ANY_MANAGER = (OK, OK, OK, LOGIN, LOGIN)
+OWNERS = (OK, OK, NOT_FOUND, LOGIN, LOGIN)
+SUPERADMIN = (OK, NOT_FOUND, NOT_FOUND, LOGIN, LOGIN)
+OWNERS_DONE = (FOUND, FOUND, NOT_FOUND, LOGIN, LOGIN)  # the POST did its work and redirects
+MANAGERS_REFUSE = (NOT_ALLOWED, NOT_ALLOWED, NOT_ALLOWED, LOGIN, LOGIN)
+EVERYONE_REFUSED = (NOT_ALLOWED,) * 5  # the method is checked before the login
+
+MATRIX: dict[str, Route] = {
+    # Public (a manager who is logged in already is sent on from the login page)
+    "accounts:login": Route(get=(FOUND, FOUND, FOUND, OK, OK), post=(FOUND, FOUND, FOUND, OK, OK)),
+    "accounts:logout": Route(get=EVERYONE_REFUSED, post=(FOUND,) * 5),
+    "set_language": Route(get=(FOUND,) * 5, post=(FOUND,) * 5),
+    # Every manager, scoped to their own domains
+    "overview": Route(get=ANY_MANAGER, post=MANAGERS_REFUSE),
+    "accounts:password": Route(get=ANY_MANAGER, post=ANY_MANAGER),
+    "domains:list": Route(get=ANY_MANAGER, post=MANAGERS_REFUSE),
+    "mailboxes:bulk": Route(get=EVERYONE_REFUSED, post=ANY_MANAGER),
+    # The objects of a.test
+    "domains:detail": Route(get=OWNERS, post=MANAGERS_REFUSE, kwargs={"domain": DOMAIN}),
+    "mailboxes:list": Route(get=OWNERS, post=EVERYONE_REFUSED, query=ON_A),
+    "mailboxes:add": Route(get=OWNERS, post=OWNERS, query=ON_A),
+    "mailboxes:detail": Route(get=OWNERS, post=EVERYONE_REFUSED, kwargs={"address": MAILBOX}),
+    # Every field of the edit form is optional: an empty POST is a valid change.
+    "mailboxes:edit": Route(get=OWNERS, post=OWNERS_DONE, kwargs={"address": MAILBOX}),
+    "mailboxes:delete": Route(get=OWNERS, post=OWNERS_DONE, kwargs={"address": MAILBOX}),
+    "mailboxes:rename": Route(get=OWNERS, post=OWNERS, kwargs={"address": MAILBOX}),
+    "aliases:list": Route(get=OWNERS, post=MANAGERS_REFUSE, query=ON_A),
+    "aliases:add": Route(get=OWNERS, post=OWNERS, query=ON_A),
+    "aliases:edit": Route(get=OWNERS, post=OWNERS, kwargs={"address": ALIAS}),
+    "aliases:delete": Route(get=OWNERS, post=OWNERS_DONE, kwargs={"address": ALIAS}),
+    "audit:list": Route(get=OWNERS, post=MANAGERS_REFUSE, query=ON_A),
+    "provisioning:jobs": Route(get=OWNERS, post=MANAGERS_REFUSE, query=ON_A),
+    "provisioning:retry": Route(get=MANAGERS_REFUSE, post=OWNERS_DONE, kwargs={"pk": JOB}),
+    # Superadmin only
+    "domains:add": Route(get=SUPERADMIN, post=SUPERADMIN),
+    "domains:edit": Route(get=SUPERADMIN, post=SUPERADMIN, kwargs={"domain": DOMAIN}),
+    "domains:delete": Route(get=SUPERADMIN, post=SUPERADMIN, kwargs={"domain": DOMAIN}),
+    "domains:rename": Route(get=SUPERADMIN, post=SUPERADMIN, kwargs={"domain": DOMAIN}),
+    "accounts:managers": Route(
+        get=SUPERADMIN, post=(NOT_ALLOWED, NOT_FOUND, NOT_FOUND, LOGIN, LOGIN)
+    ),
+    "accounts:manager_add": Route(get=SUPERADMIN, post=SUPERADMIN),
+    "accounts:manager_edit": Route(get=SUPERADMIN, post=SUPERADMIN, kwargs={"username": MANAGER}),
+    "accounts:manager_delete": Route(
+        get=SUPERADMIN,
+        post=(FOUND, NOT_FOUND, NOT_FOUND, LOGIN, LOGIN),
+        kwargs={"username": MANAGER},
+    ),
+}
+
+# Who may see a.test and its objects; anything the others get must not name them.
+INSIDERS = {"superadmin", "admin_a"}
+SECRETS = (DOMAIN, MAILBOX, ALIAS, MANAGER, "boss@example.org")
+
+
+def url_patterns(resolver: URLResolver | None = None, namespace: str = "") -> Iterator[str]:
+    """The name (``namespace:name``) of every URL pattern, or its route if it has no name."""
+    resolver = resolver or get_resolver()
+    for pattern in resolver.url_patterns:
+        if isinstance(pattern, URLResolver):
+            inner = f"{namespace}{pattern.namespace}:" if pattern.namespace else namespace
+            yield from url_patterns(pattern, inner)
+        else:
+            assert isinstance(pattern, URLPattern)
+            yield f"{namespace}{pattern.name}" if pattern.name else str(pattern.pattern)
+
+
+def test_every_url_of_the_project_is_in_the_matrix():
+    names = list(url_patterns())
+    assert len(names) == len(set(names)), "two URL patterns share a name"
+    assert set(names) - set(MATRIX) == set(), "classify the new URLs in MATRIX"
+    assert set(MATRIX) - set(names) == set(), "MATRIX lists URLs that no longer exist"
+
+
+@pytest.fixture
+def objects(personas) -> dict[str, Any]:
+    Alias.objects.create(address=ALIAS, goto="boss@example.org", domain_id=DOMAIN)
+    job = job_record(kind=Job.Kind.MAILDIR_QUOTA, payload={}, domain=DOMAIN, object_id=MAILBOX)
+    Job.objects.filter(pk=job.pk).update(state=Job.State.FAILED, last_error="disk full")
+    return {"job": str(job.pk)}
+
+
+def snapshot() -> tuple:
+    """Everything a refused request must leave alone."""
+    return (
+        list(Domain.objects.order_by("pk").values()),
+        list(Mailbox.objects.order_by("pk").values()),
+        list(Alias.objects.order_by("pk").values()),
+        list(Manager.objects.order_by("pk").values()),
+        sorted(DomainManager.objects.values_list("manager_id", "domain_id", "active")),
+        list(Job.objects.order_by("pk").values_list("pk", "state", "attempts")),
+        AuditEntry.objects.exclude(action__startswith="login").count(),
+    )
+
+
+def url_of(name: str, route: Route, objects: dict[str, Any]) -> str:
+    kwargs = {key: value.format(**objects) for key, value in route.kwargs.items()}
+    return reverse(name, kwargs=kwargs) + route.query
+
+
+@pytest.mark.parametrize("method", ["get", "post"])
+@pytest.mark.parametrize("persona", PERSONAS)
+@pytest.mark.parametrize("name", sorted(MATRIX))
+def test_each_persona_gets_the_expected_answer(client_as, objects, name, persona, method):
+    route = MATRIX[name]
+    expected = getattr(route, method)[PERSONAS.index(persona)]
+    client: Client = client_as(persona)
+    before = snapshot()
+
+    response = getattr(client, method)(url_of(name, route, objects))
+
+    if expected == LOGIN:
+        assert response.status_code == 302
+        assert response["Location"].startswith("/login/")
+    else:
+        assert response.status_code == expected
+    body = response.content.decode()
+    if persona not in INSIDERS:
+        leaked = [secret for secret in SECRETS if secret in body]
+        assert leaked == []
+    if expected in (LOGIN, NOT_FOUND, NOT_ALLOWED) or persona not in INSIDERS:
+        assert snapshot() == before
+    if response.status_code == 200 and response["Content-Type"].startswith("text/html"):
+        assert_one_csrf_token_per_form(body)
+
+
+def test_the_not_found_page_repeats_nothing_of_the_request(client_as):
+    response = client_as("admin_b").get(
+        "/mailboxes/someone-secret@a.test/", HTTP_ACCEPT_LANGUAGE="zh-CN"
+    )
+    assert response.status_code == 404
+    body = response.content.decode()
+    assert "页面不存在" in body  # the panel's own page, in the visitor's language
+    assert "someone-secret" not in body and "a.test" not in body

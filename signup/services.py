@@ -414,3 +414,26 @@ def send_signup_digest() -> int:
     if settings.MAILADMIN_SIGNUP_NOTIFY not in ("digest", "both"):
         return 0
     return notifications.digest()
+
+
+# --- domain changes ----------------------------------------------------------------------------
+def signup_domain_renamed(old: str, new: str) -> None:
+    """Move a domain's policy and requests to its new name (inside the rename's transaction)."""
+    policy = SignupPolicy.objects.filter(pk=old).first()
+    if policy is not None:
+        SignupPolicy.objects.create(
+            domain=new, approval=policy.approval, updated_by=policy.updated_by
+        )
+        policy.delete()
+    for signup in SignupRequest.objects.filter(domain=old).select_for_update():
+        signup.domain = new
+        signup.address = f"{signup.local_part}@{new}"
+        if signup.pending_address:
+            signup.pending_address = signup.address
+        signup.save(update_fields=["domain", "address", "pending_address"])
+
+
+def signup_domain_deleted(name: str) -> None:
+    """Forget a deleted domain's policy and requests (inside the deletion's transaction)."""
+    SignupPolicy.objects.filter(pk=name).delete()
+    SignupRequest.objects.filter(domain=name).delete()

@@ -553,3 +553,35 @@ def test_everyone_may_use_the_public_form(client_as, signup_domain, persona):
         == 200
     )
     assert SignupRequest.objects.count() == 1
+
+
+# --- domain rename and delete ------------------------------------------------------------------
+def test_a_domain_rename_moves_its_policy_and_requests(signup_domain, personas):
+    from domains.services import domain_rename
+
+    SignupPolicy.objects.create(domain="a.test", approval="open")
+    Domain.objects.filter(pk="a.test").update(maxusers=1)  # keeps the request pending
+    submit(Client())
+    domain_rename(
+        domain=Domain.objects.get(pk="a.test"), new_name="c.test", actor=personas["superadmin"]
+    )
+    request = pending("alice@c.test")
+    assert request.domain == "c.test" and request.pending_address == "alice@c.test"
+    assert SignupPolicy.objects.get().domain == "c.test"
+    assert address_owner("alice@c.test") == "signup"
+
+
+def test_a_domain_delete_forgets_its_policy_and_requests(signup_domain, personas):
+    from domains.services import domain_delete
+
+    SignupPolicy.objects.create(domain="b.test", approval="open")
+    SignupRequest.objects.create(
+        domain="b.test",
+        local_part="x",
+        address="x@b.test",
+        pending_address="x@b.test",
+        password_hash="x",
+        expires_at=timezone.now(),
+    )
+    domain_delete(domain=Domain.objects.get(pk="b.test"), actor=personas["superadmin"])
+    assert not SignupRequest.objects.exists() and not SignupPolicy.objects.exists()

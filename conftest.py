@@ -75,6 +75,11 @@ def _test_settings(settings, tmp_path):
     settings.SESSION_COOKIE_SECURE = False
     settings.CSRF_COOKIE_SECURE = False
     settings.LANGUAGE_CODE = "en"
+    settings.MAILADMIN_CAPTCHA_TEST_MODE = True
+    # Rate-limit counters live in the cache: every test starts with none.
+    from django.core.cache import cache
+
+    cache.clear()
 
 
 @pytest.fixture(autouse=True)

@@ -34,6 +34,7 @@ from mailadmin.lib.quota import parse_quota, quota_bytes, quota_from_mb
 from mailboxes.models import Mailbox
 from provisioning.models import Job
 from provisioning.services import job_record
+from signup.services import signup_domain_deleted, signup_domain_renamed
 
 # The values a form (or an API) may set, by form field name; quotas are in MB.
 SETTING_FIELDS = (
@@ -386,6 +387,7 @@ def domain_delete(
     managers = DomainManager.objects.filter(domain_id=name)
     manager_count = managers.count()
     managers.delete()
+    signup_domain_deleted(name)
     Domain.objects.filter(pk=name).delete()
     for mailhost, homedirs in _by_mailhost(homes).items():
         job_record(
@@ -534,6 +536,7 @@ def domain_rename(
     _update_rows(Alias, targets)
 
     manager_count = DomainManager.objects.filter(domain_id=old).update(domain_id=new)
+    signup_domain_renamed(old, new)
     Domain.objects.filter(pk=old).delete()
 
     for mailhost, _homes in _by_mailhost((m[3], m[1]) for m in mailboxes).items():

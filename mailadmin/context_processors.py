@@ -12,6 +12,7 @@ NAVIGATION = (
     ("domains:list", _("Domains"), "globe2", False),
     ("mailboxes:list", _("Mailboxes"), "inbox", False),
     ("aliases:list", _("Aliases"), "signpost-split", False),
+    ("signup:queue", _("Signups"), "person-plus", False),
     ("accounts:managers", _("Managers"), "people", True),
     ("provisioning:jobs", _("Jobs"), "gear", False),
     ("audit:list", _("Audit log"), "journal-text", False),

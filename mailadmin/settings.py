@@ -38,6 +38,9 @@ INSTALLED_APPS = [
     "aliases",
     "audit",
     "provisioning",
+    "signup",
+    "portal",
+    "captcha",
 ]
 
 MIDDLEWARE = [
@@ -183,7 +186,8 @@ AUTH_PASSWORD_VALIDATORS = [
 
 # Login throttling (django-axes): per account and, separately, per client address.
 AXES_FAILURE_LIMIT = env.int("MAILADMIN_LOGIN_FAILURE_LIMIT", 5, minimum=1)
-AXES_COOLOFF_TIME = env.int("MAILADMIN_LOGIN_COOLOFF", 900, minimum=1) / 3600  # hours
+MAILADMIN_LOGIN_COOLOFF = env.int("MAILADMIN_LOGIN_COOLOFF", 900, minimum=1)
+AXES_COOLOFF_TIME = MAILADMIN_LOGIN_COOLOFF / 3600  # hours
 AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]
 AXES_RESET_ON_SUCCESS = True
 AXES_CLIENT_IP_CALLABLE = "mailadmin.lib.clientip.client_ip"
@@ -191,6 +195,26 @@ AXES_USERNAME_CALLABLE = "accounts.backends.login_username"
 AXES_LOCKOUT_CALLABLE = "accounts.views.locked_out"
 AXES_VERBOSE = False
 AXES_ENABLE_ACCESS_FAILURE_LOG = False
+
+# --- Cache ----------------------------------------------------------------------------------
+# Counters of the signup, portal login and password recovery rate limits. Without a Redis URL
+# each web process keeps its own counters in memory (enough for one process; set the URL
+# when several processes or hosts serve the panel).
+MAILADMIN_CACHE_URL = env.str("MAILADMIN_CACHE_URL")
+if MAILADMIN_CACHE_URL and not MAILADMIN_CACHE_URL.startswith(("redis://", "rediss://", "unix://")):
+    env.errors.append("MAILADMIN_CACHE_URL: expected a redis:// URL")
+    MAILADMIN_CACHE_URL = ""
+CACHES = {
+    "default": (
+        {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": MAILADMIN_CACHE_URL,
+            "KEY_PREFIX": "mailadmin",
+        }
+        if MAILADMIN_CACHE_URL
+        else {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}
+    )
+}
 
 # --- Internationalisation -------------------------------------------------------------------
 LANGUAGE_CODE = env.choice("MAILADMIN_LANGUAGE", "en", ("en", "zh-hans", "zh-hant"))
@@ -282,7 +306,67 @@ MAILADMIN_POSTFIX_DIR = env.path("MAILADMIN_POSTFIX_DIR", "/etc/postfix/mailadmi
 MAILADMIN_POSTMAP = env.str("MAILADMIN_POSTMAP", "/usr/sbin/postmap")
 MAILADMIN_POSTFIX = env.str("MAILADMIN_POSTFIX", "/usr/sbin/postfix")
 MAILADMIN_DOVEADM = env.str("MAILADMIN_DOVEADM", "/usr/bin/doveadm")
+
+# --- Self-service (signup, mailbox portal, password recovery) --------------------------------
+# Test mode of the captcha: the answer "PASSED" is accepted (read at each request by
+# mailadmin.lib.captcha). The library's own import-time CAPTCHA_TEST_MODE stays off.
 MAILADMIN_CAPTCHA_TEST_MODE = env.bool("MAILADMIN_CAPTCHA_TEST_MODE", False)
+CAPTCHA_TEST_MODE = False
+CAPTCHA_LENGTH = 5
+CAPTCHA_TIMEOUT = 10  # minutes
+# Local parts nobody may sign up for (role addresses of RFC 2142 and common system names).
+MAILADMIN_SIGNUP_RESERVED_NAMES = [
+    name.lower()
+    for name in env.list(
+        "MAILADMIN_SIGNUP_RESERVED_NAMES",
+        (
+            "postmaster",
+            "abuse",
+            "root",
+            "admin",
+            "administrator",
+            "hostmaster",
+            "webmaster",
+            "mailer-daemon",
+            "noreply",
+            "no-reply",
+            "nobody",
+            "security",
+            "support",
+            "info",
+            "sales",
+            "marketing",
+            "billing",
+            "help",
+            "www",
+            "ftp",
+            "mail",
+            "usenet",
+            "news",
+            "uucp",
+            "daemon",
+            "system",
+            "operator",
+        ),
+    )
+]
+# Pending requests one domain may hold; further requests are refused until some are decided.
+MAILADMIN_SIGNUP_MAX_PENDING = env.int("MAILADMIN_SIGNUP_MAX_PENDING", 100, minimum=1)
+# Signup submissions one client address may make per window (seconds).
+MAILADMIN_SIGNUP_RATE_LIMIT = env.int("MAILADMIN_SIGNUP_RATE_LIMIT", 5, minimum=1)
+MAILADMIN_SIGNUP_RATE_WINDOW = env.int("MAILADMIN_SIGNUP_RATE_WINDOW", 3600, minimum=60)
+# Days after which an undecided request expires (signup.services.expire_requests).
+MAILADMIN_SIGNUP_EXPIRE_DAYS = env.int("MAILADMIN_SIGNUP_EXPIRE_DAYS", 14, minimum=1)
+# How the domain's admins hear of new requests: a mail for each, a daily digest, both, or off.
+MAILADMIN_SIGNUP_NOTIFY = env.choice(
+    "MAILADMIN_SIGNUP_NOTIFY", "each", ("each", "digest", "both", "off")
+)
+# Address of the panel in mails sent without a request (the daily digest), e.g.
+# https://mail.example.com; empty = paths only.
+MAILADMIN_BASE_URL = env.str("MAILADMIN_BASE_URL").rstrip("/")
+# Failed recovery attempts allowed per address and per client address before a cool-off
+# (MAILADMIN_LOGIN_COOLOFF seconds); portal logins use MAILADMIN_LOGIN_FAILURE_LIMIT.
+MAILADMIN_RECOVERY_FAILURE_LIMIT = env.int("MAILADMIN_RECOVERY_FAILURE_LIMIT", 5, minimum=1)
 
 _hash_depth = MAILADMIN_ISP_HASH.lower().split("x")
 if len(_hash_depth) != 2 or not all(part.isdigit() and 0 < int(part) < 9 for part in _hash_depth):

@@ -11,5 +11,8 @@ urlpatterns = [
     path("aliases/", include("aliases.urls")),
     path("audit/", include("audit.urls")),
     path("jobs/", include("provisioning.urls")),
+    path("account/", include("portal.urls")),
+    path("captcha/", include("captcha.urls")),
+    path("", include("signup.urls")),
     path("", include("accounts.urls")),
 ]

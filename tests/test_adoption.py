@@ -27,7 +27,7 @@ ADDITIVE_KEY_LINES = {
     "alias": ["KEY `mailadmin_alias_domain` (`domain`)"],
     "domain_manager": ["KEY `mailadmin_dm_username_domain` (`username`(166),`domain`(166))"],
 }
-PANEL_TABLE = re.compile(r"^(mailadmin_|django_|auth_|axes_)")
+PANEL_TABLE = re.compile(r"^(mailadmin_|django_|auth_|axes_|captcha_)")
 
 
 def raw_sql(sql: str, params: tuple = ()) -> list[tuple]:

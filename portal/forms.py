@@ -1,0 +1,111 @@
+"""Portal forms: validation and normalisation only (SPEC §3.7, §8)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from crispy_forms.helper import FormHelper
+from crispy_forms.layout import Submit
+from django import forms
+from django.utils.translation import gettext_lazy as _
+
+from mailadmin.lib.captcha import PanelCaptchaField
+
+
+def _password(label: str, autocomplete: str = "new-password") -> forms.CharField:
+    return forms.CharField(
+        label=label,
+        max_length=128,
+        strip=False,
+        widget=forms.PasswordInput(attrs={"autocomplete": autocomplete}),
+    )
+
+
+def _address() -> forms.CharField:
+    return forms.CharField(
+        label=_("Email address"),
+        max_length=255,
+        widget=forms.TextInput(
+            attrs={"autocomplete": "username", "autocapitalize": "none", "spellcheck": "false"}
+        ),
+    )
+
+
+class _HelperMixin:
+    submit_label: Any = _("Save")
+
+    def _helper(self) -> FormHelper:
+        helper = FormHelper()
+        helper.form_tag = False
+        helper.add_input(Submit("submit", self.submit_label))
+        return helper
+
+
+class _NewPasswordMixin:
+    def _check_new_passwords(self, data: dict[str, Any]) -> None:
+        if data.get("new_password1") and data.get("new_password1") != data.get("new_password2"):
+            self.add_error("new_password2", _("The two passwords differ."))  # type: ignore[attr-defined]
+
+
+class PortalLoginForm(_HelperMixin, forms.Form):
+    submit_label = _("Log in")
+    username = _address()
+    password = _password(_("Password"), "current-password")
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.helper = self._helper()
+
+
+class PortalPasswordForm(_HelperMixin, _NewPasswordMixin, forms.Form):
+    submit_label = _("Change password")
+    old_password = _password(_("Current password"), "current-password")
+    new_password1 = _password(_("New password"))
+    new_password2 = _password(_("New password (again)"))
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.helper = self._helper()
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean()
+        self._check_new_passwords(data)
+        return data
+
+
+class PortalRecoveryForm(_HelperMixin, forms.Form):
+    submit_label = _("Save recovery question")
+    question = forms.CharField(label=_("Recovery question"), max_length=255)
+    answer = forms.CharField(
+        label=_("Recovery answer"),
+        max_length=255,
+        help_text=_("Stored encrypted; not case-sensitive."),
+        widget=forms.TextInput(attrs={"autocomplete": "off"}),
+    )
+    password = _password(_("Current password"), "current-password")
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.helper = self._helper()
+
+
+class ForgotPasswordForm(_HelperMixin, _NewPasswordMixin, forms.Form):
+    submit_label = _("Set new password")
+    username = _address()
+    answer = forms.CharField(
+        label=_("Answer to your recovery question"),
+        max_length=255,
+        widget=forms.TextInput(attrs={"autocomplete": "off"}),
+    )
+    new_password1 = _password(_("New password"))
+    new_password2 = _password(_("New password (again)"))
+    captcha = PanelCaptchaField()
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.helper = self._helper()
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean()
+        self._check_new_passwords(data)
+        return data

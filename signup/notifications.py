@@ -1,0 +1,98 @@
+"""Mails of self-service signup: to a domain's admins (each request, or a daily digest) and to
+the applicant's contact address (the decision). A mail that cannot be sent is logged; it never
+undoes the change it reports."""
+
+from __future__ import annotations
+
+import logging
+from collections import defaultdict
+
+from django.conf import settings
+from django.core.mail import send_mail
+from django.template.loader import render_to_string
+from django.urls import reverse
+from django.utils.translation import gettext as _
+
+from accounts.models import DomainManager, Manager
+from signup.models import SignupRequest
+
+log = logging.getLogger("mailadmin.signup")
+
+
+def _url(name: str) -> str:
+    return f"{settings.MAILADMIN_BASE_URL}{reverse(name)}"
+
+
+def _active(managers: list[Manager]) -> list[str]:
+    return sorted({m.username for m in managers if m.is_active and "@" in m.username})
+
+
+def recipients_of(domain: str) -> list[str]:
+    """The domain's active admins; its superadmins' addresses when it has none."""
+    names = DomainManager.objects.filter(domain_id=domain, active=True).values("manager_id")
+    admins = _active(list(Manager.objects.filter(pk__in=names).exclude(type="admin")))
+    return admins or _active(list(Manager.objects.superadmins()))
+
+
+def _send(subject: str, template: str, context: dict, to: list[str]) -> bool:
+    if not to:
+        return False
+    body = render_to_string(template, context)
+    try:
+        send_mail(subject, body, None, to)
+    except Exception as exc:  # SMTP down or refusing: the change stands, the mail is lost
+        log.warning("could not send %r to %s: %s", subject, ", ".join(to), exc)
+        return False
+    return True
+
+
+def new_request(signup_id: int) -> bool:
+    signup = SignupRequest.objects.filter(pk=signup_id).first()
+    if signup is None:
+        return False
+    return _send(
+        _("New signup request: %(address)s") % {"address": signup.address},
+        "signup/email/new_request.txt",
+        {"signup": signup, "queue_url": _url("signup:queue")},
+        recipients_of(signup.domain),
+    )
+
+
+def decision(signup_id: int) -> bool:
+    """Tell the applicant (at the contact address, if given) what became of the request."""
+    signup = SignupRequest.objects.filter(pk=signup_id).first()
+    if signup is None or not signup.contact_email:
+        return False
+    subjects = {
+        SignupRequest.State.APPROVED: _("Your mailbox %(address)s is ready"),
+        SignupRequest.State.REJECTED: _("Your signup request for %(address)s was declined"),
+        SignupRequest.State.EXPIRED: _("Your signup request for %(address)s has expired"),
+    }
+    if signup.state not in subjects:
+        return False
+    return _send(
+        subjects[signup.state] % {"address": signup.address},
+        "signup/email/decision.txt",
+        {"signup": signup, "portal_url": _url("portal:login")},
+        [signup.contact_email],
+    )
+
+
+def digest() -> int:
+    """One mail per admin listing the pending requests of the domains they are told about."""
+    by_domain: dict[str, list[SignupRequest]] = defaultdict(list)
+    for signup in SignupRequest.objects.pending().order_by("domain", "created_at"):
+        by_domain[signup.domain].append(signup)
+    by_recipient: dict[str, list[SignupRequest]] = defaultdict(list)
+    for domain, requests in by_domain.items():
+        for recipient in recipients_of(domain):
+            by_recipient[recipient].extend(requests)
+    sent = 0
+    for recipient, requests in sorted(by_recipient.items()):
+        sent += _send(
+            _("%(count)s signup requests are waiting") % {"count": len(requests)},
+            "signup/email/digest.txt",
+            {"requests": requests, "queue_url": _url("signup:queue")},
+            [recipient],
+        )
+    return sent

@@ -11,6 +11,7 @@ import zoneinfo
 from pathlib import Path
 
 import dj_database_url
+from celery.schedules import crontab
 
 from mailadmin.env import Env
 
@@ -287,6 +288,13 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": float(MAILADMIN_JOB_SWEEP_INTERVAL),
         # A sweep that waited longer than one interval is superseded by the next one.
         "options": {"expires": float(MAILADMIN_JOB_SWEEP_INTERVAL)},
+    },
+    # Pending signup requests older than MAILADMIN_SIGNUP_EXPIRE_DAYS are expired.
+    "mailadmin-expire-signups": {"task": "signup.expire_signups", "schedule": 3600.0},
+    # The daily digest of new signup requests (sent only when MAILADMIN_SIGNUP_NOTIFY asks).
+    "mailadmin-signup-digest": {
+        "task": "signup.signup_digest",
+        "schedule": crontab(hour=7, minute=0),
     },
 }
 

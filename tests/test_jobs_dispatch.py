@@ -145,3 +145,11 @@ def test_the_beat_schedule_runs_the_sweeper(settings):
     assert entry["task"] == "provisioning.sweep"
     assert entry["schedule"] == float(settings.MAILADMIN_JOB_SWEEP_INTERVAL)
     assert "provisioning.sweep" in app.tasks
+
+
+def test_the_beat_schedule_runs_every_periodic_task_that_exists():
+    from mailadmin.celery import app
+
+    app.loader.import_default_modules()
+    for name, entry in app.conf.beat_schedule.items():
+        assert entry["task"] in app.tasks, name

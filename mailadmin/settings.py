@@ -257,7 +257,7 @@ CELERY_BROKER_URL = env.str("CELERY_BROKER_URL")
 # Without a broker (quick start) jobs run inline in the web process; Celery still asks for a
 # connection when it runs a task inline, so give it the in-memory one.
 CELERY_TASK_ALWAYS_EAGER = not CELERY_BROKER_URL
-CELERY_BROKER_URL = CELERY_BROKER_URL or "memory://"
+CELERY_BROKER_URL = CELERY_BROKER_URL or "memory://localhost/"
 CELERY_TASK_EAGER_PROPAGATES = True
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True

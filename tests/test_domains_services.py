@@ -377,7 +377,7 @@ def test_deleting_with_everything_removes_rows_and_queues_one_archive_job(
     make_mailbox("two@a.test")
     Alias.objects.create(address="x@a.test", goto="two@a.test", domain_id="a.test")
     Alias.objects.create(address="@a.test", goto="user@a.test", domain_id="a.test")
-    Alias.objects.create(address="keep@b.test", goto="user@a.test", domain_id="b.test")
+    Alias.objects.create(address="keep@b.test", goto="user@a.test,x@b.test", domain_id="b.test")
     domain_delete(domain="a.test", delete_all=True, confirm_domain=" A.TEST ", actor=root)
     assert not Domain.objects.filter(pk="a.test").exists()
     assert not Mailbox.objects.filter(domain_id="a.test").exists()
@@ -393,6 +393,7 @@ def test_deleting_with_everything_removes_rows_and_queues_one_archive_job(
     assert job.domain == "a.test" and job.state == Job.State.PENDING
     entry = AuditEntry.objects.get(action="domain.delete")
     assert "2 mailboxes, 2 aliases and 1 admin" in entry.message
+    assert Alias.objects.get(pk="keep@b.test").goto == "x@b.test"
 
 
 def test_deleting_spreads_archive_jobs_over_storage_hosts(root, personas, make_mailbox):

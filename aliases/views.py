@@ -13,6 +13,7 @@ from django.utils.translation import gettext as _
 from aliases import services
 from aliases.forms import AliasEditForm, AliasForm
 from aliases.models import Alias
+from domains.selectors import list_scope
 from mailadmin.lib.access import domain_from_query, get_visible_or_404, manager_required
 from mailadmin.lib.addresses import domain_unicode
 from mailadmin.lib.listing import CONTAINS, address_search_text, make_listing
@@ -33,7 +34,7 @@ def alias_search(text: str, match: str) -> Q:
     if match == CONTAINS:
         return Q(address__icontains=address) | Q(goto__icontains=address)
     if address.startswith("@"):
-        return Q(domain_id__istartswith=address[1:])
+        return Q(domain__domain__istartswith=address[1:])
     return Q(address__istartswith=address)
 
 
@@ -63,8 +64,9 @@ def _warn_missing_targets(request: HttpRequest, alias: Alias) -> None:
 def alias_list(request: HttpRequest) -> HttpResponse:
     domain = domain_from_query(request)
     queryset = _plain_aliases().visible_to(request.user)
-    if domain is not None:
-        queryset = queryset.filter(domain_id=domain.pk)
+    names = list_scope(request.user, domain)
+    if names is not None:  # the same rows, named by a list of domains (see list_scope)
+        queryset = _plain_aliases().filter(domain_id__in=names)
     listing = make_listing(
         request,
         queryset,

@@ -19,6 +19,7 @@ from aliases.models import Alias
 from audit.services import audit_record, diff, snapshot
 from domains.models import Domain
 from domains.selectors import domain_usage, lock_domain
+from domains.usage import usage_change
 from mailadmin.lib.addresses import normalize_address, normalize_domain, split_address
 from mailadmin.selectors import OWNER_LABELS, address_owner
 from mailboxes.models import Mailbox
@@ -195,6 +196,7 @@ def alias_create(
     alias = Alias.objects.create(
         address=address, goto=",".join(targets), domain_id=domain, active=active
     )
+    usage_change(domain, aliases=1)
     audit_record(
         actor=actor,
         action="alias.create",
@@ -253,7 +255,8 @@ def alias_delete(*, actor: Manager, alias: Alias, request: HttpRequest | None = 
     """Delete the alias row."""
     _check_may_change(actor, alias)
     before: dict[str, Any] = snapshot(alias, AUDITED_FIELDS)
-    Alias.objects.filter(pk=alias.pk).delete()
+    if Alias.objects.filter(pk=alias.pk).delete()[0]:
+        usage_change(alias.domain_id, aliases=-1)
     audit_record(
         actor=actor,
         action="alias.delete",

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django.contrib import messages
 from django.core.exceptions import ValidationError
-from django.db.models import Exists, OuterRef, QuerySet
+from django.db.models import Exists, OuterRef, Q, QuerySet
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
@@ -14,15 +14,29 @@ from django.views.decorators.http import require_safe
 from aliases import services
 from aliases.forms import AliasEditForm, AliasForm
 from aliases.models import Alias
+from domains.selectors import list_scope
 from mailadmin.lib.access import domain_from_query, get_visible_or_404, manager_required
 from mailadmin.lib.addresses import domain_unicode
-from mailadmin.lib.listing import make_listing
+from mailadmin.lib.listing import CONTAINS, address_search_text, make_listing
 from mailboxes.models import Mailbox
 
 
 def _plain_aliases() -> QuerySet[Alias]:
     """Aliases without the forwarding aliases of mailboxes (those show on the mailbox)."""
     return Alias.objects.exclude(Exists(Mailbox.objects.filter(pk=OuterRef("address"))))
+
+
+def alias_search(text: str, match: str) -> Q:
+    """The list's search. By prefix (the default): ``sales`` finds aliases whose local part
+    starts with it, ``sales@exa`` an address prefix, ``@exa`` the aliases of domains starting
+    with ``exa`` (their catch-alls too). With ``match=contains``: a substring of the address or
+    of the targets."""
+    address = address_search_text(text)
+    if match == CONTAINS:
+        return Q(address__icontains=address) | Q(goto__icontains=address)
+    if address.startswith("@"):
+        return Q(domain__domain__istartswith=address[1:])
+    return Q(address__istartswith=address)
 
 
 def _get_alias(request: HttpRequest, address: str) -> Alias:
@@ -52,12 +66,13 @@ def _warn_missing_targets(request: HttpRequest, alias: Alias) -> None:
 def alias_list(request: HttpRequest) -> HttpResponse:
     domain = domain_from_query(request)
     queryset = _plain_aliases().visible_to(request.user)
-    if domain is not None:
-        queryset = queryset.filter(domain_id=domain.pk)
+    names = list_scope(request.user, domain)
+    if names is not None:  # the same rows, named by a list of domains (see list_scope)
+        queryset = _plain_aliases().filter(domain_id__in=names)
     listing = make_listing(
         request,
         queryset,
-        search_fields=["address", "goto"],
+        search=alias_search,
         sort_fields={"address": "address", "active": "active", "domain": "domain_id"},
         default_sort="address",
     )

@@ -95,3 +95,34 @@ class Domain(ServiceFlagsMixin, models.Model):
         if self.expiredate is not None and (expiry is None or expiry > self.expiredate):
             return self.expiredate
         return expiry
+
+
+class DomainUsage(models.Model):
+    """What a domain's mailboxes and aliases use, kept for the list pages (SPEC §3.2, §7.1).
+
+    The services update this row in the transaction of every change that affects it, so a page
+    reads one row per domain instead of aggregating the domain's mailboxes. Rows written behind
+    the panel's back (ExtMan, SQL scripts) make it drift until ``domains.usage.recompute_all()``
+    runs (``manage.py recompute_usage``). ``aliases`` leaves out the forwarding aliases of
+    mailboxes; quotas are the allocated bytes, summed by the leading number of the strings.
+    """
+
+    domain = models.OneToOneField(
+        Domain,
+        primary_key=True,
+        db_column="domain",
+        db_constraint=False,  # the legacy table may be MyISAM; it is never altered
+        on_delete=models.DO_NOTHING,
+        related_name="usage",
+    )
+    mailboxes = models.IntegerField(default=0)
+    aliases = models.IntegerField(default=0)
+    quota_bytes = models.BigIntegerField(default=0)
+    netdisk_bytes = models.BigIntegerField(default=0)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        db_table = "mailadmin_domain_usage"
+
+    def __str__(self) -> str:
+        return f"{self.domain_id}: {self.mailboxes} mailboxes, {self.aliases} aliases"

@@ -1,15 +1,19 @@
-"""Read paths for domains: usage against limits, computed in SQL."""
+"""Read paths for domains: usage against limits."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import Any
 
 from django.db.models import (
     Aggregate,
     BigIntegerField,
     Count,
+    F,
     IntegerField,
     OuterRef,
+    Q,
     QuerySet,
     Subquery,
     Sum,
@@ -18,7 +22,77 @@ from django.db.models.functions import Cast, Coalesce
 
 from aliases.models import Alias
 from domains.models import Domain
+from domains.usage import fill_missing
+from mailadmin.lib.listing import CONTAINS, address_search_text
 from mailboxes.models import Mailbox
+
+USAGE_ANNOTATIONS = {
+    "used_users": ("mailboxes", IntegerField),
+    "used_aliases": ("aliases", IntegerField),
+    "used_quota": ("quota_bytes", BigIntegerField),
+    "used_netdisk": ("netdisk_bytes", BigIntegerField),
+}
+
+
+def with_usage(queryset: QuerySet[Domain]) -> QuerySet[Domain]:
+    """Annotate ``used_users``, ``used_aliases``, ``used_quota`` and ``used_netdisk`` (bytes)
+    from the domain's ``mailadmin_domain_usage`` row (one join, no aggregate over mailboxes).
+
+    ``usage_known`` is None for a domain without a row yet: pass the domains read to
+    :func:`attach_missing_usage`, which creates those rows.
+    """
+    return queryset.annotate(
+        **{
+            name: Coalesce(F(f"usage__{field}"), 0, output_field=kind())
+            for name, (field, kind) in USAGE_ANNOTATIONS.items()
+        },
+        usage_known=F("usage__updated_at"),
+    )
+
+
+def attach_missing_usage(domains: Iterable[Domain]) -> None:
+    """Fill in the figures of domains read through :func:`with_usage` that had no usage row
+    (domains created behind the panel's back), creating their rows; no query when none is
+    missing."""
+    missing = [domain for domain in domains if getattr(domain, "usage_known", True) is None]
+    figures = fill_missing(domain.pk for domain in missing)
+    for domain in missing:
+        for name, (field, _kind) in USAGE_ANNOTATIONS.items():
+            setattr(domain, name, figures[domain.pk][field])
+
+
+@dataclass(frozen=True)
+class Totals:
+    domains: int
+    mailboxes: int
+    aliases: int
+
+
+def usage_totals(domains: QuerySet[Domain]) -> Totals:
+    """How many domains, mailboxes and aliases ``domains`` hold, from their usage rows (one
+    query; two more, once, when some domain has no row yet)."""
+
+    def read() -> dict[str, int]:
+        return domains.order_by().aggregate(
+            domains=Count("pk"),
+            mailboxes=Coalesce(Sum("usage__mailboxes"), 0),
+            aliases=Coalesce(Sum("usage__aliases"), 0),
+            missing=Count("pk", filter=Q(usage__isnull=True)),
+        )
+
+    totals = read()
+    if totals["missing"]:
+        fill_missing(domains.filter(usage__isnull=True).values_list("pk", flat=True))
+        totals = read()
+    return Totals(totals["domains"], totals["mailboxes"], totals["aliases"])
+
+
+@dataclass(frozen=True)
+class Usage:
+    users: int
+    aliases: int
+    quota: int
+    netdisk: int
 
 
 def _aggregate(queryset: QuerySet, expression: Aggregate) -> Subquery:
@@ -31,50 +105,26 @@ def _aggregate(queryset: QuerySet, expression: Aggregate) -> Subquery:
     )
 
 
-def with_usage(queryset: QuerySet[Domain]) -> QuerySet[Domain]:
-    """Annotate ``used_users``, ``used_aliases``, ``used_quota`` and ``used_netdisk`` (bytes).
-
-    Quota strings (``104857600S``, ``104857600``, ``104857600S,2000C``) are summed by their
-    leading number, which is what both MariaDB and SQLite take from a string cast to integer.
-    The mailbox's own forwarding alias (same address as a mailbox) is not counted as an alias.
-    """
-    aliases = Alias.objects.exclude(address__in=Mailbox.objects.values("username"))
-    return queryset.annotate(
-        used_users=Coalesce(
-            _aggregate(Mailbox.objects, Count("*")), 0, output_field=IntegerField()
-        ),
-        used_aliases=Coalesce(_aggregate(aliases, Count("*")), 0, output_field=IntegerField()),
-        used_quota=Coalesce(
-            _aggregate(Mailbox.objects, Sum(Cast("quota", BigIntegerField()))),
-            0,
-            output_field=BigIntegerField(),
-        ),
-        used_netdisk=Coalesce(
-            _aggregate(Mailbox.objects, Sum(Cast("netdiskquota", BigIntegerField()))),
-            0,
-            output_field=BigIntegerField(),
-        ),
-    )
-
-
-@dataclass(frozen=True)
-class Usage:
-    users: int
-    aliases: int
-    quota: int
-    netdisk: int
-
-
 def domain_usage(name: str) -> Usage:
-    """Current usage of one domain (one query)."""
-    domain = with_usage(Domain.objects.filter(pk=name)).values(
-        "used_users", "used_aliases", "used_quota", "used_netdisk"
-    ).first() or {"used_users": 0, "used_aliases": 0, "used_quota": 0, "used_netdisk": 0}
+    """Current usage of one domain counted from its rows in one query, for the limit checks
+    of the services (call it with the domain row locked). Counted as :func:`count_usage`."""
+    aliases = Alias.objects.exclude(address__in=Mailbox.objects.values("username"))
+    row = (
+        Domain.objects.filter(pk=name)
+        .annotate(
+            live_users=_aggregate(Mailbox.objects, Count("*")),
+            live_aliases=_aggregate(aliases, Count("*")),
+            live_quota=_aggregate(Mailbox.objects, Sum(Cast("quota", BigIntegerField()))),
+            live_netdisk=_aggregate(Mailbox.objects, Sum(Cast("netdiskquota", BigIntegerField()))),
+        )
+        .values("live_users", "live_aliases", "live_quota", "live_netdisk")
+        .first()
+    ) or {}
     return Usage(
-        users=domain["used_users"],
-        aliases=domain["used_aliases"],
-        quota=domain["used_quota"],
-        netdisk=domain["used_netdisk"],
+        users=row.get("live_users") or 0,
+        aliases=row.get("live_aliases") or 0,
+        quota=row.get("live_quota") or 0,
+        netdisk=row.get("live_netdisk") or 0,
     )
 
 
@@ -82,3 +132,29 @@ def lock_domain(name: str) -> Domain:
     """The domain row, locked until the end of the transaction (InnoDB), so that limit checks
     of concurrent requests run one after the other. Raises Domain.DoesNotExist."""
     return Domain.objects.select_for_update().get(pk=name)
+
+
+def domain_search(text: str, match: str) -> Q:
+    """The domain list's search: the name (typed in Unicode or ASCII) or the description,
+    by prefix or, with ``match=contains``, by substring. 1,000 domains scan in a millisecond,
+    so the description is searched in both modes."""
+    name = address_search_text(text).lstrip("@")
+    if match == CONTAINS:
+        return Q(domain__icontains=name) | Q(description__icontains=text)
+    return Q(domain__istartswith=name) | Q(description__istartswith=text)
+
+
+def list_scope(manager: Any, domain: Domain | None) -> list[str] | None:
+    """The domain names a mailbox or alias list is limited to, as a literal list: the chosen
+    ``domain`` (already found through ``visible_to``), else the manager's domains; None for a
+    superadmin's list of everything.
+
+    MariaDB plans ``domain IN (SELECT ... FROM domain_manager)`` by reading and sorting every
+    row of those domains; with a list of names it walks the domain index in key order and
+    stops at the end of the page (one small query instead of ~40 ms on 20,000 mailboxes).
+    """
+    if domain is not None:
+        return [domain.pk]
+    if getattr(manager, "is_superadmin", False):
+        return None
+    return list(Domain.objects.visible_to(manager).values_list("pk", flat=True))

@@ -9,6 +9,7 @@ a maximum can never end up below the domain's usage.
 
 from __future__ import annotations
 
+import dataclasses
 import re
 import secrets
 from collections.abc import Iterable, Mapping
@@ -26,6 +27,7 @@ from aliases.models import Alias
 from audit.services import audit_record, diff, snapshot
 from domains.models import Domain
 from domains.selectors import domain_usage, lock_domain
+from domains.usage import usage_change, usage_create, usage_delete, usage_rename
 from mailadmin.lib import dates
 from mailadmin.lib.addresses import normalize_domain
 from mailadmin.lib.fields import local_now
@@ -228,6 +230,7 @@ def domain_create(
         raise ValidationError(
             {"domain": _("The domain %(name)s already exists.") % {"name": name}}
         ) from exc
+    usage_create(name)
     audit_record(
         actor=actor,
         action="domain.create",
@@ -330,6 +333,14 @@ def _check_limits_against_usage(domain: Domain, before: Mapping[str, Any]) -> No
         raise ValidationError(errors)
 
 
+@dataclasses.dataclass
+class DeleteResult:
+    """Aliases of other domains whose targets at the deleted domain were removed."""
+
+    changed_aliases: list[str] = dataclasses.field(default_factory=list)
+    deleted_aliases: list[str] = dataclasses.field(default_factory=list)
+
+
 def _names_match(typed: str, name: str) -> bool:
     typed = (typed or "").strip()
     if typed == name:
@@ -356,11 +367,12 @@ def domain_delete(
     confirm_domain: str = "",
     actor: Any,
     request: HttpRequest | None = None,
-) -> None:
+) -> DeleteResult:
     """Delete a domain. Refused while it has mailboxes or aliases, unless ``delete_all`` is
     set and ``confirm_domain`` repeats the domain name: then its mailboxes, aliases and
     ``domain_manager`` rows go too, and a job archives the domain's mail data (one job per
-    storage host of its mailboxes: one on a single-host install)."""
+    storage host of its mailboxes: one on a single-host install). Targets at the domain are
+    taken out of the aliases of other domains; the result names the aliases changed."""
     _require_superadmin(actor)
     name = domain.pk if isinstance(domain, Domain) else domain
     locked = lock_domain(name)
@@ -389,6 +401,8 @@ def domain_delete(
     managers.delete()
     signup_domain_deleted(name)
     Domain.objects.filter(pk=name).delete()
+    usage_delete(name)
+    changed, deleted = _remove_domain_targets(name, actor=actor, request=request)
     for mailhost, homedirs in _by_mailhost(homes).items():
         job_record(
             kind=Job.Kind.DOMAIN_ARCHIVE,
@@ -408,9 +422,57 @@ def domain_delete(
         changes=diff(before, {}),
         message=(
             f"deleted with {len(homes)} mailboxes, {alias_count} aliases and"
-            f" {manager_count} admin assignments"
+            f" {manager_count} admin assignments; targets removed from aliases of other"
+            f" domains: {', '.join(changed) or '-'}; aliases left without targets and"
+            f" deleted: {', '.join(deleted) or '-'}"
         ),
     )
+    return DeleteResult(changed_aliases=changed, deleted_aliases=deleted)
+
+
+def _targets_in(goto: str, name: str) -> list[str]:
+    """The targets of ``goto`` at the domain ``name`` (``x@name`` and ``@name``)."""
+    return [t for t in Alias(goto=goto).targets if t.rpartition("@")[2].lower() == name]
+
+
+def _remove_domain_targets(
+    name: str, *, actor: Any, request: HttpRequest | None
+) -> tuple[list[str], list[str]]:
+    """Take every target at the deleted domain ``name`` out of the aliases of other domains
+    (SPEC §3.3, as a mailbox deletion does for its address); an alias left without targets is
+    deleted. Each change is audited. Returns ``(changed aliases, deleted aliases)``."""
+    changed: list[str] = []
+    deleted: list[str] = []
+    candidates = Alias.objects.filter(goto__icontains=f"@{name}").order_by("address")
+    for alias in candidates.select_for_update():
+        removed = _targets_in(alias.goto, name)
+        if not removed:
+            continue  # only a longer domain name that contains this one
+        before = snapshot(alias)
+        kept = [t for t in alias.targets if t not in removed]
+        address, alias_domain = alias.address, alias.domain_id
+        if kept:
+            alias.goto = ",".join(kept)
+            alias.save(update_fields=["goto"])
+            changed.append(address)
+            action, after = "alias.update", snapshot(alias)
+        else:
+            alias.delete()
+            deleted.append(address)
+            action, after = "alias.delete", {}
+            if not Mailbox.objects.filter(pk=address).exists():  # forwarding is not counted
+                usage_change(alias_domain, aliases=-1)
+        audit_record(
+            actor=actor,
+            action=action,
+            request=request,
+            object_type="alias",
+            object_id=address,
+            domain=alias_domain,
+            changes=diff(before, after),
+            message=_("targets at %(domain)s removed (domain deleted)") % {"domain": name},
+        )
+    return changed, deleted
 
 
 def _replace_domain_segment(path: str, old: str, new: str) -> str:
@@ -538,6 +600,7 @@ def domain_rename(
     manager_count = DomainManager.objects.filter(domain_id=old).update(domain_id=new)
     signup_domain_renamed(old, new)
     Domain.objects.filter(pk=old).delete()
+    usage_rename(old, new)
 
     for mailhost, _homes in _by_mailhost((m[3], m[1]) for m in mailboxes).items():
         job_record(

@@ -16,7 +16,7 @@ from aliases.models import Alias
 from domains import services
 from domains.forms import DomainAddForm, DomainDeleteForm, DomainEditForm, DomainRenameForm
 from domains.models import Domain
-from domains.selectors import with_usage
+from domains.selectors import attach_missing_usage, domain_search, with_usage
 from mailadmin.lib.access import get_visible_or_404, manager_required, superadmin_required
 from mailadmin.lib.addresses import domain_unicode, normalize_domain
 from mailadmin.lib.flags import SERVICES
@@ -53,10 +53,11 @@ def domain_list(request: HttpRequest) -> HttpResponse:
     listing = make_listing(
         request,
         with_usage(Domain.objects.visible_to(request.user)),
-        search_fields=["domain", "description"],
+        search=domain_search,
         sort_fields=SORT_FIELDS,
         default_sort="name",
     )
+    attach_missing_usage(listing.objects)
     return render(request, "domains/list.html", {"listing": listing})
 
 
@@ -64,6 +65,7 @@ def domain_list(request: HttpRequest) -> HttpResponse:
 @require_safe
 def domain_detail(request: HttpRequest, domain: str) -> HttpResponse:
     obj = get_visible_or_404(with_usage(Domain.objects.all()), request.user, pk=_key(domain))
+    attach_missing_usage([obj])
     admins = (
         DomainManager.objects.filter(domain_id=obj.pk, active=True)
         .values_list("manager_id", flat=True)
@@ -136,7 +138,7 @@ def domain_delete(request: HttpRequest, domain: str) -> HttpResponse:
     form = DomainDeleteForm(_data(request), has_content=has_content)
     if request.method == "POST" and form.is_valid():
         try:
-            services.domain_delete(
+            result = services.domain_delete(
                 domain=obj,
                 delete_all=form.cleaned_data.get("delete_all", False),
                 confirm_domain=form.cleaned_data.get("confirm_domain", ""),
@@ -146,6 +148,7 @@ def domain_delete(request: HttpRequest, domain: str) -> HttpResponse:
         except ValidationError as exc:
             form.add_error(None, exc)
         else:
+            _report_alias_changes(request, result.changed_aliases, result.deleted_aliases)
             messages.success(
                 request, _("Domain %(name)s deleted.") % {"name": domain_unicode(obj.pk)}
             )
@@ -179,6 +182,21 @@ def domain_delete(request: HttpRequest, domain: str) -> HttpResponse:
             "danger": True,
         },
     )
+
+
+def _report_alias_changes(request: HttpRequest, changed: list[str], deleted: list[str]) -> None:
+    """Which aliases of other domains lost their targets at the deleted domain."""
+    if changed:
+        messages.info(
+            request,
+            _("Removed from the targets of: %(aliases)s") % {"aliases": ", ".join(changed)},
+        )
+    if deleted:
+        messages.warning(
+            request,
+            _("Deleted because they had no target left: %(aliases)s")
+            % {"aliases": ", ".join(deleted)},
+        )
 
 
 @superadmin_required

@@ -8,12 +8,10 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.views.decorators.http import require_safe
 
-from aliases.models import Alias
 from domains.models import Domain
-from domains.selectors import with_usage
+from domains.selectors import attach_missing_usage, domain_search, usage_totals, with_usage
 from mailadmin.lib.access import manager_required
 from mailadmin.lib.listing import make_listing
-from mailboxes.models import Mailbox
 from provisioning.models import Job
 
 
@@ -27,20 +25,19 @@ def pending_signup_count(manager: Any) -> int:
 @require_safe
 def overview(request: HttpRequest) -> HttpResponse:
     user = request.user
-    mailboxes = Mailbox.objects.visible_to(user)
-    # A mailbox's own forwarding alias is part of the mailbox, not an alias (as in with_usage).
-    aliases = Alias.objects.visible_to(user).exclude(address__in=Mailbox.objects.values("username"))
+    # Summed from the usage rows of the domains (domains.usage), not counted over mailboxes.
+    totals = usage_totals(Domain.objects.visible_to(user))
     counts = {
-        "domains": Domain.objects.visible_to(user).count(),
-        "mailboxes": mailboxes.count(),
-        "aliases": aliases.count(),
+        "domains": totals.domains,
+        "mailboxes": totals.mailboxes,
+        "aliases": totals.aliases,
         "failed_jobs": Job.objects.visible_to(user).filter(state=Job.State.FAILED).count(),
         "pending_signups": pending_signup_count(user),
     }
     listing = make_listing(
         request,
         with_usage(Domain.objects.visible_to(user)),
-        search_fields=["domain", "description"],
+        search=domain_search,
         sort_fields={
             "name": "domain",
             "users": "used_users",
@@ -50,4 +47,5 @@ def overview(request: HttpRequest) -> HttpResponse:
         },
         default_sort="name",
     )
+    attach_missing_usage(listing.objects)
     return render(request, "overview.html", {"counts": counts, "listing": listing})

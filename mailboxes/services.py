@@ -25,6 +25,7 @@ from aliases.models import Alias
 from audit.services import audit_record, diff, snapshot
 from domains.models import Domain
 from domains.selectors import domain_usage, lock_domain
+from domains.usage import usage_change
 from mailadmin.lib.addresses import normalize_address, normalize_local_part
 from mailadmin.lib.fields import local_now
 from mailadmin.lib.flags import SERVICE_NAMES
@@ -307,6 +308,8 @@ def _replace_in_alias_targets(
             alias.delete()
             deleted.append(address)
             action, after = "alias.delete", {}
+            if not Mailbox.objects.filter(pk=address).exists():  # forwarding is not counted
+                usage_change(domain, aliases=-1)
         audit_record(
             actor=actor,
             action=action,
@@ -445,6 +448,12 @@ def mailbox_create(
     for service, enabled in wanted.items():
         setattr(mailbox, f"disable{service}", 0 if enabled else 1)
     mailbox.save(force_insert=True)
+    usage_change(
+        dom.domain,
+        mailboxes=1,
+        quota=quota_bytes(quota_text),
+        netdisk=quota_bytes(netdisk_text),
+    )
     changes = diff({}, snapshot(mailbox))
     forwarding = _set_forwarding(mailbox, targets, forward_keep_copy)
     if forwarding:
@@ -585,6 +594,7 @@ def mailbox_update(
     changed = [name for name in after if after[name] != before[name]]
     if changed:
         mailbox.save(update_fields=changed)
+        usage_change(dom.domain, quota=quota_delta, netdisk=netdisk_delta)
     changes = diff(before, after)
     if targets is not None:
         keep = forwarding_of(mailbox)[1] if forward_keep_copy is KEEP else bool(forward_keep_copy)
@@ -716,6 +726,12 @@ def mailbox_delete(
     address = mailbox.username
     Mailbox.objects.filter(pk=address).delete()
     Alias.objects.filter(pk=address).delete()
+    usage_change(
+        mailbox.domain_id,
+        mailboxes=-1,
+        quota=-mailbox.quota_bytes,
+        netdisk=-mailbox.netdisk_bytes,
+    )
     changed, deleted = _replace_in_alias_targets(address, None, actor=actor, request=request)
     kind = Job.Kind.MAILDIR_PURGE if purge else Job.Kind.MAILDIR_ARCHIVE
     job_record(

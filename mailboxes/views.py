@@ -8,7 +8,7 @@ from urllib.parse import urlencode
 from django.conf import settings
 from django.contrib import messages
 from django.core.exceptions import ValidationError
-from django.db.models import BigIntegerField
+from django.db.models import BigIntegerField, Q
 from django.db.models.functions import Cast
 from django.forms import Form
 from django.http import Http404, HttpRequest, HttpResponse
@@ -19,10 +19,10 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_http_methods, require_POST, require_safe
 
 from domains.models import Domain
-from domains.selectors import with_usage
+from domains.selectors import attach_missing_usage, list_scope, with_usage
 from mailadmin.lib.access import domain_from_query, get_visible_or_404, manager_required
 from mailadmin.lib.flags import SERVICES
-from mailadmin.lib.listing import make_listing
+from mailadmin.lib.listing import CONTAINS, address_search_text, make_listing
 from mailboxes import services
 from mailboxes.forms import BulkForm, ChooseDomainForm, DeleteForm, MailboxForm, RenameForm
 from mailboxes.models import Mailbox
@@ -35,6 +35,19 @@ SORT_FIELDS = {
     "expiry": "expiredate",
     "active": "active",
 }
+
+
+def mailbox_search(text: str, match: str) -> Q:
+    """The list's search. By prefix (the default): ``user`` finds addresses whose local part
+    starts with it (an address is ``local@domain``), ``user@exa`` an address prefix, ``@exa``
+    the mailboxes of domains starting with ``exa``. The display name has no index, so it is
+    searched only with ``match=contains``: a substring of the address or the display name."""
+    address = address_search_text(text)
+    if match == CONTAINS:
+        return Q(username__icontains=address) | Q(name__icontains=text)
+    if address.startswith("@"):
+        return Q(domain__domain__istartswith=address[1:])
+    return Q(username__istartswith=address)
 
 
 def _attach_errors(form: Form, exc: ValidationError) -> None:
@@ -61,17 +74,18 @@ def mailbox_list(request: HttpRequest) -> HttpResponse:
     domain = domain_from_query(request)
     if domain is not None:
         domain = with_usage(Domain.objects.filter(pk=domain.pk)).get()
-    queryset = Mailbox.objects.visible_to(request.user).only(
-        "username", "name", "quota", "expiredate", "active", "domain_id"
-    )
-    if domain is not None:
-        queryset = queryset.filter(domain_id=domain.pk)
+        attach_missing_usage([domain])
+    queryset = Mailbox.objects.visible_to(request.user)
+    names = list_scope(request.user, domain)
+    if names is not None:  # the same rows, named by a list of domains (see list_scope)
+        queryset = Mailbox.objects.filter(domain_id__in=names)
+    queryset = queryset.only("username", "name", "quota", "expiredate", "active", "domain_id")
     # Legacy quota strings ("104857600S,2000C") sort by their leading number.
     queryset = queryset.annotate(quota_number=Cast("quota", BigIntegerField()))
     listing = make_listing(
         request,
         queryset,
-        search_fields=["username", "name"],
+        search=mailbox_search,
         sort_fields=SORT_FIELDS,
         default_sort="address",
     )

@@ -258,8 +258,11 @@ def test_an_idn_domain_may_be_sent_in_unicode(client_as, make_domain, personas):
 
 def test_search_and_sort_work_on_the_list(client_as, aliases):
     client = client_as("superadmin")
-    found = client.get("/aliases/?q=boss").context["listing"].objects
+    found = client.get("/aliases/?q=boss&match=contains").context["listing"].objects
     assert sorted(a.address for a in found) == ["info@b.test", "sales@a.test"]
+    assert client.get("/aliases/?q=boss").context["listing"].objects == []  # a target only
+    found = client.get("/aliases/?q=SAL").context["listing"].objects
+    assert [a.address for a in found] == ["sales@a.test"]
     response = client.get("/aliases/?sort=-address")
     addresses = [a.address for a in response.context["listing"].objects]
     assert addresses == ["sales@a.test", "info@b.test", "@a.test"]

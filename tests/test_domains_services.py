@@ -377,7 +377,7 @@ def test_deleting_with_everything_removes_rows_and_queues_one_archive_job(
     make_mailbox("two@a.test")
     Alias.objects.create(address="x@a.test", goto="two@a.test", domain_id="a.test")
     Alias.objects.create(address="@a.test", goto="user@a.test", domain_id="a.test")
-    Alias.objects.create(address="keep@b.test", goto="user@a.test", domain_id="b.test")
+    Alias.objects.create(address="keep@b.test", goto="user@a.test,x@b.test", domain_id="b.test")
     domain_delete(domain="a.test", delete_all=True, confirm_domain=" A.TEST ", actor=root)
     assert not Domain.objects.filter(pk="a.test").exists()
     assert not Mailbox.objects.filter(domain_id="a.test").exists()
@@ -393,6 +393,7 @@ def test_deleting_with_everything_removes_rows_and_queues_one_archive_job(
     assert job.domain == "a.test" and job.state == Job.State.PENDING
     entry = AuditEntry.objects.get(action="domain.delete")
     assert "2 mailboxes, 2 aliases and 1 admin" in entry.message
+    assert Alias.objects.get(pk="keep@b.test").goto == "x@b.test"
 
 
 def test_deleting_spreads_archive_jobs_over_storage_hosts(root, personas, make_mailbox):
@@ -576,3 +577,35 @@ def test_rename_keeps_a_custom_description(root, personas):
     Domain.objects.filter(pk="a.test").update(description="Sales")
     domain_rename(domain="a.test", new_name="c.test", actor=root)
     assert Domain.objects.get(pk="c.test").description == "Sales"
+
+
+def test_deleting_a_domain_takes_its_targets_out_of_other_domains_aliases(
+    root, personas, make_mailbox
+):
+    make_mailbox("keep@b.test")
+    Alias.objects.create(
+        address="mixed@b.test", goto="user@a.test,x@b.test,y@a.test.org", domain_id="b.test"
+    )
+    Alias.objects.create(address="only@b.test", goto="user@a.test,@a.test", domain_id="b.test")
+    Alias.objects.create(
+        address="keep@b.test", goto="user@a.test", domain_id="b.test"
+    )  # forwarding
+    Alias.objects.create(address="far@b.test", goto="u@xa.test", domain_id="b.test")
+    result = domain_delete(domain="a.test", delete_all=True, confirm_domain="a.test", actor=root)
+    assert result.changed_aliases == ["mixed@b.test"]
+    assert result.deleted_aliases == ["keep@b.test", "only@b.test"]
+    # a.test.org and xa.test are other domains
+    assert Alias.objects.get(pk="mixed@b.test").goto == "x@b.test,y@a.test.org"
+    assert Alias.objects.get(pk="far@b.test").goto == "u@xa.test"
+    assert not Alias.objects.filter(pk__in=["only@b.test", "keep@b.test"]).exists()
+    entries = {
+        (e.action, e.object_id): e
+        for e in AuditEntry.objects.filter(object_type="alias", domain="b.test")
+    }
+    assert set(entries) == {
+        ("alias.update", "mixed@b.test"),
+        ("alias.delete", "only@b.test"),
+        ("alias.delete", "keep@b.test"),
+    }
+    assert "a.test" in entries[("alias.update", "mixed@b.test")].message
+    assert "mixed@b.test" in AuditEntry.objects.get(action="domain.delete").message

@@ -162,7 +162,7 @@ def test_list_is_scoped_and_searchable(client_as, make_mailbox):
     make_mailbox("carol@a.test", name="Carol Singer")
     body = client_as("admin_b").get(url("list")).content.decode()
     assert "other@b.test" in body and ADDRESS not in body
-    response = client_as("superadmin").get(url("list", query="?q=singer"))
+    response = client_as("superadmin").get(url("list", query="?q=singer&match=contains"))
     assert [m.username for m in response.context["listing"].objects] == ["carol@a.test"]
     response = client_as("superadmin").get(url("list", query="?domain=b.test"))
     assert [m.username for m in response.context["listing"].objects] == ["other@b.test"]
@@ -195,6 +195,7 @@ def test_empty_list_says_what_to_do(client_as, make_domain):
 @pytest.mark.parametrize("persona", ["superadmin", "admin_a"])
 def test_list_query_count_does_not_grow_with_the_table(client_as, make_mailbox, persona):
     client = client_as(persona)
+    client.get(url("list", query="?domain=a.test"))  # creates the usage row of a.test
     counts = []
     for size in (5, 50):
         for n in range(Mailbox.objects.filter(domain_id="a.test").count(), size):
@@ -205,7 +206,8 @@ def test_list_query_count_does_not_grow_with_the_table(client_as, make_mailbox, 
             assert response.status_code == 200
             counts.append(len(ctx))
             assert response.context["listing"].total == size - ("q=" in query)
-    assert counts[:2] == counts[2:] == [6, 4], counts
+    # a domain admin's list of all their mailboxes reads their domain names first (list_scope)
+    assert counts[:2] == counts[2:] == [6, 4 if persona == "superadmin" else 5], counts
 
 
 @pytest.mark.parametrize("size", [5, 50])
@@ -214,11 +216,15 @@ def test_list_query_count_is_pinned(client_as, make_mailbox, django_assert_num_q
     for n in range(size):
         make_mailbox(f"m{n:03d}@a.test")
     client.get(url("list"))  # the session is loaded and touched once
+    # The mailboxes were written behind the panel's back: the first read of the domain creates
+    # its usage row (two grouped counts, one insert).
+    with django_assert_num_queries(9):
+        client.get(url("list", query="?domain=a.test&per_page=200"))
     # session, manager, visible domain check, domain with usage, count, page
     with django_assert_num_queries(6):
         client.get(url("list", query="?domain=a.test&per_page=200"))
-    # session, manager, count, page
-    with django_assert_num_queries(4):
+    # session, manager, the admin's domain names, count, page
+    with django_assert_num_queries(5):
         client.get(url("list"))
 
 

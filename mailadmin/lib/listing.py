@@ -1,21 +1,34 @@
 """Server-side search, sorting and paging for list pages (SPEC §3, §7.1).
 
 Everything happens in SQL: one COUNT and one page query, whatever the table size.
+
+Pages with large tables search by prefix by default (``?q=text``: ``LIKE 'text%'`` on an
+indexed key, so the database reads only the matching rows) and by substring on request
+(``?q=text&match=contains``: ``LIKE '%text%'``, which reads every row in scope).
 """
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import reduce
 from operator import or_
 from typing import Any
 
+import idna
 from django.core.paginator import Page, Paginator
 from django.db.models import Q, QuerySet
 from django.http import HttpRequest
 
 PER_PAGE_CHOICES = (25, 50, 100, 200)
 MAX_QUERY_LENGTH = 100
+PREFIX = "prefix"
+CONTAINS = "contains"
+MATCH_CHOICES = (PREFIX, CONTAINS)
+
+#: ``search(text, match)`` returns the filter of a query; ``match`` is PREFIX or CONTAINS.
+SearchFunction = Callable[[str, str], Q]
 
 
 @dataclass
@@ -26,6 +39,8 @@ class Listing:
     per_page: int
     sort_fields: dict[str, str] = field(default_factory=dict)
     per_page_choices: tuple[int, ...] = PER_PAGE_CHOICES
+    #: PREFIX or CONTAINS on pages that offer both ways to search, else "".
+    match: str = ""
 
     @property
     def objects(self) -> list[Any]:
@@ -43,19 +58,49 @@ def _int(value: str | None, default: int) -> int:
         return default
 
 
+def address_search_text(text: str) -> str:
+    """A search text for address and domain columns: lower case, with the labels of its
+    domain part in ASCII (``bücher.example`` -> ``xn--bcher-kva.example``), as they are
+    stored. A label that cannot be converted is left as typed."""
+    text = text.strip().lower()
+    if text.isascii():
+        return text
+    local, at, domain = text.rpartition("@")
+    labels = []
+    for label in domain.split("."):
+        if not label.isascii():
+            with contextlib.suppress(idna.IDNAError):
+                label = idna.encode(label, uts46=True).decode("ascii")
+        labels.append(label)
+    return f"{local}{at}{'.'.join(labels)}"
+
+
 def make_listing(
     request: HttpRequest,
     queryset: QuerySet,
     *,
-    search_fields: list[str],
+    search_fields: list[str] | None = None,
+    search: SearchFunction | None = None,
     sort_fields: dict[str, str],
     default_sort: str,
 ) -> Listing:
-    """Apply ``q`` (case-insensitive, any of ``search_fields``), ``sort`` (a key of
-    ``sort_fields``, ``-`` for descending), ``per_page`` and ``page`` from the query string.
-    Unknown values fall back to the defaults instead of failing."""
+    """Apply ``q``, ``sort`` (a key of ``sort_fields``, ``-`` for descending), ``per_page`` and
+    ``page`` from the query string. Unknown values fall back to the defaults instead of
+    failing.
+
+    ``q`` goes to ``search`` with ``match`` (``prefix`` by default, or ``contains``) when the
+    page gives one; otherwise it matches any of ``search_fields`` as a case-insensitive
+    substring.
+    """
     q = request.GET.get("q", "").strip()[:MAX_QUERY_LENGTH]
-    if q and search_fields:
+    match = ""
+    if search is not None:
+        match = request.GET.get("match", PREFIX)
+        if match not in MATCH_CHOICES:
+            match = PREFIX
+        if q:
+            queryset = queryset.filter(search(q, match))
+    elif q and search_fields:
         queryset = queryset.filter(
             reduce(or_, (Q(**{f"{f}__icontains": q}) for f in search_fields))
         )
@@ -72,4 +117,6 @@ def make_listing(
         per_page = PER_PAGE_CHOICES[0]
     paginator = Paginator(queryset, per_page)
     page = paginator.get_page(request.GET.get("page"))
-    return Listing(page=page, q=q, sort=sort, per_page=per_page, sort_fields=sort_fields)
+    return Listing(
+        page=page, q=q, sort=sort, per_page=per_page, sort_fields=sort_fields, match=match
+    )

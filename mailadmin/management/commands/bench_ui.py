@@ -55,9 +55,11 @@ class Command(BaseCommand):
             ("mailboxes of largest domain", f"/mailboxes/?domain={BIG}"),
             ("mailboxes of largest, page 100", f"/mailboxes/?domain={BIG}&page=100"),
             ("mailboxes search", f"/mailboxes/?domain={BIG}&q=user1234"),
+            ("mailboxes search, contains", f"/mailboxes/?domain={BIG}&q=user1234&match=contains"),
             ("mailboxes sorted by quota", f"/mailboxes/?domain={BIG}&sort=-quota"),
             ("aliases of largest domain", f"/aliases/?domain={BIG}"),
             ("aliases search", "/aliases/?q=list-77"),
+            ("aliases search, contains", "/aliases/?q=list-77&match=contains"),
             ("managers", "/managers/"),
             ("audit log", "/audit/"),
         ]

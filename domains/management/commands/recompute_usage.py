@@ -1,0 +1,20 @@
+"""``manage.py recompute_usage``: correct the per-domain usage figures from the legacy rows."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.core.management.base import BaseCommand
+
+from domains.usage import recompute_all
+
+
+class Command(BaseCommand):
+    help = (
+        "Count every domain's mailboxes, aliases and allocated quotas again and correct the"
+        " usage rows that differ (after changes made outside the panel, e.g. by ExtMan)."
+    )
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        changed = recompute_all()
+        self.stdout.write(f"usage rows corrected: {changed}")

@@ -22,6 +22,7 @@ from domains.selectors import domain_usage, lock_domain
 from mailadmin.lib.addresses import normalize_address, normalize_domain, split_address
 from mailadmin.selectors import OWNER_LABELS, address_owner
 from mailboxes.models import Mailbox
+from mailstack.services import internal_only_forget, internal_only_set
 
 CATCHALL_LOCAL_PART = "@"
 #: Aliases followed at most while looking for a loop (a bound on the work of one save).
@@ -164,6 +165,7 @@ def alias_create(
     domain: str,
     goto: Iterable[str],
     active: bool = True,
+    internal_only: bool = False,
     request: HttpRequest | None = None,
 ) -> Alias:
     """Create the alias ``local_part@domain`` (``@`` makes the domain's catch-all)."""
@@ -195,6 +197,9 @@ def alias_create(
     alias = Alias.objects.create(
         address=address, goto=",".join(targets), domain_id=domain, active=active
     )
+    changes = diff({}, snapshot(alias, AUDITED_FIELDS))
+    if internal_only_set(address=address, domain=domain, value=internal_only, actor=actor):
+        changes["internal_only"] = [not internal_only, bool(internal_only)]
     audit_record(
         actor=actor,
         action="alias.create",
@@ -202,7 +207,7 @@ def alias_create(
         object_type="alias",
         object_id=address,
         domain=domain,
-        changes=diff({}, snapshot(alias, AUDITED_FIELDS)),
+        changes=changes,
         message=_("catch-all") if alias.is_catchall else "",
     )
     return alias
@@ -224,9 +229,11 @@ def alias_update(
     alias: Alias,
     goto: Iterable[str],
     active: bool,
+    internal_only: bool | None = None,
     request: HttpRequest | None = None,
 ) -> Alias:
-    """Change the targets and the active flag; the address stays (delete and add instead)."""
+    """Change the targets and the active flag (and, unless ``internal_only`` is None, the
+    internal-only mark); the address stays (delete and add instead)."""
     _check_may_change(actor, alias)
     targets = normalize_targets(goto)
     _check_targets(actor=actor, address=alias.address, targets=targets)
@@ -236,6 +243,11 @@ def alias_update(
     changes = diff(before, snapshot(alias, AUDITED_FIELDS))
     if changes:
         alias.save(update_fields=[name for name in AUDITED_FIELDS if name in changes])
+    if internal_only is not None and internal_only_set(
+        address=alias.address, domain=alias.domain_id, value=internal_only, actor=actor
+    ):
+        changes["internal_only"] = [not internal_only, internal_only]
+    if changes:
         audit_record(
             actor=actor,
             action="alias.update",
@@ -254,6 +266,7 @@ def alias_delete(*, actor: Manager, alias: Alias, request: HttpRequest | None = 
     _check_may_change(actor, alias)
     before: dict[str, Any] = snapshot(alias, AUDITED_FIELDS)
     Alias.objects.filter(pk=alias.pk).delete()
+    internal_only_forget(address=alias.address, actor=actor)
     audit_record(
         actor=actor,
         action="alias.delete",

@@ -32,6 +32,7 @@ from mailadmin.lib.fields import local_now
 from mailadmin.lib.flags import SERVICE_NAMES
 from mailadmin.lib.quota import parse_quota, quota_bytes, quota_from_mb
 from mailboxes.models import Mailbox
+from mailstack import services as mailstack
 from provisioning.models import Job
 from provisioning.services import job_record
 
@@ -227,6 +228,7 @@ def domain_create(
         raise ValidationError(
             {"domain": _("The domain %(name)s already exists.") % {"name": name}}
         ) from exc
+    mailstack.domain_tables_changed(actor=actor)
     audit_record(
         actor=actor,
         action="domain.create",
@@ -261,6 +263,7 @@ def domain_update(
     changes = diff(before, after)
     if changes:
         locked.save(force_update=True)
+        mailstack.domain_tables_changed(changes=changes, actor=actor)
         audit_record(
             actor=actor,
             action="domain.update",
@@ -387,6 +390,7 @@ def domain_delete(
     manager_count = managers.count()
     managers.delete()
     Domain.objects.filter(pk=name).delete()
+    mailstack.internal_only_forget_domain(domain=name, actor=actor)
     for mailhost, homedirs in _by_mailhost(homes).items():
         job_record(
             kind=Job.Kind.DOMAIN_ARCHIVE,
@@ -535,6 +539,7 @@ def domain_rename(
 
     manager_count = DomainManager.objects.filter(domain_id=old).update(domain_id=new)
     Domain.objects.filter(pk=old).delete()
+    mailstack.internal_only_rename_domain(old=old, new=new, actor=actor)
 
     for mailhost, _homes in _by_mailhost((m[3], m[1]) for m in mailboxes).items():
         job_record(

@@ -83,6 +83,12 @@ def internal_only_rename_domain(*, old: str, new: str, actor: Any) -> None:
     postfix_tables_request(actor=actor)
 
 
+def internal_only_forget_domain(*, domain: str, actor: Any) -> None:
+    """A domain was deleted: drop the marks of its addresses; its ``local_sender`` entry goes."""
+    InternalOnly.objects.filter(domain=domain).delete()
+    postfix_tables_request(actor=actor)
+
+
 def domain_tables_changed(*, changes: dict[str, Any] | None = None, actor: Any) -> None:
     """A domain was created, deleted, renamed, or (given ``changes``) had its ``active`` flag or
     ``transport`` changed: ``local_sender`` and ``transport`` follow the domain list."""

@@ -11,5 +11,6 @@ urlpatterns = [
     path("aliases/", include("aliases.urls")),
     path("audit/", include("audit.urls")),
     path("jobs/", include("provisioning.urls")),
+    path("system/mailstack/", include("mailstack.urls")),
     path("", include("accounts.urls")),
 ]

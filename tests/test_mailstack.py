@@ -375,7 +375,10 @@ def test_the_navigation_entry_is_for_superadmins_only(client_as):
     assert "/system/mailstack/" not in client_as("admin_a").get("/").content.decode()
 
 
-def test_the_page_explains_a_database_without_mysql(client_as):
+def test_the_page_explains_a_database_without_mysql(client_as, monkeypatch):
+    original = config.database_params
+    sqlite = {"ENGINE": "django.db.backends.sqlite3", "NAME": "x"}
+    monkeypatch.setattr(config, "database_params", lambda c=None: original(c or sqlite))
     page = client_as("superadmin").get("/system/mailstack/").content.decode()
     assert "MySQL/MariaDB" in page
 

@@ -21,6 +21,10 @@ GOTO_HELP = _(
     "One target per line: an address such as name@example.com, or @example.org to forward"
     " every address of this domain to the same name at example.org."
 )
+INTERNAL_ONLY_HELP = _(
+    "Accept mail only from senders of this server's own domains; mail from outside is"
+    " refused by Postfix."
+)
 CATCHALL_HELP = _(
     "Enter @ to make the domain's catch-all, which receives mail for addresses that do not"
     " exist. Existing mailboxes still get their own mail: the panel's Postfix alias map"
@@ -68,6 +72,9 @@ class AliasEditForm(forms.Form):
 
     goto = GotoField(label=_("Targets"), help_text=GOTO_HELP)
     active = forms.BooleanField(label=_("Active"), required=False, initial=True)
+    internal_only = forms.BooleanField(
+        label=_("Internal only"), required=False, help_text=INTERNAL_ONLY_HELP
+    )
 
     submit_label = _("Save")
 
@@ -90,7 +97,7 @@ class AliasForm(AliasEditForm):
     )
     domain = DomainChoiceField(label=_("Domain"))
 
-    field_order = ["local_part", "domain", "goto", "active"]
+    field_order = ["local_part", "domain", "goto", "active", "internal_only"]
     submit_label = _("Add alias")
 
     def __init__(self, *args: Any, manager: Any, **kwargs: Any) -> None:

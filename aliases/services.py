@@ -23,6 +23,7 @@ from domains.usage import usage_change
 from mailadmin.lib.addresses import normalize_address, normalize_domain, split_address
 from mailadmin.selectors import OWNER_LABELS, address_owner
 from mailboxes.models import Mailbox
+from mailstack.services import internal_only_forget, internal_only_set
 
 CATCHALL_LOCAL_PART = "@"
 #: Aliases followed at most while looking for a loop (a bound on the work of one save).
@@ -165,6 +166,7 @@ def alias_create(
     domain: str,
     goto: Iterable[str],
     active: bool = True,
+    internal_only: bool = False,
     request: HttpRequest | None = None,
 ) -> Alias:
     """Create the alias ``local_part@domain`` (``@`` makes the domain's catch-all)."""
@@ -197,6 +199,9 @@ def alias_create(
         address=address, goto=",".join(targets), domain_id=domain, active=active
     )
     usage_change(domain, aliases=1)
+    changes = diff({}, snapshot(alias, AUDITED_FIELDS))
+    if internal_only_set(address=address, domain=domain, value=internal_only, actor=actor):
+        changes["internal_only"] = [not internal_only, bool(internal_only)]
     audit_record(
         actor=actor,
         action="alias.create",
@@ -204,7 +209,7 @@ def alias_create(
         object_type="alias",
         object_id=address,
         domain=domain,
-        changes=diff({}, snapshot(alias, AUDITED_FIELDS)),
+        changes=changes,
         message=_("catch-all") if alias.is_catchall else "",
     )
     return alias
@@ -226,9 +231,11 @@ def alias_update(
     alias: Alias,
     goto: Iterable[str],
     active: bool,
+    internal_only: bool | None = None,
     request: HttpRequest | None = None,
 ) -> Alias:
-    """Change the targets and the active flag; the address stays (delete and add instead)."""
+    """Change the targets and the active flag (and, unless ``internal_only`` is None, the
+    internal-only mark); the address stays (delete and add instead)."""
     _check_may_change(actor, alias)
     targets = normalize_targets(goto)
     _check_targets(actor=actor, address=alias.address, targets=targets)
@@ -238,6 +245,11 @@ def alias_update(
     changes = diff(before, snapshot(alias, AUDITED_FIELDS))
     if changes:
         alias.save(update_fields=[name for name in AUDITED_FIELDS if name in changes])
+    if internal_only is not None and internal_only_set(
+        address=alias.address, domain=alias.domain_id, value=internal_only, actor=actor
+    ):
+        changes["internal_only"] = [not internal_only, internal_only]
+    if changes:
         audit_record(
             actor=actor,
             action="alias.update",
@@ -257,6 +269,7 @@ def alias_delete(*, actor: Manager, alias: Alias, request: HttpRequest | None = 
     before: dict[str, Any] = snapshot(alias, AUDITED_FIELDS)
     if Alias.objects.filter(pk=alias.pk).delete()[0]:
         usage_change(alias.domain_id, aliases=-1)
+    internal_only_forget(address=alias.address, actor=actor)
     audit_record(
         actor=actor,
         action="alias.delete",

@@ -19,6 +19,7 @@ from mailadmin.lib.access import domain_from_query, get_visible_or_404, manager_
 from mailadmin.lib.addresses import domain_unicode
 from mailadmin.lib.listing import CONTAINS, address_search_text, make_listing
 from mailboxes.models import Mailbox
+from mailstack.services import is_internal_only
 
 
 def _plain_aliases() -> QuerySet[Alias]:
@@ -92,6 +93,7 @@ def alias_add(request: HttpRequest) -> HttpResponse:
                 domain=form.cleaned_data["domain"],
                 goto=form.cleaned_data["goto"],
                 active=form.cleaned_data["active"],
+                internal_only=form.cleaned_data["internal_only"],
                 request=request,
             )
         except ValidationError as exc:
@@ -117,7 +119,11 @@ def alias_add(request: HttpRequest) -> HttpResponse:
 @manager_required
 def alias_edit(request: HttpRequest, address: str) -> HttpResponse:
     alias = _get_alias(request, address)
-    initial = {"goto": "\n".join(alias.targets), "active": alias.active}
+    initial = {
+        "goto": "\n".join(alias.targets),
+        "active": alias.active,
+        "internal_only": is_internal_only(alias.address),
+    }
     form = AliasEditForm(request.POST or None, initial=initial)
     if request.method == "POST" and form.is_valid():
         try:
@@ -126,6 +132,7 @@ def alias_edit(request: HttpRequest, address: str) -> HttpResponse:
                 alias=alias,
                 goto=form.cleaned_data["goto"],
                 active=form.cleaned_data["active"],
+                internal_only=form.cleaned_data["internal_only"],
                 request=request,
             )
         except ValidationError as exc:

@@ -34,6 +34,7 @@ from mailadmin.lib.fields import local_now
 from mailadmin.lib.flags import SERVICE_NAMES
 from mailadmin.lib.quota import parse_quota, quota_bytes, quota_from_mb
 from mailboxes.models import Mailbox
+from mailstack import services as mailstack
 from provisioning.models import Job
 from provisioning.services import job_record
 from signup.services import signup_domain_deleted, signup_domain_renamed
@@ -231,6 +232,7 @@ def domain_create(
             {"domain": _("The domain %(name)s already exists.") % {"name": name}}
         ) from exc
     usage_create(name)
+    mailstack.domain_tables_changed(actor=actor)
     audit_record(
         actor=actor,
         action="domain.create",
@@ -265,6 +267,7 @@ def domain_update(
     changes = diff(before, after)
     if changes:
         locked.save(force_update=True)
+        mailstack.domain_tables_changed(changes=changes, actor=actor)
         audit_record(
             actor=actor,
             action="domain.update",
@@ -403,6 +406,7 @@ def domain_delete(
     Domain.objects.filter(pk=name).delete()
     usage_delete(name)
     changed, deleted = _remove_domain_targets(name, actor=actor, request=request)
+    mailstack.internal_only_forget_domain(domain=name, actor=actor)
     for mailhost, homedirs in _by_mailhost(homes).items():
         job_record(
             kind=Job.Kind.DOMAIN_ARCHIVE,
@@ -601,6 +605,7 @@ def domain_rename(
     signup_domain_renamed(old, new)
     Domain.objects.filter(pk=old).delete()
     usage_rename(old, new)
+    mailstack.internal_only_rename_domain(old=old, new=new, actor=actor)
 
     for mailhost, _homes in _by_mailhost((m[3], m[1]) for m in mailboxes).items():
         job_record(

@@ -16,6 +16,7 @@ NAVIGATION = (
     ("accounts:managers", _("Managers"), "people", True),
     ("provisioning:jobs", _("Jobs"), "gear", False),
     ("audit:list", _("Audit log"), "journal-text", False),
+    ("mailstack:system", _("Mail system"), "hdd-network", True),
 )
 
 

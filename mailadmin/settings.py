@@ -42,6 +42,7 @@ INSTALLED_APPS = [
     "signup",
     "portal",
     "captcha",
+    "mailstack",
 ]
 
 MIDDLEWARE = [
@@ -314,6 +315,12 @@ MAILADMIN_POSTFIX_DIR = env.path("MAILADMIN_POSTFIX_DIR", "/etc/postfix/mailadmi
 MAILADMIN_POSTMAP = env.str("MAILADMIN_POSTMAP", "/usr/sbin/postmap")
 MAILADMIN_POSTFIX = env.str("MAILADMIN_POSTFIX", "/usr/sbin/postfix")
 MAILADMIN_DOVEADM = env.str("MAILADMIN_DOVEADM", "/usr/bin/doveadm")
+# Postfix configuration directory given to postmap/postfix as -c (empty: Postfix's default).
+MAILADMIN_POSTFIX_CONFIG_DIR = env.str("MAILADMIN_POSTFIX_CONFIG_DIR", "")
+if MAILADMIN_POSTFIX_CONFIG_DIR and not Path(MAILADMIN_POSTFIX_CONFIG_DIR).is_absolute():
+    env.errors.append("MAILADMIN_POSTFIX_CONFIG_DIR: must be an absolute path")
+# Write the hash table "transport" from domain.transport (for transport_maps in main.cf).
+MAILADMIN_TRANSPORT_MAP = env.bool("MAILADMIN_TRANSPORT_MAP", False)
 
 # --- Self-service (signup, mailbox portal, password recovery) --------------------------------
 # Test mode of the captcha: the answer "PASSED" is accepted (read at each request by

@@ -14,5 +14,6 @@ urlpatterns = [
     path("account/", include("portal.urls")),
     path("captcha/", include("captcha.urls")),
     path("", include("signup.urls")),
+    path("system/mailstack/", include("mailstack.urls")),
     path("", include("accounts.urls")),
 ]

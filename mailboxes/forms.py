@@ -23,8 +23,13 @@ from mailboxes.services import (
     normalize_forward_targets,
     quota_mb,
 )
+from mailstack.services import is_internal_only
 
 MAX_QUOTA_MB = 99_999_999
+INTERNAL_ONLY_HELP = _(
+    "Accept mail only from senders of this server's own domains; mail from outside is"
+    " refused by Postfix."
+)
 DATE_INPUT = forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d")
 
 
@@ -104,6 +109,9 @@ class MailboxForm(forms.Form):
         help_text=_("One address per line; empty = no forwarding."),
     )
     forward_keep_copy = forms.BooleanField(label=_("Keep a copy in this mailbox"), required=False)
+    internal_only = forms.BooleanField(
+        label=_("Internal only"), required=False, help_text=INTERNAL_ONLY_HELP
+    )
 
     def __init__(
         self,
@@ -178,6 +186,7 @@ class MailboxForm(forms.Form):
                 "gidnumber": mailbox.gidnumber,
                 "forward_to": "\n".join(targets),
                 "forward_keep_copy": keep,
+                "internal_only": is_internal_only(mailbox.username),
             }
             initial.update({f"enable_{s}": mailbox.service_enabled(s) for s in SERVICE_NAMES})
             return initial
@@ -213,7 +222,7 @@ class MailboxForm(forms.Form):
             Fieldset(_("Account"), *account),
             Fieldset(_("Quota and validity"), *limits),
             Fieldset(_("Services"), Div(*services, css_class="mb-3")),
-            Fieldset(_("Forwarding"), "forward_to", "forward_keep_copy"),
+            Fieldset(_("Forwarding"), "forward_to", "forward_keep_copy", "internal_only"),
             Fieldset(_("Password recovery"), *recovery),
         ]
         if storage:
@@ -252,6 +261,7 @@ class MailboxForm(forms.Form):
             "answer": data["answer"],
             "forward_to": data["forward_to"],
             "forward_keep_copy": data["forward_keep_copy"],
+            "internal_only": data["internal_only"],
         }
         for name in ("mailhost", "uidnumber", "gidnumber"):
             if name in self.fields:

@@ -34,6 +34,7 @@ from mailadmin.lib.quota import quota_bytes, quota_from_mb
 from mailadmin.selectors import OWNER_LABELS, address_owner
 from mailboxes.models import Mailbox
 from mailboxes.paths import mailbox_paths, renamed_path
+from mailstack.services import internal_only_forget, internal_only_rename, internal_only_set
 from provisioning.models import Job
 from provisioning.services import job_record
 
@@ -358,6 +359,7 @@ def mailbox_create(
     forward_keep_copy: bool = False,
     password_hash: str = "",
     answer_hash: str = "",
+    internal_only: bool = False,
 ) -> Mailbox:
     """Create a mailbox in ``domain`` and queue its Maildir.
 
@@ -458,6 +460,8 @@ def mailbox_create(
     forwarding = _set_forwarding(mailbox, targets, forward_keep_copy)
     if forwarding:
         changes["forward_to"] = list(forwarding)
+    if internal_only_set(address=address, domain=dom.domain, value=internal_only, actor=actor):
+        changes["internal_only"] = [not internal_only, bool(internal_only)]
     job_record(
         kind=Job.Kind.MAILDIR_CREATE,
         payload={
@@ -506,6 +510,7 @@ def mailbox_update(
     gidnumber: Any = KEEP,
     forward_to: Any = KEEP,
     forward_keep_copy: Any = KEEP,
+    internal_only: Any = KEEP,
 ) -> Mailbox:
     """Change a mailbox. ``KEEP`` (the default), an empty password and an empty answer leave
     a column as it is; only changed columns are written, so untouched legacy values keep their
@@ -601,6 +606,10 @@ def mailbox_update(
         forwarding = _set_forwarding(mailbox, targets, keep)
         if forwarding:
             changes["forward_to"] = list(forwarding)
+    if internal_only is not KEEP and internal_only_set(
+        address=mailbox.username, domain=dom.domain, value=bool(internal_only), actor=actor
+    ):
+        changes["internal_only"] = [not internal_only, bool(internal_only)]
     if "active" in changed:
         # A disabled mailbox stops forwarding too.
         Alias.objects.filter(pk=mailbox.username).update(active=mailbox.active)
@@ -675,6 +684,7 @@ def mailbox_rename(
     changed, _deleted = _replace_in_alias_targets(
         old_address, new_address, actor=actor, request=request
     )
+    internal_only_rename(old=old_address, new=new_address, domain=new.domain_id, actor=actor)
     if new.homedir != old.homedir or new.maildir != old.maildir:
         job_record(
             kind=Job.Kind.MAILDIR_MOVE,
@@ -733,6 +743,7 @@ def mailbox_delete(
         netdisk=-mailbox.netdisk_bytes,
     )
     changed, deleted = _replace_in_alias_targets(address, None, actor=actor, request=request)
+    internal_only_forget(address=address, actor=actor)
     kind = Job.Kind.MAILDIR_PURGE if purge else Job.Kind.MAILDIR_ARCHIVE
     job_record(
         kind=kind,

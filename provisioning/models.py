@@ -46,6 +46,7 @@ class Job(models.Model):
         DOMAIN_MOVE = "domain.move", _("move domain directory")
         DOMAIN_ARCHIVE = "domain.archive", _("archive domain directory")
         POSTFIX_TABLES = "postfix.tables", _("write Postfix tables")
+        SERVICE_ACTION = "service.action", _("mail service action")
 
     kind = models.CharField(_("kind"), max_length=32, choices=Kind.choices)
     state = models.CharField(

@@ -58,9 +58,7 @@ class Command(BaseCommand):
         self.cleanup()
         with tempfile.TemporaryDirectory(prefix="mailadmin-bench-") as scratch:
             base = Path(scratch) if inline else settings.MAILADMIN_MAIL_BASE
-            with override_settings(
-                MAILADMIN_MAIL_BASE=base, MAILADMIN_SIGNUP_RATE_LIMIT=1_000_000
-            ):
+            with override_settings(MAILADMIN_MAIL_BASE=base, MAILADMIN_SIGNUP_RATE_LIMIT=1_000_000):
                 try:
                     self.run(options["rounds"], options["timeout"], inline)
                 finally:
@@ -74,9 +72,7 @@ class Command(BaseCommand):
         submits, approvals, latencies = [], [], []
         for n in range(rounds):
             started = time.perf_counter()
-            result = signup_submit(
-                domain=DOMAIN, local_part=f"applicant{n:03d}", password=PASSWORD
-            )
+            result = signup_submit(domain=DOMAIN, local_part=f"applicant{n:03d}", password=PASSWORD)
             submitted = time.perf_counter()
             mailbox = signup_approve(signup=result.signup, actor=approver)
             approved = time.perf_counter()
@@ -87,7 +83,9 @@ class Command(BaseCommand):
                 Job.State.FAILED,
             ):
                 if time.monotonic() > deadline:
-                    raise CommandError(f"job {job.pk} not done after {timeout:.0f}s: start a worker")
+                    raise CommandError(
+                        f"job {job.pk} not done after {timeout:.0f}s: is a worker up?"
+                    )
                 time.sleep(0.005)
             done = time.perf_counter()
             if state == Job.State.FAILED:

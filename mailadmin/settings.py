@@ -290,6 +290,8 @@ CELERY_BEAT_SCHEDULE = {
         # A sweep that waited longer than one interval is superseded by the next one.
         "options": {"expires": float(MAILADMIN_JOB_SWEEP_INTERVAL)},
     },
+    # Usage figures corrected for rows written behind the panel's back (ExtMan, SQL scripts).
+    "mailadmin-recompute-usage": {"task": "domains.recompute_usage", "schedule": 900.0},
     # Pending signup requests older than MAILADMIN_SIGNUP_EXPIRE_DAYS are expired.
     "mailadmin-expire-signups": {"task": "signup.expire_signups", "schedule": 3600.0},
     # The daily digest of new signup requests (sent only when MAILADMIN_SIGNUP_NOTIFY asks).

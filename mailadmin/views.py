@@ -13,12 +13,12 @@ from domains.selectors import attach_missing_usage, domain_search, usage_totals,
 from mailadmin.lib.access import manager_required
 from mailadmin.lib.listing import make_listing
 from provisioning.models import Job
+from signup.models import SignupRequest
 
 
 def pending_signup_count(manager: Any) -> int:
-    """Pending signup requests the manager may decide on. Signup requests do not exist yet:
-    count ``SignupRequest.objects.visible_to(manager).pending()`` here when they do."""
-    return 0
+    """Pending signup requests the manager may decide on (the signup queue's default view)."""
+    return SignupRequest.objects.visible_to(manager).pending().count()
 
 
 @manager_required

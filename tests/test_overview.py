@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import datetime
+
 import pytest
 from django.test import Client
+from django.utils import timezone
 
 from accounts.models import DomainManager
 from aliases.models import Alias
 from conftest import PERSONAS
 from domains.models import Domain
 from provisioning.models import Job
+from signup.models import SignupRequest
 
 pytestmark = pytest.mark.django_db
 
@@ -27,14 +31,33 @@ def data(personas, make_mailbox):
     Domain.objects.filter(pk="a.test").update(maxusers=5, maxalias=0, maxquota=f"{100 * MB}S")
     for state, domain in (("failed", "a.test"), ("failed", "b.test"), ("pending", "a.test")):
         Job.objects.create(kind=Job.Kind.MAILDIR_CREATE, state=state, domain=domain, queue="q")
+    # Two pending signups for a.test, one for b.test, and a decided one that does not count.
+    for local, domain, state in (
+        ("p1", "a.test", "pending"),
+        ("p2", "a.test", "pending"),
+        ("p3", "b.test", "pending"),
+        ("done", "a.test", "rejected"),
+    ):
+        SignupRequest.objects.create(
+            domain=domain,
+            local_part=local,
+            address=f"{local}@{domain}",
+            pending_address=f"{local}@{domain}" if state == "pending" else None,
+            password_hash="$1$x$y",
+            state=state,
+            expires_at=timezone.now() + datetime.timedelta(days=1),
+        )
 
 
 @pytest.mark.parametrize(
     ("persona", "expected"),
     [
-        ("superadmin", {"domains": 2, "mailboxes": 3, "aliases": 2, "failed-jobs": 2}),
-        ("admin_a", {"domains": 1, "mailboxes": 2, "aliases": 1, "failed-jobs": 1}),
-        ("admin_b", {"domains": 1, "mailboxes": 1, "aliases": 1, "failed-jobs": 1}),
+        (
+            "superadmin",
+            {"domains": 2, "mailboxes": 3, "aliases": 2, "failed-jobs": 2, "signups": 3},
+        ),
+        ("admin_a", {"domains": 1, "mailboxes": 2, "aliases": 1, "failed-jobs": 1, "signups": 2}),
+        ("admin_b", {"domains": 1, "mailboxes": 1, "aliases": 1, "failed-jobs": 1, "signups": 1}),
     ],
 )
 def test_the_counts_are_scoped_to_the_manager(client_as, data, persona, expected):
@@ -46,7 +69,7 @@ def test_the_counts_are_scoped_to_the_manager(client_as, data, persona, expected
         "mailboxes": expected["mailboxes"],
         "aliases": expected["aliases"],
         "failed_jobs": expected["failed-jobs"],
-        "pending_signups": 0,
+        "pending_signups": expected["signups"],
     }
     body = response.content.decode()
     for testid in (
@@ -139,11 +162,11 @@ def test_the_overview_takes_a_constant_number_of_queries(
     client = client_as(persona)
     # The domains were written behind the panel's back: the first read creates their usage
     # rows (the names, two grouped counts, one insert, totals again), whatever their number.
-    # session, manager, totals + 5, failed jobs, listing count, listing page
-    with django_assert_num_queries(11):
+    # session, manager, totals + 5, failed jobs, pending signups, listing count, listing page
+    with django_assert_num_queries(12):
         client.get("/?per_page=100")
-    # session, manager, totals, failed jobs, listing count, listing page
-    with django_assert_num_queries(6):
+    # session, manager, totals, failed jobs, pending signups, listing count, listing page
+    with django_assert_num_queries(7):
         response = client.get("/?per_page=100")
     assert response.context["counts"]["failed_jobs"] == size
     assert len(response.context["listing"].objects) == size + (2 if persona == "superadmin" else 1)

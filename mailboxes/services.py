@@ -185,24 +185,30 @@ def _check_limits(
     new_quota: int | None = None,
 ) -> None:
     """Domain limits (0 = unlimited); call with the domain row locked."""
-    usage = domain_usage(domain.domain)
-    errors: dict[str, str] = {}
-    if new_users and domain.maxusers and usage.users + new_users > domain.maxusers:
-        errors["local_part"] = _("The domain has reached its limit of %(max)s mailboxes.") % {
-            "max": domain.maxusers
-        }
     max_quota = domain.max_quota_bytes
+    max_netdisk = domain.max_netdisk_bytes
+    errors: dict[str, str] = {}
     if max_quota and new_quota == 0:
         errors["quota"] = _(
             "This domain limits the total quota: give the mailbox a quota (0 would be unlimited)."
         )
-    elif max_quota and quota_delta > 0 and usage.quota + quota_delta > max_quota:
+    counted = (
+        (new_users and domain.maxusers)
+        or (max_quota and quota_delta > 0)
+        or (max_netdisk and netdisk_delta > 0)
+    )
+    # Counting the domain's rows is skipped when no limit applies to this change.
+    usage = domain_usage(domain.domain) if counted else None
+    if usage and new_users and domain.maxusers and usage.users + new_users > domain.maxusers:
+        errors["local_part"] = _("The domain has reached its limit of %(max)s mailboxes.") % {
+            "max": domain.maxusers
+        }
+    if usage and max_quota and quota_delta > 0 and usage.quota + quota_delta > max_quota:
         free = max(max_quota - usage.quota, 0) // settings.MAILADMIN_QUOTA_MULTIPLIER
         errors["quota"] = _(
             "This exceeds the domain's total quota of %(max)s MB (%(free)s MB still free)."
         ) % {"max": max_quota // settings.MAILADMIN_QUOTA_MULTIPLIER, "free": free}
-    max_netdisk = domain.max_netdisk_bytes
-    if max_netdisk and netdisk_delta > 0 and usage.netdisk + netdisk_delta > max_netdisk:
+    if usage and max_netdisk and netdisk_delta > 0 and usage.netdisk + netdisk_delta > max_netdisk:
         free = max(max_netdisk - usage.netdisk, 0) // settings.MAILADMIN_QUOTA_MULTIPLIER
         errors["netdiskquota"] = _(
             "This exceeds the domain's total netdisk quota of %(max)s MB (%(free)s MB still free)."

@@ -188,7 +188,7 @@ def alias_create(
             }
         )
     _check_targets(actor=actor, address=address, targets=targets)
-    if domain_row.maxalias and domain_usage(domain).aliases >= domain_row.maxalias:
+    if domain_row.maxalias and domain_usage(domain, ("aliases",)).aliases >= domain_row.maxalias:
         raise ValidationError(
             {
                 "local_part": _("The domain %(domain)s already has its maximum of %(max)d aliases.")

@@ -105,27 +105,27 @@ def _aggregate(queryset: QuerySet, expression: Aggregate) -> Subquery:
     )
 
 
-def domain_usage(name: str) -> Usage:
+USAGE_FIGURES = ("users", "aliases", "quota", "netdisk")
+
+
+def domain_usage(name: str, figures: tuple[str, ...] = USAGE_FIGURES) -> Usage:
     """Current usage of one domain counted from its rows in one query, for the limit checks
-    of the services (call it with the domain row locked). Counted as :func:`count_usage`."""
+    of the services (call it with the domain row locked). Counted as :func:`count_usage`.
+
+    ``figures`` names the ones the caller needs; the others are not counted (they read 0).
+    """
     aliases = Alias.objects.exclude(address__in=Mailbox.objects.values("username"))
-    row = (
-        Domain.objects.filter(pk=name)
-        .annotate(
-            live_users=_aggregate(Mailbox.objects, Count("*")),
-            live_aliases=_aggregate(aliases, Count("*")),
-            live_quota=_aggregate(Mailbox.objects, Sum(Cast("quota", BigIntegerField()))),
-            live_netdisk=_aggregate(Mailbox.objects, Sum(Cast("netdiskquota", BigIntegerField()))),
-        )
-        .values("live_users", "live_aliases", "live_quota", "live_netdisk")
-        .first()
-    ) or {}
-    return Usage(
-        users=row.get("live_users") or 0,
-        aliases=row.get("live_aliases") or 0,
-        quota=row.get("live_quota") or 0,
-        netdisk=row.get("live_netdisk") or 0,
-    )
+    aggregates = {
+        "users": lambda: _aggregate(Mailbox.objects, Count("*")),
+        "aliases": lambda: _aggregate(aliases, Count("*")),
+        "quota": lambda: _aggregate(Mailbox.objects, Sum(Cast("quota", BigIntegerField()))),
+        "netdisk": lambda: _aggregate(
+            Mailbox.objects, Sum(Cast("netdiskquota", BigIntegerField()))
+        ),
+    }
+    wanted = {f"live_{figure}": aggregates[figure]() for figure in figures}
+    row = Domain.objects.filter(pk=name).annotate(**wanted).values(*wanted).first() or {}
+    return Usage(**{figure: row.get(f"live_{figure}") or 0 for figure in USAGE_FIGURES})
 
 
 def lock_domain(name: str) -> Domain:

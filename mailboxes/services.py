@@ -192,13 +192,17 @@ def _check_limits(
         errors["quota"] = _(
             "This domain limits the total quota: give the mailbox a quota (0 would be unlimited)."
         )
-    counted = (
-        (new_users and domain.maxusers)
-        or (max_quota and quota_delta > 0)
-        or (max_netdisk and netdisk_delta > 0)
+    # Only what a limit applies to is counted (nothing at all in an unlimited domain).
+    figures = tuple(
+        figure
+        for figure, applies in (
+            ("users", new_users and domain.maxusers),
+            ("quota", max_quota and quota_delta > 0),
+            ("netdisk", max_netdisk and netdisk_delta > 0),
+        )
+        if applies
     )
-    # Counting the domain's rows is skipped when no limit applies to this change.
-    usage = domain_usage(domain.domain) if counted else None
+    usage = domain_usage(domain.domain, figures) if figures else None
     if usage and new_users and domain.maxusers and usage.users + new_users > domain.maxusers:
         errors["local_part"] = _("The domain has reached its limit of %(max)s mailboxes.") % {
             "max": domain.maxusers

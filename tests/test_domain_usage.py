@@ -228,3 +228,18 @@ def test_pages_read_the_row_not_the_mailboxes(client_as, personas):
     recompute_all()
     listing = client.get("/domains/").context["listing"]
     assert {d.pk: d.used_users for d in listing.objects}["a.test"] == 1
+
+
+def test_the_limit_checks_count_only_the_figures_they_need(root, dom):
+    from domains.selectors import domain_usage
+
+    make(root, "a", quota=10, netdiskquota=3)
+    alias_services.alias_create(actor=root, domain="u.test", local_part="x", goto=["a@u.test"])
+    assert domain_usage("u.test") == domain_usage(
+        "u.test", ("users", "aliases", "quota", "netdisk")
+    )
+    full = domain_usage("u.test")
+    assert (full.users, full.aliases, full.quota, full.netdisk) == (1, 1, 10 * MB, 3 * MB)
+    only_users = domain_usage("u.test", ("users",))
+    assert (only_users.users, only_users.aliases, only_users.quota) == (1, 0, 0)
+    assert domain_usage("u.test", ("aliases",)).aliases == 1

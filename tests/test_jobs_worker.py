@@ -22,7 +22,8 @@ from tests.workers import PrivateRedis, Worker, wait_until
 
 pytestmark = [pytest.mark.mariadb, pytest.mark.django_db(transaction=True)]
 
-ALL_QUEUES = ["maildir.default", "privileged", "mailadmin"]
+# The storage side; Postfix work (privileged queue) has tests of its own (test_mailstack*).
+STORAGE_QUEUES = ["maildir.default", "mailadmin"]
 STANDARD_FOLDERS = (".Sent", ".Drafts", ".Trash", ".Junk")
 
 
@@ -39,7 +40,7 @@ def broker(tmp_path, use_broker):
 def start_worker(broker, settings, tmp_path):
     workers: list[Worker] = []
 
-    def start(name: str = "w1", queues: list[str] = ALL_QUEUES, **kwargs) -> Worker:
+    def start(name: str = "w1", queues: list[str] = STORAGE_QUEUES, **kwargs) -> Worker:
         kwargs.setdefault("mail_base", settings.MAILADMIN_MAIL_BASE)
         worker = Worker(
             name=name,
@@ -73,12 +74,18 @@ def create(actor, local: str, **fields) -> Mailbox:
     )
 
 
+def storage_jobs():
+    return Job.objects.filter(queue__startswith="maildir.")
+
+
 def all_done(expected: int | None = None):
+    """All Maildir jobs done (``expected`` of them); a failed one fails the test at once."""
+
     def check() -> bool:
-        states = list(Job.objects.values_list("state", flat=True))
+        states = list(storage_jobs().values_list("state", flat=True))
         if expected is not None and len(states) != expected:
             return False
-        failed = Job.objects.filter(state=Job.State.FAILED).first()
+        failed = storage_jobs().filter(state=Job.State.FAILED).first()
         if failed:
             raise AssertionError(f"job failed: {failed} {failed.last_error}")
         return all(state == Job.State.DONE for state in states)
@@ -119,7 +126,7 @@ def test_a_worker_creates_moves_and_archives_maildirs(start_worker, superadmin, 
     assert not (base / "shop.test").exists()
     assert (base / "store.test/carol/Maildir/new/1.mail").is_file()
     assert Mailbox.objects.get(pk="carol@store.test").maildir == "store.test/carol/Maildir/"
-    assert set(Job.objects.values_list("attempts", flat=True)) == {1}
+    assert set(storage_jobs().values_list("attempts", flat=True)) == {1}
 
 
 def test_maildir_work_runs_on_the_storage_host_of_the_mailbox(
@@ -176,7 +183,7 @@ def test_a_worker_killed_in_the_middle_of_a_job(start_worker, superadmin, domain
     purge.refresh_from_db()
     assert purge.state == Job.State.RUNNING  # killed half-way
     assert cur.is_dir()  # half-deleted
-    assert Job.objects.filter(state=Job.State.DONE).count() == 1
+    assert storage_jobs().filter(state=Job.State.DONE).count() == 1
 
     # The message of the purge died with the worker; the sweeper reclaims the job once it
     # is stale and sends it again. The 20 others are still queued.
@@ -209,9 +216,9 @@ def test_changes_made_while_the_broker_is_down_are_carried_out_later(
         mailbox=Mailbox.objects.get(pk="before@shop.test"), local_part="after", actor=superadmin
     )
     assert time.monotonic() - started < 20  # the panel does not hang on the broker
-    assert Job.objects.filter(state=Job.State.PENDING).count() == 6
+    assert storage_jobs().filter(state=Job.State.PENDING).count() == 6
     time.sleep(3)  # the worker stays up without its broker
-    assert Job.objects.filter(state=Job.State.PENDING).count() == 6
+    assert storage_jobs().filter(state=Job.State.PENDING).count() == 6
 
     broker.start()  # an empty Redis: every message sent before is gone
     wait_until(all_done(7), 90, "the sweeper to send the jobs again")
@@ -219,4 +226,4 @@ def test_changes_made_while_the_broker_is_down_are_carried_out_later(
     assert not (base / "shop.test/before").exists()
     for n in range(5):
         assert_maildir(base, f"shop.test/late{n}")
-    assert set(Job.objects.values_list("attempts", flat=True)) == {1}
+    assert set(storage_jobs().values_list("attempts", flat=True)) == {1}

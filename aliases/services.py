@@ -279,3 +279,40 @@ def alias_delete(*, actor: Manager, alias: Alias, request: HttpRequest | None = 
         domain=alias.domain_id,
         changes=diff(before, {}),
     )
+
+
+def alias_keep_targets(
+    alias: Alias,
+    kept: list[str],
+    *,
+    actor: Any,
+    request: HttpRequest | None,
+    message: str,
+) -> bool:
+    """Give ``alias`` the targets left after others went away (a mailbox or a domain was
+    deleted or renamed), or delete it when none is left; audited with ``message``.
+
+    Call it with the alias row locked. True when the alias was deleted.
+    """
+    before = snapshot(alias)
+    address, domain = alias.address, alias.domain_id
+    if kept:
+        alias.goto = ",".join(kept)
+        alias.save(update_fields=["goto"])
+        action, after = "alias.update", snapshot(alias)
+    else:
+        alias.delete()
+        action, after = "alias.delete", {}
+        if not Mailbox.objects.filter(pk=address).exists():  # forwarding is not counted
+            usage_change(domain, aliases=-1)
+    audit_record(
+        actor=actor,
+        action=action,
+        request=request,
+        object_type="alias",
+        object_id=address,
+        domain=domain,
+        changes=diff(before, after),
+        message=message,
+    )
+    return not kept

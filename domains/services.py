@@ -24,10 +24,11 @@ from django.utils.translation import gettext as _
 
 from accounts.models import DomainManager
 from aliases.models import Alias
+from aliases.services import alias_keep_targets
 from audit.services import audit_record, diff, snapshot
 from domains.models import Domain
 from domains.selectors import domain_usage, lock_domain
-from domains.usage import usage_change, usage_create, usage_delete, usage_rename
+from domains.usage import usage_create, usage_delete, usage_rename
 from mailadmin.lib import dates
 from mailadmin.lib.addresses import normalize_domain
 from mailadmin.lib.fields import local_now
@@ -452,30 +453,15 @@ def _remove_domain_targets(
         removed = _targets_in(alias.goto, name)
         if not removed:
             continue  # only a longer domain name that contains this one
-        before = snapshot(alias)
-        kept = [t for t in alias.targets if t not in removed]
-        address, alias_domain = alias.address, alias.domain_id
-        if kept:
-            alias.goto = ",".join(kept)
-            alias.save(update_fields=["goto"])
-            changed.append(address)
-            action, after = "alias.update", snapshot(alias)
-        else:
-            alias.delete()
-            deleted.append(address)
-            action, after = "alias.delete", {}
-            if not Mailbox.objects.filter(pk=address).exists():  # forwarding is not counted
-                usage_change(alias_domain, aliases=-1)
-        audit_record(
+        address = alias.address
+        gone = alias_keep_targets(
+            alias,
+            [t for t in alias.targets if t not in removed],
             actor=actor,
-            action=action,
             request=request,
-            object_type="alias",
-            object_id=address,
-            domain=alias_domain,
-            changes=diff(before, after),
             message=_("targets at %(domain)s removed (domain deleted)") % {"domain": name},
         )
+        (deleted if gone else changed).append(address)
     return changed, deleted
 
 

@@ -22,6 +22,7 @@ from django.http import HttpRequest
 from django.utils.translation import gettext as _
 
 from aliases.models import Alias
+from aliases.services import alias_keep_targets
 from audit.services import audit_record, diff, snapshot
 from domains.models import Domain
 from domains.selectors import domain_usage, lock_domain
@@ -308,31 +309,17 @@ def _replace_in_alias_targets(
             replacement = (new if target.lower() == old else target) or None
             if replacement and replacement not in updated:
                 updated.append(replacement)
-        before = snapshot(alias)
-        address, domain = alias.address, alias.domain_id
-        if updated:
-            alias.goto = ",".join(updated)
-            alias.save(update_fields=["goto"])
-            changed.append(address)
-            action, after = "alias.update", snapshot(alias)
-        else:
-            alias.delete()
-            deleted.append(address)
-            action, after = "alias.delete", {}
-            if not Mailbox.objects.filter(pk=address).exists():  # forwarding is not counted
-                usage_change(domain, aliases=-1)
-        audit_record(
+        address = alias.address
+        gone = alias_keep_targets(
+            alias,
+            updated,
             actor=actor,
-            action=action,
             request=request,
-            object_type="alias",
-            object_id=address,
-            domain=domain,
-            changes=diff(before, after),
             message=_("target %(old)s replaced by %(new)s") % {"old": old, "new": new}
             if new
             else _("target %(old)s removed (mailbox deleted)") % {"old": old},
         )
+        (deleted if gone else changed).append(address)
     return changed, deleted
 
 

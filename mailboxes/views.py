@@ -258,8 +258,8 @@ def _report_alias_changes(request: HttpRequest, changed: list[str], deleted: lis
         )
 
 
-@never_cache
 @manager_required
+@never_cache
 @require_POST
 def mailbox_bulk(request: HttpRequest) -> HttpResponse:
     addresses = sorted({a.strip().lower() for a in request.POST.getlist("addresses")})

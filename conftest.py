@@ -10,10 +10,15 @@ from __future__ import annotations
 import os
 import subprocess
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 from django.db import connection
 from django.db.models.signals import pre_migrate
+from django.test import Client
+
+if TYPE_CHECKING:
+    from mailboxes.models import Mailbox
 
 FIXTURE_SQL = Path(__file__).resolve().parent / "tests" / "fixtures" / "extman-legacy.sql"
 LEGACY_MODE = os.environ.get("MAILADMIN_TEST_LEGACY_FIXTURE") == "1"
@@ -198,19 +203,35 @@ def personas(make_domain, make_manager, make_mailbox):
     }
 
 
+def portal_force_login(client: Client, mailbox: Mailbox) -> None:
+    """Log ``client`` in to the mailbox portal, as ``Client.force_login`` does for a manager:
+    straight into the session, without the login form's throttling and audit record."""
+    from django.conf import settings
+    from django.http import HttpRequest
+
+    from portal.session import portal_login
+
+    request = HttpRequest()
+    request.session = client.session
+    portal_login(request, mailbox)
+    request.session.save()
+    client.cookies[settings.SESSION_COOKIE_NAME] = request.session.session_key
+
+
 @pytest.fixture
 def client_as(personas):
     """``client_as("admin_a")``: a test client logged in as that persona.
 
-    "user_a" (a mailbox user) and "anonymous" get a client with no manager session: a mailbox
-    login never opens the manager pages.
+    "user_a" is logged in to the mailbox portal (a session that never opens the manager pages);
+    "anonymous" has no session.
     """
-    from django.test import Client
 
     def make(persona: str) -> Client:
         client = Client()
         if persona in ("superadmin", "admin_a", "admin_b"):
             client.force_login(personas[persona])
+        elif persona == "user_a":
+            portal_force_login(client, personas[persona])
         return client
 
     return make

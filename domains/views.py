@@ -17,7 +17,12 @@ from domains import services
 from domains.forms import DomainAddForm, DomainDeleteForm, DomainEditForm, DomainRenameForm
 from domains.models import Domain
 from domains.selectors import attach_missing_usage, domain_search, with_usage
-from mailadmin.lib.access import get_visible_or_404, manager_required, superadmin_required
+from mailadmin.lib.access import (
+    get_visible_or_404,
+    manager_required,
+    superadmin_required,
+    visible_object,
+)
 from mailadmin.lib.addresses import domain_unicode, normalize_domain
 from mailadmin.lib.flags import SERVICES
 from mailadmin.lib.listing import make_listing
@@ -61,10 +66,14 @@ def domain_list(request: HttpRequest) -> HttpResponse:
     return render(request, "domains/list.html", {"listing": listing})
 
 
+def _get_domain_with_usage(request: HttpRequest, domain: str) -> Domain:
+    return get_visible_or_404(with_usage(Domain.objects.all()), request.user, pk=_key(domain))
+
+
 @manager_required
+@visible_object(_get_domain_with_usage, param="domain", name="obj")
 @require_safe
-def domain_detail(request: HttpRequest, domain: str) -> HttpResponse:
-    obj = get_visible_or_404(with_usage(Domain.objects.all()), request.user, pk=_key(domain))
+def domain_detail(request: HttpRequest, obj: Domain) -> HttpResponse:
     attach_missing_usage([obj])
     admins = (
         DomainManager.objects.filter(domain_id=obj.pk, active=True)

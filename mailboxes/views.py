@@ -20,7 +20,12 @@ from django.views.decorators.http import require_http_methods, require_POST, req
 
 from domains.models import Domain
 from domains.selectors import attach_missing_usage, list_scope, with_usage
-from mailadmin.lib.access import domain_from_query, get_visible_or_404, manager_required
+from mailadmin.lib.access import (
+    domain_from_query,
+    get_visible_or_404,
+    manager_required,
+    visible_object,
+)
 from mailadmin.lib.flags import SERVICES
 from mailadmin.lib.listing import CONTAINS, address_search_text, make_listing
 from mailboxes import services
@@ -68,8 +73,8 @@ def _get_mailbox(request: HttpRequest, address: str) -> Mailbox:
     )
 
 
-@require_safe
 @manager_required
+@require_safe
 def mailbox_list(request: HttpRequest) -> HttpResponse:
     domain = domain_from_query(request)
     if domain is not None:
@@ -98,8 +103,8 @@ def mailbox_list(request: HttpRequest) -> HttpResponse:
     return render(request, "mailboxes/list.html", context)
 
 
-@require_http_methods(["GET", "POST"])
 @manager_required
+@require_http_methods(["GET", "POST"])
 def mailbox_add(request: HttpRequest) -> HttpResponse:
     domain = domain_from_query(request)
     if domain is None:
@@ -131,10 +136,10 @@ def mailbox_add(request: HttpRequest) -> HttpResponse:
     return render(request, "mailboxes/form.html", {"form": form, "domain": domain})
 
 
-@require_safe
 @manager_required
-def mailbox_detail(request: HttpRequest, address: str) -> HttpResponse:
-    mailbox = _get_mailbox(request, address)
+@visible_object(_get_mailbox, param="address", name="mailbox")
+@require_safe
+def mailbox_detail(request: HttpRequest, mailbox: Mailbox) -> HttpResponse:
     targets, keep_copy = services.forwarding_of(mailbox)
     jobs = Job.objects.visible_to(request.user).filter(object_id=mailbox.username).open()[:20]
     context = {
@@ -149,10 +154,10 @@ def mailbox_detail(request: HttpRequest, address: str) -> HttpResponse:
     return render(request, "mailboxes/detail.html", context)
 
 
-@require_http_methods(["GET", "POST"])
 @manager_required
-def mailbox_edit(request: HttpRequest, address: str) -> HttpResponse:
-    mailbox = _get_mailbox(request, address)
+@visible_object(_get_mailbox, param="address", name="mailbox")
+@require_http_methods(["GET", "POST"])
+def mailbox_edit(request: HttpRequest, mailbox: Mailbox) -> HttpResponse:
     form = MailboxForm(
         request.POST if request.method == "POST" else None, actor=request.user, mailbox=mailbox
     )
@@ -164,16 +169,18 @@ def mailbox_edit(request: HttpRequest, address: str) -> HttpResponse:
         except ValidationError as exc:
             _attach_errors(form, exc)
         else:
-            messages.success(request, _("Mailbox %(address)s saved.") % {"address": address})
+            messages.success(
+                request, _("Mailbox %(address)s saved.") % {"address": mailbox.username}
+            )
             return redirect("mailboxes:detail", address=mailbox.username)
     context = {"form": form, "mailbox": mailbox, "domain": mailbox.domain}
     return render(request, "mailboxes/form.html", context)
 
 
-@require_http_methods(["GET", "POST"])
 @manager_required
-def mailbox_rename(request: HttpRequest, address: str) -> HttpResponse:
-    mailbox = _get_mailbox(request, address)
+@visible_object(_get_mailbox, param="address", name="mailbox")
+@require_http_methods(["GET", "POST"])
+def mailbox_rename(request: HttpRequest, mailbox: Mailbox) -> HttpResponse:
     form = RenameForm(
         request.POST if request.method == "POST" else None,
         initial={"local_part": mailbox.local_part},
@@ -199,10 +206,10 @@ def mailbox_rename(request: HttpRequest, address: str) -> HttpResponse:
     return render(request, "mailboxes/rename.html", context)
 
 
-@require_http_methods(["GET", "POST"])
 @manager_required
-def mailbox_delete(request: HttpRequest, address: str) -> HttpResponse:
-    mailbox = _get_mailbox(request, address)
+@visible_object(_get_mailbox, param="address", name="mailbox")
+@require_http_methods(["GET", "POST"])
+def mailbox_delete(request: HttpRequest, mailbox: Mailbox) -> HttpResponse:
     form = DeleteForm(request.POST if request.method == "POST" else None)
     if request.method == "POST" and form.is_valid():
         try:
@@ -251,9 +258,9 @@ def _report_alias_changes(request: HttpRequest, changed: list[str], deleted: lis
         )
 
 
+@manager_required
 @never_cache
 @require_POST
-@manager_required
 def mailbox_bulk(request: HttpRequest) -> HttpResponse:
     addresses = sorted({a.strip().lower() for a in request.POST.getlist("addresses")})
     visible = Mailbox.objects.visible_to(request.user).filter(pk__in=addresses)

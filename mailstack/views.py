@@ -8,7 +8,7 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
-from django.views.decorators.http import require_POST
+from django.views.decorators.http import require_POST, require_safe
 
 from audit.services import audit_record
 from mailadmin.lib.access import superadmin_required
@@ -23,6 +23,7 @@ RECENT_JOBS = 10
 
 @superadmin_required
 @never_cache
+@require_safe
 def system(request: HttpRequest) -> HttpResponse:
     error = ""
     files: dict[str, str] = {}
@@ -53,6 +54,7 @@ def system(request: HttpRequest) -> HttpResponse:
 
 @superadmin_required
 @never_cache
+@require_safe
 def download(request: HttpRequest, name: str) -> HttpResponse:
     """One generated file as it must be installed, database password included."""
     try:

@@ -76,8 +76,8 @@ def logout(request: HttpRequest) -> HttpResponse:
     return redirect("portal:login")
 
 
-@require_http_methods(["GET", "HEAD"])
 @mailbox_required
+@require_http_methods(["GET", "HEAD"])
 def home(request: HttpRequest) -> HttpResponse:
     mailbox = request.mailbox  # type: ignore[attr-defined]
     return render(
@@ -87,8 +87,8 @@ def home(request: HttpRequest) -> HttpResponse:
     )
 
 
-@require_http_methods(["GET", "HEAD", "POST"])
 @mailbox_required
+@require_http_methods(["GET", "HEAD", "POST"])
 def password(request: HttpRequest) -> HttpResponse:
     mailbox = request.mailbox  # type: ignore[attr-defined]
     disabled = mailbox.password_change_disabled
@@ -119,8 +119,8 @@ def password(request: HttpRequest) -> HttpResponse:
     )
 
 
-@require_http_methods(["GET", "HEAD", "POST"])
 @mailbox_required
+@require_http_methods(["GET", "HEAD", "POST"])
 def recovery(request: HttpRequest) -> HttpResponse:
     mailbox = request.mailbox  # type: ignore[attr-defined]
     disabled = mailbox.password_change_disabled

@@ -8,7 +8,12 @@ from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST, require_safe
 
-from mailadmin.lib.access import domain_from_query, get_visible_or_404, manager_required
+from mailadmin.lib.access import (
+    domain_from_query,
+    get_visible_or_404,
+    manager_required,
+    visible_object,
+)
 from mailadmin.lib.listing import make_listing
 from provisioning import runner
 from provisioning.dispatch import dispatch
@@ -50,10 +55,14 @@ def job_list(request: HttpRequest) -> HttpResponse:
     )
 
 
+def _get_job(request: HttpRequest, pk: int) -> Job:
+    return get_visible_or_404(Job.objects, request.user, pk=pk)
+
+
 @manager_required
+@visible_object(_get_job, param="pk", name="job")
 @require_POST
-def job_retry(request: HttpRequest, pk: int) -> HttpResponse:
-    job = get_visible_or_404(Job.objects, request.user, pk=pk)
+def job_retry(request: HttpRequest, job: Job) -> HttpResponse:
     if runner.retry(job):
         dispatch(job)
         messages.success(request, _("Job #%(id)s will be tried again.") % {"id": job.pk})

@@ -17,6 +17,7 @@ from mailadmin.lib.access import (
     get_visible_or_404,
     manager_required,
     superadmin_required,
+    visible_object,
 )
 from mailadmin.lib.addresses import normalize_domain
 from mailadmin.lib.clientip import client_ip
@@ -128,9 +129,9 @@ def _get_request(request: HttpRequest, pk: int) -> SignupRequest:
 
 
 @manager_required
+@visible_object(_get_request, param="pk", name="signup")
 @require_POST
-def approve(request: HttpRequest, pk: int) -> HttpResponse:
-    signup = _get_request(request, pk)
+def approve(request: HttpRequest, signup: SignupRequest) -> HttpResponse:
     try:
         mailbox = services.signup_approve(signup=signup, actor=request.user, request=request)
     except ValidationError as exc:

@@ -68,7 +68,9 @@ def expected_status(persona: str, url: str, method: str) -> int:
     row = next(p for p in PAGES if p[0] == url)
     get_status = {"superadmin": row[1], "admin_a": row[2], "admin_b": row[3]}[persona]
     if method == "post" and url in READ_ONLY:
-        return 405  # read-only pages refuse POST, whatever the domain
+        # Read-only pages refuse POST to those who may see them; the others get the 404
+        # of any method.
+        return 405 if get_status == 200 else get_status
     if method == "post" and get_status == 200:
         return 200  # an empty POST redisplays the form with errors
     return get_status

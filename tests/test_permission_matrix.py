@@ -14,71 +14,119 @@ Beyond the status:
 
 from __future__ import annotations
 
+import datetime
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
 import pytest
+from captcha.models import CaptchaStore
+from django.db import connection
 from django.test import Client
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
+from django.utils import timezone
 from test_csrf_tokens import assert_one_csrf_token_per_form
 
 from accounts.models import DomainManager, Manager
 from aliases.models import Alias
 from audit.models import AuditEntry
-from conftest import PERSONAS
+from conftest import PASSWORD, PERSONAS
 from domains.models import Domain
+from mailadmin.lib.passwords import hash_password
 from mailboxes.models import Mailbox
+from mailstack.config import DOMAINS_MAP
+from mailstack.models import InternalOnly
 from provisioning.models import Job
 from provisioning.services import job_record
+from signup.models import SignupPolicy, SignupRequest
 
 pytestmark = pytest.mark.django_db
 
-# The objects of a.test that fill the path parameters; "{job}" is the id of a.test's job.
+# The objects of a.test that fill the path parameters; "{job}" is the id of a.test's job,
+# "{signup}" the id of a pending signup request for a.test, "{captcha}" a captcha's key.
 DOMAIN = "a.test"
 MAILBOX = "user@a.test"
 ALIAS = "sales@a.test"
 MANAGER = "admin@a.test"
+APPLICANT = "applicant@a.test"
 JOB = "{job}"
+SIGNUP = "{signup}"
+CAPTCHA = "{captcha}"
 ON_A = f"?domain={DOMAIN}"
 
-OK, FOUND, LOGIN, NOT_FOUND, NOT_ALLOWED = 200, 302, "login", 404, 405
+OK, FOUND, NOT_FOUND, NOT_ALLOWED = 200, 302, 404, 405
+LOGIN = "login"  # a redirect to the manager login page
+PORTAL_LOGIN = "portal login"  # a redirect to the mailbox portal's login page
+# The generated files carry the panel's MySQL connection: without one there is nothing to give.
+OK_ON_MYSQL = OK if connection.vendor == "mysql" else NOT_FOUND
 
 
 @dataclass(frozen=True)
 class Route:
     """Expected answers, in the order of ``PERSONAS``: superadmin, admin_a (a.test's admin),
-    admin_b (another domain's admin), user_a (a mailbox user), anonymous. ``LOGIN`` is a
-    redirect to the login page."""
+    admin_b (another domain's admin), user_a (user@a.test, logged in to the portal), anonymous.
+    ``LOGIN`` is a redirect to the manager login page, ``PORTAL_LOGIN`` to the portal's."""
 
     get: tuple[int | str, ...]
     post: tuple[int | str, ...]
     kwargs: dict[str, str] = field(default_factory=dict)
     query: str = ""
+    headers: dict[str, str] = field(default_factory=dict)
+    public: tuple[str, ...] = ()  # secrets this page shows to everyone it answers
+    own_account: bool = False  # a mailbox user's page: it shows them their own address
 
 
+EVERYONE = (OK,) * 5
 ANY_MANAGER = (OK, OK, OK, LOGIN, LOGIN)
 OWNERS = (OK, OK, NOT_FOUND, LOGIN, LOGIN)
 SUPERADMIN = (OK, NOT_FOUND, NOT_FOUND, LOGIN, LOGIN)
-OWNERS_DONE = (FOUND, FOUND, NOT_FOUND, LOGIN, LOGIN)  # the POST did its work and redirects
+# The POST did its work (or refused the empty form with a message) and redirects.
+ANY_MANAGER_DONE = (FOUND, FOUND, FOUND, LOGIN, LOGIN)
+OWNERS_DONE = (FOUND, FOUND, NOT_FOUND, LOGIN, LOGIN)
+SUPERADMIN_DONE = (FOUND, NOT_FOUND, NOT_FOUND, LOGIN, LOGIN)
+# A method the page does not take: 405 only to those who may see the page, and always after
+# the login; an outsider gets the same 404 as for any other method.
 MANAGERS_REFUSE = (NOT_ALLOWED, NOT_ALLOWED, NOT_ALLOWED, LOGIN, LOGIN)
-EVERYONE_REFUSED = (NOT_ALLOWED,) * 5  # the method is checked before the login
+OWNERS_REFUSE = (NOT_ALLOWED, NOT_ALLOWED, NOT_FOUND, LOGIN, LOGIN)
+SUPERADMIN_REFUSE = (NOT_ALLOWED, NOT_FOUND, NOT_FOUND, LOGIN, LOGIN)
+EVERYONE_REFUSED = (NOT_ALLOWED,) * 5  # logging out is for everyone, by POST only
+# The mailbox portal: only the mailbox user's portal session opens it, never a manager's.
+MAILBOX_USER = (PORTAL_LOGIN, PORTAL_LOGIN, PORTAL_LOGIN, OK, PORTAL_LOGIN)
+MAILBOX_USER_REFUSE = (PORTAL_LOGIN, PORTAL_LOGIN, PORTAL_LOGIN, NOT_ALLOWED, PORTAL_LOGIN)
 
 MATRIX: dict[str, Route] = {
     # Public (a manager who is logged in already is sent on from the login page)
     "accounts:login": Route(get=(FOUND, FOUND, FOUND, OK, OK), post=(FOUND, FOUND, FOUND, OK, OK)),
     "accounts:logout": Route(get=EVERYONE_REFUSED, post=(FOUND,) * 5),
     "set_language": Route(get=(FOUND,) * 5, post=(FOUND,) * 5),
+    # The public signup form of a.test (which offers it); an empty POST shows the errors.
+    "signup:form": Route(get=EVERYONE, post=EVERYONE, kwargs={"domain": DOMAIN}, public=(DOMAIN,)),
+    # The captcha of the public forms; no speech synthesiser is configured, so no audio.
+    "captcha-image": Route(get=EVERYONE, post=EVERYONE, kwargs={"key": CAPTCHA}),
+    "captcha-image-2x": Route(get=EVERYONE, post=EVERYONE, kwargs={"key": CAPTCHA}),
+    "captcha-audio": Route(get=(NOT_FOUND,) * 5, post=(NOT_FOUND,) * 5, kwargs={"key": CAPTCHA}),
+    "captcha-refresh": Route(
+        get=EVERYONE, post=EVERYONE, headers={"X-Requested-With": "XMLHttpRequest"}
+    ),
+    # The mailbox portal: public login and forgotten password; the rest is the mailbox user's
+    # own (a portal user already logged in is sent on from the login page).
+    "portal:login": Route(get=(OK, OK, OK, FOUND, OK), post=EVERYONE),
+    "portal:forgot": Route(get=EVERYONE, post=EVERYONE),
+    "portal:logout": Route(get=EVERYONE_REFUSED, post=(FOUND,) * 5),
+    "portal:home": Route(get=MAILBOX_USER, post=MAILBOX_USER_REFUSE, own_account=True),
+    "portal:password": Route(get=MAILBOX_USER, post=MAILBOX_USER, own_account=True),
+    "portal:recovery": Route(get=MAILBOX_USER, post=MAILBOX_USER, own_account=True),
     # Every manager, scoped to their own domains
     "overview": Route(get=ANY_MANAGER, post=MANAGERS_REFUSE),
     "accounts:password": Route(get=ANY_MANAGER, post=ANY_MANAGER),
     "domains:list": Route(get=ANY_MANAGER, post=MANAGERS_REFUSE),
-    "mailboxes:bulk": Route(get=EVERYONE_REFUSED, post=ANY_MANAGER),
+    "mailboxes:bulk": Route(get=MANAGERS_REFUSE, post=ANY_MANAGER),
+    "signup:bulk": Route(get=MANAGERS_REFUSE, post=ANY_MANAGER_DONE),
     # The objects of a.test
-    "domains:detail": Route(get=OWNERS, post=MANAGERS_REFUSE, kwargs={"domain": DOMAIN}),
-    "mailboxes:list": Route(get=OWNERS, post=EVERYONE_REFUSED, query=ON_A),
+    "domains:detail": Route(get=OWNERS, post=OWNERS_REFUSE, kwargs={"domain": DOMAIN}),
+    "mailboxes:list": Route(get=OWNERS, post=MANAGERS_REFUSE, query=ON_A),
     "mailboxes:add": Route(get=OWNERS, post=OWNERS, query=ON_A),
-    "mailboxes:detail": Route(get=OWNERS, post=EVERYONE_REFUSED, kwargs={"address": MAILBOX}),
+    "mailboxes:detail": Route(get=OWNERS, post=OWNERS_REFUSE, kwargs={"address": MAILBOX}),
     # Every field of the edit form is optional: an empty POST is a valid change.
     "mailboxes:edit": Route(get=OWNERS, post=OWNERS_DONE, kwargs={"address": MAILBOX}),
     "mailboxes:delete": Route(get=OWNERS, post=OWNERS_DONE, kwargs={"address": MAILBOX}),
@@ -89,27 +137,39 @@ MATRIX: dict[str, Route] = {
     "aliases:delete": Route(get=OWNERS, post=OWNERS_DONE, kwargs={"address": ALIAS}),
     "audit:list": Route(get=OWNERS, post=MANAGERS_REFUSE, query=ON_A),
     "provisioning:jobs": Route(get=OWNERS, post=MANAGERS_REFUSE, query=ON_A),
-    "provisioning:retry": Route(get=MANAGERS_REFUSE, post=OWNERS_DONE, kwargs={"pk": JOB}),
+    "provisioning:retry": Route(get=OWNERS_REFUSE, post=OWNERS_DONE, kwargs={"pk": JOB}),
+    "signup:queue": Route(get=OWNERS, post=MANAGERS_REFUSE, query=ON_A),
+    "signup:approve": Route(get=OWNERS_REFUSE, post=OWNERS_DONE, kwargs={"pk": SIGNUP}),
+    # No reason is needed: an empty POST rejects the request.
+    "signup:reject": Route(get=OWNERS, post=OWNERS_DONE, kwargs={"pk": SIGNUP}),
     # Superadmin only
     "domains:add": Route(get=SUPERADMIN, post=SUPERADMIN),
     "domains:edit": Route(get=SUPERADMIN, post=SUPERADMIN, kwargs={"domain": DOMAIN}),
     "domains:delete": Route(get=SUPERADMIN, post=SUPERADMIN, kwargs={"domain": DOMAIN}),
     "domains:rename": Route(get=SUPERADMIN, post=SUPERADMIN, kwargs={"domain": DOMAIN}),
-    "accounts:managers": Route(
-        get=SUPERADMIN, post=(NOT_ALLOWED, NOT_FOUND, NOT_FOUND, LOGIN, LOGIN)
-    ),
+    "accounts:managers": Route(get=SUPERADMIN, post=SUPERADMIN_REFUSE),
     "accounts:manager_add": Route(get=SUPERADMIN, post=SUPERADMIN),
     "accounts:manager_edit": Route(get=SUPERADMIN, post=SUPERADMIN, kwargs={"username": MANAGER}),
     "accounts:manager_delete": Route(
-        get=SUPERADMIN,
-        post=(FOUND, NOT_FOUND, NOT_FOUND, LOGIN, LOGIN),
-        kwargs={"username": MANAGER},
+        get=SUPERADMIN, post=SUPERADMIN_DONE, kwargs={"username": MANAGER}
     ),
+    # An empty POST is no valid policy: a message and back to the domain page.
+    "signup:policy": Route(get=SUPERADMIN_REFUSE, post=SUPERADMIN_DONE, kwargs={"domain": DOMAIN}),
+    "mailstack:system": Route(get=SUPERADMIN, post=SUPERADMIN_REFUSE),
+    "mailstack:download": Route(
+        get=(OK_ON_MYSQL, NOT_FOUND, NOT_FOUND, LOGIN, LOGIN),
+        post=SUPERADMIN_REFUSE,
+        kwargs={"name": DOMAINS_MAP},
+    ),
+    # An empty POST names no action: a message and back to the page.
+    "mailstack:action": Route(get=SUPERADMIN_REFUSE, post=SUPERADMIN_DONE),
 }
 
 # Who may see a.test and its objects; anything the others get must not name them.
 INSIDERS = {"superadmin", "admin_a"}
-SECRETS = (DOMAIN, MAILBOX, ALIAS, MANAGER, "boss@example.org")
+SECRETS = (DOMAIN, MAILBOX, ALIAS, MANAGER, APPLICANT, "boss@example.org", "applicant@example.net")
+# What the mailbox user's own portal pages show them.
+OWN_ACCOUNT = (DOMAIN, MAILBOX)
 
 
 def url_patterns(resolver: URLResolver | None = None, namespace: str = "") -> Iterator[str]:
@@ -133,10 +193,21 @@ def test_every_url_of_the_project_is_in_the_matrix():
 
 @pytest.fixture
 def objects(personas) -> dict[str, Any]:
+    Domain.objects.filter(pk=DOMAIN).update(can_signup=True)
     Alias.objects.create(address=ALIAS, goto="boss@example.org", domain_id=DOMAIN)
     job = job_record(kind=Job.Kind.MAILDIR_QUOTA, payload={}, domain=DOMAIN, object_id=MAILBOX)
     Job.objects.filter(pk=job.pk).update(state=Job.State.FAILED, last_error="disk full")
-    return {"job": str(job.pk)}
+    signup = SignupRequest.objects.create(
+        domain=DOMAIN,
+        local_part=APPLICANT.partition("@")[0],
+        address=APPLICANT,
+        pending_address=APPLICANT,
+        name="Applicant",
+        password_hash=hash_password(PASSWORD),
+        contact_email="applicant@example.net",
+        expires_at=timezone.now() + datetime.timedelta(days=1),
+    )
+    return {"job": str(job.pk), "signup": str(signup.pk), "captcha": CaptchaStore.generate_key()}
 
 
 def snapshot() -> tuple:
@@ -148,8 +219,14 @@ def snapshot() -> tuple:
         list(Manager.objects.order_by("pk").values()),
         sorted(DomainManager.objects.values_list("manager_id", "domain_id", "active")),
         list(Job.objects.order_by("pk").values_list("pk", "state", "attempts")),
+        list(SignupRequest.objects.order_by("pk").values()),
+        list(SignupPolicy.objects.order_by("pk").values()),
+        list(InternalOnly.objects.order_by("pk").values()),
         AuditEntry.objects.exclude(action__startswith="login").count(),
     )
+
+
+LOGIN_PAGES = {LOGIN: "/login/", PORTAL_LOGIN: "/account/login/"}
 
 
 def url_of(name: str, route: Route, objects: dict[str, Any]) -> str:
@@ -166,18 +243,19 @@ def test_each_persona_gets_the_expected_answer(client_as, objects, name, persona
     client: Client = client_as(persona)
     before = snapshot()
 
-    response = getattr(client, method)(url_of(name, route, objects))
+    response = getattr(client, method)(url_of(name, route, objects), headers=route.headers)
 
-    if expected == LOGIN:
+    if expected in LOGIN_PAGES:
         assert response.status_code == 302
-        assert response["Location"].startswith("/login/")
+        assert response["Location"].startswith(LOGIN_PAGES[expected])
     else:
         assert response.status_code == expected
-    body = response.content.decode()
+    body = response.content.decode(errors="replace")  # the captcha is an image
     if persona not in INSIDERS:
-        leaked = [secret for secret in SECRETS if secret in body]
+        shown = route.public + (OWN_ACCOUNT if route.own_account and persona == "user_a" else ())
+        leaked = [secret for secret in SECRETS if secret in body and secret not in shown]
         assert leaked == []
-    if expected in (LOGIN, NOT_FOUND, NOT_ALLOWED) or persona not in INSIDERS:
+    if expected in (LOGIN, PORTAL_LOGIN, NOT_FOUND, NOT_ALLOWED) or persona not in INSIDERS:
         assert snapshot() == before
     if response.status_code == 200 and response["Content-Type"].startswith("text/html"):
         assert_one_csrf_token_per_form(body)

@@ -3,6 +3,12 @@
 The domain of an object always comes from the stored row, through the model's
 ``visible_to(manager)`` queryset: a domain admin asking for something outside their domains
 gets the same 404 as for something that does not exist.
+
+Decorators go in one order: the access decorator (``manager_required``,
+``superadmin_required``), then ``visible_object`` where the URL names an object, then the
+method decorator (``require_safe``, ``require_POST``). So an anonymous visitor is sent to the
+login page and an outsider gets 404 whatever the method, never a 405 about a page they may not
+see.
 """
 
 from __future__ import annotations
@@ -38,6 +44,26 @@ def superadmin_required(view: View) -> View:
         return view(request, *args, **kwargs)
 
     return login_required(wrapper)
+
+
+def visible_object(
+    lookup: Callable[[HttpRequest, Any], Any], *, param: str, name: str
+) -> Callable[[View], View]:
+    """Hand the view the object named by the URL parameter ``param`` as ``name``.
+
+    ``lookup(request, value)`` answers 404 for what the user may not see; it runs before the
+    decorators below this one, the method check among them.
+    """
+
+    def decorator(view: View) -> View:
+        @wraps(view)
+        def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+            kwargs[name] = lookup(request, kwargs.pop(param))
+            return view(request, *args, **kwargs)
+
+        return wrapper
+
+    return decorator
 
 
 def domain_from_query(request: HttpRequest) -> Any:

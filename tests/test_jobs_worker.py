@@ -12,49 +12,16 @@ import time
 from pathlib import Path
 
 import pytest
-from django.db import connection
 
 from domains import services as domain_services
 from mailboxes import services
 from mailboxes.models import Mailbox
 from provisioning.models import Job
-from tests.workers import PrivateRedis, Worker, wait_until
+from tests.workers import wait_until
 
 pytestmark = [pytest.mark.mariadb, pytest.mark.django_db(transaction=True)]
 
-ALL_QUEUES = ["maildir.default", "privileged", "mailadmin"]
 STANDARD_FOLDERS = (".Sent", ".Drafts", ".Trash", ".Junk")
-
-
-@pytest.fixture
-def broker(tmp_path, use_broker):
-    server = PrivateRedis(tmp_path / "redis")
-    server.start()
-    use_broker(server.url)
-    yield server
-    server.stop()
-
-
-@pytest.fixture
-def start_worker(broker, settings, tmp_path):
-    workers: list[Worker] = []
-
-    def start(name: str = "w1", queues: list[str] = ALL_QUEUES, **kwargs) -> Worker:
-        kwargs.setdefault("mail_base", settings.MAILADMIN_MAIL_BASE)
-        worker = Worker(
-            name=name,
-            queues=queues,
-            broker_url=broker.url,
-            database=connection.settings_dict,
-            logdir=tmp_path,
-            **kwargs,
-        )
-        workers.append(worker)
-        return worker.start()
-
-    yield start
-    for worker in workers:
-        worker.kill()  # its work is checked; how it shuts down is not what these tests are about
 
 
 @pytest.fixture

@@ -17,6 +17,7 @@ from domains import services as domain_services
 from mailboxes import services
 from mailboxes.models import Mailbox
 from provisioning.models import Job
+from tests.mailservers import private_postfix_config
 from tests.workers import wait_until
 
 pytestmark = [pytest.mark.mariadb, pytest.mark.django_db(transaction=True)]
@@ -62,8 +63,17 @@ def assert_maildir(base: Path, homedir: str, quota: str = "0") -> None:
     assert (maildir / "maildirsize").read_text().splitlines()[0] == quota
 
 
-def test_a_worker_creates_moves_and_archives_maildirs(start_worker, superadmin, domain, settings):
-    start_worker()
+def test_a_worker_creates_moves_and_archives_maildirs(
+    start_worker, superadmin, domain, settings, tmp_path
+):
+    # The domain rename also rebuilds the Postfix tables on the privileged queue: with a
+    # private Postfix configuration, and a harmless program for the reload.
+    postfix = {
+        "MAILADMIN_POSTFIX_DIR": str(settings.MAILADMIN_POSTFIX_DIR),
+        "MAILADMIN_POSTFIX_CONFIG_DIR": str(private_postfix_config(tmp_path / "pfconf")),
+        "MAILADMIN_POSTFIX": "/bin/true",
+    }
+    start_worker(env=postfix)
     base = settings.MAILADMIN_MAIL_BASE
     alice = create(superadmin, "alice", quota=50)
     create(superadmin, "bob")
@@ -82,8 +92,10 @@ def test_a_worker_creates_moves_and_archives_maildirs(start_worker, superadmin, 
     assert len(archived) == 1 and (archived[0] / "Maildir/cur").is_dir()
 
     domain_services.domain_rename(domain="shop.test", new_name="store.test", actor=superadmin)
-    wait_until(all_done(5), 30, "the domain directory to move")
+    wait_until(all_done(6), 30, "the domain directory to move and the Postfix tables")
     assert not (base / "shop.test").exists()
+    local_sender = (settings.MAILADMIN_POSTFIX_DIR / "local_sender").read_text()
+    assert "store.test" in local_sender and "shop.test" not in local_sender
     assert (base / "store.test/carol/Maildir/new/1.mail").is_file()
     assert Mailbox.objects.get(pk="carol@store.test").maildir == "store.test/carol/Maildir/"
     assert set(Job.objects.values_list("attempts", flat=True)) == {1}

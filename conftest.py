@@ -149,9 +149,9 @@ def broker(tmp_path, use_broker):
 
 
 @pytest.fixture
-def start_worker(broker, settings, tmp_path):
+def start_worker(broker, settings, tmp_path, transactional_db):
     """``start_worker(name, queues, **options)``: a real Celery worker process on the private
-    broker and the test database (committed data: use it in transactional tests)."""
+    broker and the test database; it sees committed data only, hence ``transactional_db``."""
     workers: list[Worker] = []
 
     def start(name: str = "w1", queues: list[str] = ALL_QUEUES, **kwargs) -> Worker:

@@ -37,6 +37,7 @@ class _HelperMixin:
     def _helper(self) -> FormHelper:
         helper = FormHelper()
         helper.form_tag = False
+        helper.disable_csrf = True  # the template's form has the token
         helper.add_input(Submit("submit", self.submit_label))
         return helper
 

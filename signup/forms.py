@@ -73,6 +73,7 @@ class SignupForm(forms.Form):
         self.domain = domain
         self.helper = FormHelper()
         self.helper.form_tag = False
+        self.helper.disable_csrf = True  # the template's form has the token
         self.helper.layout = Layout(
             AppendedText("local_part", escape(f"@{domain}")),
             "name",
@@ -110,6 +111,7 @@ class PolicyForm(forms.Form):
         super().__init__(*args, **kwargs)
         self.helper = FormHelper()
         self.helper.form_tag = False
+        self.helper.disable_csrf = True  # the template's form has the token
         self.helper.add_input(Submit("save", _("Save policy"), css_class="btn-sm"))
 
 
@@ -126,6 +128,7 @@ class RejectForm(forms.Form):
         super().__init__(*args, **kwargs)
         self.helper = FormHelper()
         self.helper.form_tag = False
+        self.helper.disable_csrf = True  # the template's form has the token
         self.helper.add_input(Submit("reject", _("Reject"), css_class="btn-danger"))
 
 

@@ -1,4 +1,5 @@
-"""Test-wide fixtures: fast settings, the MariaDB/legacy passes and the personas.
+"""Test-wide fixtures: fast settings, the MariaDB/legacy passes, real broker and workers, and
+the personas.
 
 ``scripts/test.sh`` runs the suite three times: on SQLite, on MariaDB, and (tests marked
 ``legacy``) on a MariaDB test database that was loaded from ``tests/fixtures/extman-legacy.sql``
@@ -20,8 +21,11 @@ from django.test import Client
 if TYPE_CHECKING:
     from mailboxes.models import Mailbox
 
+from tests.workers import PrivateRedis, Worker
+
 FIXTURE_SQL = Path(__file__).resolve().parent / "tests" / "fixtures" / "extman-legacy.sql"
 LEGACY_MODE = os.environ.get("MAILADMIN_TEST_LEGACY_FIXTURE") == "1"
+ALL_QUEUES = ["maildir.default", "privileged", "mailadmin"]
 
 
 def mysql_client_args(settings_dict: dict, database: str | None = None) -> tuple[list[str], dict]:
@@ -137,6 +141,40 @@ def use_broker(settings):
     if app._pool is not None:
         app._pool.force_close_all()
     app._after_fork()
+
+
+@pytest.fixture
+def broker(tmp_path, use_broker):
+    """A private Redis (``tests.workers.PrivateRedis``), started, that the jobs are sent to."""
+    server = PrivateRedis(tmp_path / "redis")
+    server.start()
+    use_broker(server.url)
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def start_worker(broker, settings, tmp_path, transactional_db):
+    """``start_worker(name, queues, **options)``: a real Celery worker process on the private
+    broker and the test database; it sees committed data only, hence ``transactional_db``."""
+    workers: list[Worker] = []
+
+    def start(name: str = "w1", queues: list[str] = ALL_QUEUES, **kwargs) -> Worker:
+        kwargs.setdefault("mail_base", settings.MAILADMIN_MAIL_BASE)
+        worker = Worker(
+            name=name,
+            queues=queues,
+            broker_url=broker.url,
+            database=connection.settings_dict,
+            logdir=tmp_path,
+            **kwargs,
+        )
+        workers.append(worker)
+        return worker.start()
+
+    yield start
+    for worker in workers:
+        worker.kill()  # what the worker did is checked; how it shuts down is not
 
 
 # --- Personas ---------------------------------------------------------------------------------

@@ -14,6 +14,8 @@ from django.template.loader import render_to_string
 from django.test import RequestFactory
 
 from aliases.models import Alias
+from conftest import PASSWORD
+from domains.models import Domain
 
 pytestmark = pytest.mark.django_db
 
@@ -82,4 +84,26 @@ def test_the_confirmation_template_adds_no_token_of_its_own_for_any_form(rf: Req
     form = confirm_form(body)
     assert 'name="reason"' in form
     assert form.count(CSRF_INPUT) == 1
+    assert_one_csrf_token_per_form(body)
+
+
+@pytest.mark.parametrize("url", ["/signup/a.test/", "/account/login/", "/account/forgot/"])
+def test_the_public_self_service_pages_have_one_token_per_form(client, personas, url):
+    Domain.objects.filter(pk="a.test").update(can_signup=True)
+    response = client.get(url)
+    assert response.status_code == 200
+    assert_one_csrf_token_per_form(response.content.decode())
+
+
+@pytest.mark.parametrize("url", ["/account/", "/account/password/", "/account/recovery/"])
+def test_the_portal_pages_have_one_token_per_form(client, personas, url):
+    client.post("/account/login/", {"username": "user@a.test", "password": PASSWORD})
+    response = client.get(url)
+    assert response.status_code == 200
+    assert_one_csrf_token_per_form(response.content.decode())
+
+
+def test_the_signup_policy_card_has_one_token_in_its_form(client_as):
+    body = client_as("superadmin").get("/domains/a.test/").content.decode()
+    assert 'data-testid="signup-policy-form"' in body
     assert_one_csrf_token_per_form(body)

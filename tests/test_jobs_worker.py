@@ -12,50 +12,17 @@ import time
 from pathlib import Path
 
 import pytest
-from django.db import connection
 
 from domains import services as domain_services
 from mailboxes import services
 from mailboxes.models import Mailbox
 from provisioning.models import Job
-from tests.workers import PrivateRedis, Worker, wait_until
+from tests.mailservers import private_postfix_config
+from tests.workers import wait_until
 
 pytestmark = [pytest.mark.mariadb, pytest.mark.django_db(transaction=True)]
 
-# The storage side; Postfix work (privileged queue) has tests of its own (test_mailstack*).
-STORAGE_QUEUES = ["maildir.default", "mailadmin"]
 STANDARD_FOLDERS = (".Sent", ".Drafts", ".Trash", ".Junk")
-
-
-@pytest.fixture
-def broker(tmp_path, use_broker):
-    server = PrivateRedis(tmp_path / "redis")
-    server.start()
-    use_broker(server.url)
-    yield server
-    server.stop()
-
-
-@pytest.fixture
-def start_worker(broker, settings, tmp_path):
-    workers: list[Worker] = []
-
-    def start(name: str = "w1", queues: list[str] = STORAGE_QUEUES, **kwargs) -> Worker:
-        kwargs.setdefault("mail_base", settings.MAILADMIN_MAIL_BASE)
-        worker = Worker(
-            name=name,
-            queues=queues,
-            broker_url=broker.url,
-            database=connection.settings_dict,
-            logdir=tmp_path,
-            **kwargs,
-        )
-        workers.append(worker)
-        return worker.start()
-
-    yield start
-    for worker in workers:
-        worker.kill()  # its work is checked; how it shuts down is not what these tests are about
 
 
 @pytest.fixture
@@ -74,18 +41,12 @@ def create(actor, local: str, **fields) -> Mailbox:
     )
 
 
-def storage_jobs():
-    return Job.objects.filter(queue__startswith="maildir.")
-
-
 def all_done(expected: int | None = None):
-    """All Maildir jobs done (``expected`` of them); a failed one fails the test at once."""
-
     def check() -> bool:
-        states = list(storage_jobs().values_list("state", flat=True))
+        states = list(Job.objects.values_list("state", flat=True))
         if expected is not None and len(states) != expected:
             return False
-        failed = storage_jobs().filter(state=Job.State.FAILED).first()
+        failed = Job.objects.filter(state=Job.State.FAILED).first()
         if failed:
             raise AssertionError(f"job failed: {failed} {failed.last_error}")
         return all(state == Job.State.DONE for state in states)
@@ -102,8 +63,17 @@ def assert_maildir(base: Path, homedir: str, quota: str = "0") -> None:
     assert (maildir / "maildirsize").read_text().splitlines()[0] == quota
 
 
-def test_a_worker_creates_moves_and_archives_maildirs(start_worker, superadmin, domain, settings):
-    start_worker()
+def test_a_worker_creates_moves_and_archives_maildirs(
+    start_worker, superadmin, domain, settings, tmp_path
+):
+    # The domain rename also rebuilds the Postfix tables on the privileged queue: with a
+    # private Postfix configuration, and a harmless program for the reload.
+    postfix = {
+        "MAILADMIN_POSTFIX_DIR": str(settings.MAILADMIN_POSTFIX_DIR),
+        "MAILADMIN_POSTFIX_CONFIG_DIR": str(private_postfix_config(tmp_path / "pfconf")),
+        "MAILADMIN_POSTFIX": "/bin/true",
+    }
+    start_worker(env=postfix)
     base = settings.MAILADMIN_MAIL_BASE
     alice = create(superadmin, "alice", quota=50)
     create(superadmin, "bob")
@@ -122,11 +92,13 @@ def test_a_worker_creates_moves_and_archives_maildirs(start_worker, superadmin, 
     assert len(archived) == 1 and (archived[0] / "Maildir/cur").is_dir()
 
     domain_services.domain_rename(domain="shop.test", new_name="store.test", actor=superadmin)
-    wait_until(all_done(5), 30, "the domain directory to move")
+    wait_until(all_done(6), 30, "the domain directory to move and the Postfix tables")
     assert not (base / "shop.test").exists()
+    local_sender = (settings.MAILADMIN_POSTFIX_DIR / "local_sender").read_text()
+    assert "store.test" in local_sender and "shop.test" not in local_sender
     assert (base / "store.test/carol/Maildir/new/1.mail").is_file()
     assert Mailbox.objects.get(pk="carol@store.test").maildir == "store.test/carol/Maildir/"
-    assert set(storage_jobs().values_list("attempts", flat=True)) == {1}
+    assert set(Job.objects.values_list("attempts", flat=True)) == {1}
 
 
 def test_maildir_work_runs_on_the_storage_host_of_the_mailbox(
@@ -183,7 +155,7 @@ def test_a_worker_killed_in_the_middle_of_a_job(start_worker, superadmin, domain
     purge.refresh_from_db()
     assert purge.state == Job.State.RUNNING  # killed half-way
     assert cur.is_dir()  # half-deleted
-    assert storage_jobs().filter(state=Job.State.DONE).count() == 1
+    assert Job.objects.filter(state=Job.State.DONE).count() == 1
 
     # The message of the purge died with the worker; the sweeper reclaims the job once it
     # is stale and sends it again. The 20 others are still queued.
@@ -216,9 +188,9 @@ def test_changes_made_while_the_broker_is_down_are_carried_out_later(
         mailbox=Mailbox.objects.get(pk="before@shop.test"), local_part="after", actor=superadmin
     )
     assert time.monotonic() - started < 20  # the panel does not hang on the broker
-    assert storage_jobs().filter(state=Job.State.PENDING).count() == 6
+    assert Job.objects.filter(state=Job.State.PENDING).count() == 6
     time.sleep(3)  # the worker stays up without its broker
-    assert storage_jobs().filter(state=Job.State.PENDING).count() == 6
+    assert Job.objects.filter(state=Job.State.PENDING).count() == 6
 
     broker.start()  # an empty Redis: every message sent before is gone
     wait_until(all_done(7), 90, "the sweeper to send the jobs again")
@@ -226,4 +198,4 @@ def test_changes_made_while_the_broker_is_down_are_carried_out_later(
     assert not (base / "shop.test/before").exists()
     for n in range(5):
         assert_maildir(base, f"shop.test/late{n}")
-    assert set(storage_jobs().values_list("attempts", flat=True)) == {1}
+    assert set(Job.objects.values_list("attempts", flat=True)) == {1}

@@ -22,6 +22,7 @@ from mailstack.models import InternalOnly
 from mailstack.services import postfix_tables_request
 from provisioning import runner
 from provisioning.models import Job
+from tests.mailservers import private_postfix_config
 
 pytestmark = pytest.mark.django_db
 
@@ -38,9 +39,7 @@ MYSQL = {
 @pytest.fixture
 def postfix(settings, tmp_path):
     """postmap with a private Postfix configuration; the reload is a harmless program."""
-    pf = tmp_path / "pfconf"
-    pf.mkdir()
-    (pf / "main.cf").write_text("")
+    pf = private_postfix_config(tmp_path / "pfconf")
     settings.MAILADMIN_POSTFIX_CONFIG_DIR = str(pf)
     settings.MAILADMIN_POSTMAP = "/usr/sbin/postmap"
     settings.MAILADMIN_POSTFIX = "/bin/true"

@@ -3,52 +3,26 @@
 
 from __future__ import annotations
 
-import os
-import shutil
 import subprocess
-import tempfile
-import time
-from pathlib import Path
 
 import pytest
 
 from aliases.services import alias_create
 from mailboxes.services import mailbox_create, mailbox_update
 from mailstack import config
+from tests.mailservers import PrivateDovecot, generate_mailstack_files, private_postfix_config
 
 pytestmark = [pytest.mark.mariadb, pytest.mark.django_db(transaction=True)]
 
 SECRET = "Mail-Stack-Pass-7"
 
 
-def _wipe_legacy_tables() -> None:
-    from accounts.models import DomainManager, Manager
-    from aliases.models import Alias
-    from domains.models import Domain
-    from mailboxes.models import Mailbox
-
-    for model in (DomainManager, Alias, Mailbox, Domain, Manager):
-        model.objects.all().delete()
-
-
-@pytest.fixture(autouse=True)
-def _clean_legacy_tables():
-    """The legacy tables are unmanaged: a transactional test must empty them itself."""
-    _wipe_legacy_tables()
-    yield
-    _wipe_legacy_tables()
-
-
 @pytest.fixture
 def generated(settings, tmp_path):
     """Every generated file, from the test database's own settings, in a private directory."""
-    pf = tmp_path / "pfconf"
-    pf.mkdir()
-    (pf / "main.cf").write_text("")
+    pf = private_postfix_config(tmp_path / "pfconf")
     settings.MAILADMIN_POSTFIX_CONFIG_DIR = str(pf)
-    out = tmp_path / "generated"
-    config.write_files(config.render_all(config.database_params(), str(out)), out)
-    return {"dir": out, "pfconf": pf}
+    return {"dir": generate_mailstack_files(tmp_path / "generated"), "pfconf": pf}
 
 
 def postmap_q(generated, key: str, name: str) -> str | None:
@@ -132,58 +106,9 @@ def test_a_forwarding_alias_replaces_the_mailbox_answer(generated, mail_data):
 @pytest.fixture
 def dovecot(generated):
     """A private Dovecot (no listeners) whose passdb/userdb are the generated SQL file."""
-    if not shutil.which("dovecot") or not shutil.which("doveadm"):
-        pytest.fail("dovecot-core is not installed: run scripts/bootstrap.sh test")
-    # Outside the test's private tmp directory: Dovecot's unprivileged processes need to
-    # reach base_dir.
-    root = Path(tempfile.mkdtemp(prefix="mailadmin-dovecot-"))
-    root.chmod(0o755)
-    for name in ("run", "state"):
-        (root / name).mkdir()
-    sql = generated["dir"] / config.DOVECOT_SQL
-    conf = root / "dovecot.conf"
-    conf.write_text(
-        f"""base_dir = {root}/run
-state_dir = {root}/state
-instance_name = mailadmin-test-{os.getpid()}
-log_path = /dev/stderr
-protocols =
-ssl = no
-disable_plaintext_auth = no
-auth_mechanisms = plain
-passdb {{
-  driver = sql
-  args = {sql}
-}}
-userdb {{
-  driver = sql
-  args = {sql}
-}}
-"""
-    )
-    process = subprocess.Popen(
-        ["dovecot", "-F", "-c", str(conf)], stdout=subprocess.PIPE, stderr=subprocess.STDOUT
-    )
-    deadline = time.monotonic() + 20
-    while not (root / "run" / "auth-client").exists():
-        if process.poll() is not None or time.monotonic() > deadline:
-            process.kill()
-            output = process.stdout.read().decode() if process.stdout else ""
-            pytest.fail(f"dovecot did not start: {output}")
-        time.sleep(0.1)
-    yield conf
-    process.terminate()
-    try:
-        process.wait(timeout=10)
-    except subprocess.TimeoutExpired:
-        process.kill()
-    shutil.rmtree(root, ignore_errors=True)
-
-
-def doveadm(conf: Path, *args: str) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        ["doveadm", "-c", str(conf), *args], capture_output=True, text=True, timeout=60
-    )
+    server = PrivateDovecot(generated["dir"] / config.DOVECOT_SQL).start()
+    yield server
+    server.stop()
 
 
 @pytest.mark.parametrize("scheme", ["md5crypt", "sha512crypt"])
@@ -193,11 +118,11 @@ def test_dovecot_authenticates_panel_mailboxes(dovecot, personas, settings, sche
     box = mailbox_create(domain="a.test", local_part="carol", password=SECRET, actor=root)
     assert box.password.startswith("$1$" if scheme == "md5crypt" else "{CRYPT}$6$")
 
-    ok = doveadm(dovecot, "auth", "test", "carol@a.test", SECRET)
+    ok = dovecot.auth_test("carol@a.test", SECRET)
     assert ok.returncode == 0, ok.stdout + ok.stderr
-    assert doveadm(dovecot, "auth", "test", "carol@a.test", "wrong-password").returncode != 0
+    assert dovecot.auth_test("carol@a.test", "wrong-password").returncode != 0
 
-    user = doveadm(dovecot, "user", "carol@a.test")
+    user = dovecot.doveadm("user", "carol@a.test")
     assert user.returncode == 0, user.stdout + user.stderr
     assert f"{settings.MAILADMIN_MAIL_BASE}/a.test/carol" in user.stdout
     assert "maildir:" in user.stdout and "uid" in user.stdout
@@ -209,8 +134,8 @@ def test_dovecot_refuses_inactive_mailboxes_and_domains(dovecot, personas, make_
     make_domain("off.test", active=False)
     mailbox_create(domain="off.test", local_part="bob", password=SECRET, actor=root)
     for user in ("idle@a.test", "bob@off.test"):
-        assert doveadm(dovecot, "auth", "test", user, SECRET).returncode != 0
-        assert doveadm(dovecot, "user", user).returncode != 0
+        assert dovecot.auth_test(user, SECRET).returncode != 0
+        assert dovecot.doveadm("user", user).returncode != 0
 
 
 def test_dovecot_honours_the_imap_and_pop3_flags(dovecot, personas):
@@ -222,7 +147,7 @@ def test_dovecot_honours_the_imap_and_pop3_flags(dovecot, personas):
         actor=root,
         services={"imap": False},
     )
-    imap = doveadm(dovecot, "auth", "test", "-x", "service=imap", "noimap@a.test", SECRET)
+    imap = dovecot.auth_test("noimap@a.test", SECRET, service="imap")
     assert imap.returncode != 0
-    pop3 = doveadm(dovecot, "auth", "test", "-x", "service=pop3", "noimap@a.test", SECRET)
+    pop3 = dovecot.auth_test("noimap@a.test", SECRET, service="pop3")
     assert pop3.returncode == 0, pop3.stdout + pop3.stderr

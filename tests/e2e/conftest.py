@@ -11,14 +11,11 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
-from django.db import connection
 from playwright.sync_api import Browser, ConsoleMessage, Page, sync_playwright
 from pytest_django.live_server_helper import LiveServer
 
 CHROMIUM = os.environ.get("MAILADMIN_TEST_CHROMIUM", "/usr/bin/chromium")
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage"]
-# The legacy tables are unmanaged, so the flush after a transactional test leaves them alone.
-LEGACY_TABLES = ("domain_manager", "alias", "mailbox", "manager", "domain")
 DESKTOP = {"width": 1280, "height": 800}
 
 
@@ -85,9 +82,13 @@ def console_errors() -> ConsoleErrors:
 
 @pytest.fixture
 def new_page(
-    browser: Browser, live_server: LiveServer, console_errors: ConsoleErrors, _clean_legacy_tables
+    browser: Browser, live_server: LiveServer, console_errors: ConsoleErrors, transactional_db: None
 ) -> Iterator[Callable[..., Page]]:
-    """``new_page(viewport=...)``: a page in a fresh browser context (own cookies)."""
+    """``new_page(viewport=...)``: a page in a fresh browser context (own cookies).
+
+    The live server's thread sees only committed data, hence ``transactional_db``; the root
+    conftest empties the legacy tables after such a test.
+    """
     contexts = []
 
     def make(viewport: dict[str, int] | None = None) -> Page:
@@ -104,14 +105,6 @@ def new_page(
     for context in contexts:
         context.close()
     assert console_errors == []
-
-
-@pytest.fixture
-def _clean_legacy_tables(transactional_db: None) -> Iterator[None]:
-    yield
-    with connection.cursor() as cursor:
-        for table in LEGACY_TABLES:
-            cursor.execute(f"DELETE FROM {connection.ops.quote_name(table)}")  # noqa: S608
 
 
 @pytest.fixture

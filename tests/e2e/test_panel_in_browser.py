@@ -14,9 +14,9 @@ from playwright.sync_api import Page, expect
 
 from accounts.models import DomainManager, Manager
 from aliases.models import Alias
-from conftest import PASSWORD
 from domains.models import Domain
 from mailboxes.models import Mailbox
+from tests.e2e.pages import log_in, submit
 
 pytestmark = pytest.mark.e2e
 
@@ -25,18 +25,6 @@ DOMAIN_ADMIN = "postmaster@example.com"
 NEW_PASSWORD = "Blue-Harbour-31"
 MB = 1024 * 1024
 PNG = b"\x89PNG\r\n\x1a\n"
-
-
-def log_in(page: Page, username: str, password: str = PASSWORD) -> None:
-    page.goto("/login/")
-    page.fill("input[name=username]", username)
-    page.fill("input[name=password]", password)
-    page.click("input[name=login], button[name=login]")
-    expect(page.get_by_test_id("signed-in-as")).to_contain_text(username)
-
-
-def submit(page: Page, form_testid: str) -> None:
-    page.get_by_test_id(form_testid).locator("[type=submit]").click()
 
 
 def status_of(page: Page, url: str) -> int:

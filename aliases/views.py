@@ -14,17 +14,20 @@ from django.views.decorators.http import require_safe
 from aliases import services
 from aliases.forms import AliasEditForm, AliasForm
 from aliases.models import Alias
-from domains.selectors import list_scope
+from domains.models import Domain
+from domains.selectors import list_scope, usage_totals
 from mailadmin.lib.access import domain_from_query, get_visible_or_404, manager_required
 from mailadmin.lib.addresses import domain_unicode
 from mailadmin.lib.listing import CONTAINS, address_search_text, make_listing
 from mailboxes.models import Mailbox
 from mailstack.services import is_internal_only
 
+# Aliases without the forwarding aliases of mailboxes (those show on the mailbox).
+NOT_FORWARDING = ~Exists(Mailbox.objects.filter(pk=OuterRef("address")))
+
 
 def _plain_aliases() -> QuerySet[Alias]:
-    """Aliases without the forwarding aliases of mailboxes (those show on the mailbox)."""
-    return Alias.objects.exclude(Exists(Mailbox.objects.filter(pk=OuterRef("address"))))
+    return Alias.objects.filter(NOT_FORWARDING)
 
 
 def alias_search(text: str, match: str) -> Q:
@@ -66,16 +69,25 @@ def _warn_missing_targets(request: HttpRequest, alias: Alias) -> None:
 @require_safe
 def alias_list(request: HttpRequest) -> HttpResponse:
     domain = domain_from_query(request)
-    queryset = _plain_aliases().visible_to(request.user)
+    queryset = Alias.objects.visible_to(request.user)
+    domains = Domain.objects.visible_to(request.user)
+    if domain is not None:
+        domains = domains.filter(pk=domain.pk)
     names = list_scope(request.user, domain)
     if names is not None:  # the same rows, named by a list of domains (see list_scope)
-        queryset = _plain_aliases().filter(domain_id__in=names)
+        queryset = Alias.objects.filter(domain_id__in=names)
     listing = make_listing(
         request,
         queryset,
         search=alias_search,
         sort_fields={"address": "address", "active": "active", "domain": "domain_id"},
         default_sort="address",
+        # After the search: a substring search over every alias would otherwise run this
+        # subquery for each of them.
+        costly=NOT_FORWARDING,
+        # Counting the aliases without the forwarding ones means a lookup in the mailbox table
+        # for every alias in scope (100 ms at 100,000); the usage rows hold that number.
+        total=lambda: usage_totals(domains).aliases,
     )
     return render(request, "aliases/list.html", {"listing": listing, "domain": domain})
 

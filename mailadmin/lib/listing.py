@@ -75,6 +75,18 @@ def address_search_text(text: str) -> str:
     return f"{local}{at}{'.'.join(labels)}"
 
 
+class KnownCountPaginator(Paginator):
+    """A paginator told its count instead of running ``COUNT(*)``."""
+
+    def __init__(self, object_list: Any, per_page: int, *, count: int) -> None:
+        super().__init__(object_list, per_page)
+        self._known_count = count
+
+    @property
+    def count(self) -> int:  # type: ignore[override]
+        return self._known_count
+
+
 def make_listing(
     request: HttpRequest,
     queryset: QuerySet,
@@ -83,6 +95,8 @@ def make_listing(
     search: SearchFunction | None = None,
     sort_fields: dict[str, str],
     default_sort: str,
+    costly: Any = None,
+    total: Callable[[], int] | None = None,
 ) -> Listing:
     """Apply ``q``, ``sort`` (a key of ``sort_fields``, ``-`` for descending), ``per_page`` and
     ``page`` from the query string. Unknown values fall back to the defaults instead of
@@ -91,6 +105,12 @@ def make_listing(
     ``q`` goes to ``search`` with ``match`` (``prefix`` by default, or ``contains``) when the
     page gives one; otherwise it matches any of ``search_fields`` as a case-insensitive
     substring.
+
+    ``costly`` is a condition (e.g. a subquery) applied after the search: MariaDB evaluates
+    the conditions of a scan in their order, so it is then checked on matching rows only.
+
+    ``total`` gives the number of rows when no search applies, where it is known without
+    counting them (the usage table); the page itself is still read from the rows.
     """
     q = request.GET.get("q", "").strip()[:MAX_QUERY_LENGTH]
     match = ""
@@ -104,6 +124,8 @@ def make_listing(
         queryset = queryset.filter(
             reduce(or_, (Q(**{f"{f}__icontains": q}) for f in search_fields))
         )
+    if costly is not None:
+        queryset = queryset.filter(costly)
     sort = request.GET.get("sort", default_sort)
     if sort.lstrip("-") not in sort_fields:
         sort = default_sort
@@ -115,7 +137,10 @@ def make_listing(
     per_page = _int(request.GET.get("per_page"), PER_PAGE_CHOICES[0])
     if per_page not in PER_PAGE_CHOICES:
         per_page = PER_PAGE_CHOICES[0]
-    paginator = Paginator(queryset, per_page)
+    if total is not None and not q:
+        paginator: Paginator = KnownCountPaginator(queryset, per_page, count=total())
+    else:
+        paginator = Paginator(queryset, per_page)
     page = paginator.get_page(request.GET.get("page"))
     return Listing(
         page=page, q=q, sort=sort, per_page=per_page, sort_fields=sort_fields, match=match

@@ -57,6 +57,7 @@ class Command(BaseCommand):
             ("mailboxes search", f"/mailboxes/?domain={BIG}&q=user1234"),
             ("mailboxes search, contains", f"/mailboxes/?domain={BIG}&q=user1234&match=contains"),
             ("mailboxes sorted by quota", f"/mailboxes/?domain={BIG}&sort=-quota"),
+            ("aliases all", "/aliases/"),
             ("aliases of largest domain", f"/aliases/?domain={BIG}"),
             ("aliases search", "/aliases/?q=list-77"),
             ("aliases search, contains", "/aliases/?q=list-77&match=contains"),

@@ -113,8 +113,14 @@ def password(request: HttpRequest) -> HttpResponse:
                 return redirect("portal:home")
     return render(
         request,
-        "portal/password.html",
-        {"form": form, "disabled": disabled, "mailbox": mailbox},
+        "portal/form.html",
+        {
+            "form": form,
+            "disabled": disabled,
+            "mailbox": mailbox,
+            "title": _("Change password"),
+            "form_testid": "portal-password-form",
+        },
         status=status,
     )
 
@@ -148,8 +154,14 @@ def recovery(request: HttpRequest) -> HttpResponse:
                 return redirect("portal:home")
     return render(
         request,
-        "portal/recovery.html",
-        {"form": form, "disabled": disabled, "mailbox": mailbox},
+        "portal/form.html",
+        {
+            "form": form,
+            "disabled": disabled,
+            "mailbox": mailbox,
+            "title": _("Recovery question"),
+            "form_testid": "portal-recovery-form",
+        },
         status=status,
     )
 

@@ -13,25 +13,10 @@ from django.utils import timezone
 
 from provisioning import runner
 from provisioning.models import Job
-from provisioning.services import PRIVILEGED_QUEUE, job_record, queue_for, storage_queue
+from provisioning.services import PRIVILEGED_QUEUE, queue_for, storage_queue
+from tests.test_jobs_runner import create_job
 
 pytestmark = pytest.mark.django_db
-
-
-def maildir_job(homedir: str = "a.test/alice", **kwargs) -> Job:
-    return job_record(
-        kind=Job.Kind.MAILDIR_CREATE,
-        payload={
-            "homedir": homedir,
-            "maildir": f"{homedir}/Maildir/",
-            "quota": "1048576S",
-            "uid": 1000,
-            "gid": 1000,
-        },
-        domain="a.test",
-        object_id=f"{homedir}@x",
-        **kwargs,
-    )
 
 
 def test_routing_follows_the_storage_host():
@@ -40,13 +25,13 @@ def test_routing_follows_the_storage_host():
     assert queue_for(Job.Kind.MAILDIR_MOVE, "store2") == "maildir.store2"
     assert queue_for(Job.Kind.DOMAIN_MOVE, "store2") == storage_queue("store2")
     assert queue_for(Job.Kind.POSTFIX_TABLES, "store2") == PRIVILEGED_QUEUE
-    assert maildir_job(mailhost="store2").queue == "maildir.store2"
+    assert create_job(mailhost="store2").queue == "maildir.store2"
 
 
 def test_the_job_is_sent_only_after_commit(django_capture_on_commit_callbacks, settings):
     """Inline mode (no broker): the job runs once the data change has committed."""
     with django_capture_on_commit_callbacks(execute=False) as callbacks:
-        job = maildir_job()
+        job = create_job()
     assert len(callbacks) == 1
     job.refresh_from_db()
     assert job.state == Job.State.PENDING  # nothing ran inside the transaction
@@ -62,7 +47,7 @@ def test_a_rolled_back_change_sends_nothing(django_capture_on_commit_callbacks):
         pytest.raises(RuntimeError),
         transaction.atomic(),
     ):
-        maildir_job()
+        create_job()
         raise RuntimeError("the data change failed")
     assert callbacks == []
     assert not Job.objects.exists()
@@ -74,7 +59,7 @@ def test_a_broker_that_is_down_leaves_the_job_pending(
     use_broker("redis://127.0.0.1:1/0")  # nothing listens on port 1
     started = time.monotonic()
     with django_capture_on_commit_callbacks(execute=True):
-        job = maildir_job()
+        job = create_job()
     assert time.monotonic() - started < 5  # the request does not hang on the broker
     job.refresh_from_db()
     assert job.state == Job.State.PENDING
@@ -83,10 +68,10 @@ def test_a_broker_that_is_down_leaves_the_job_pending(
 
 def test_the_sweeper_resends_jobs_nobody_took_and_runs_retries_when_due(settings):
     settings.MAILADMIN_JOB_RESEND_AFTER = 60
-    fresh = maildir_job("a.test/fresh")
-    lost = maildir_job("a.test/lost")
-    retry = maildir_job("a.test/retry")
-    later = maildir_job("a.test/later")
+    fresh = create_job("a.test/fresh")
+    lost = create_job("a.test/lost")
+    retry = create_job("a.test/retry")
+    later = create_job("a.test/later")
     now = timezone.now()
     Job.objects.filter(pk=lost.pk).update(updated_at=now - datetime.timedelta(seconds=61))
     Job.objects.filter(pk=retry.pk).update(run_after=now - datetime.timedelta(seconds=1))
@@ -104,7 +89,7 @@ def test_the_sweeper_resends_jobs_nobody_took_and_runs_retries_when_due(settings
 def test_the_sweeper_reclaims_the_jobs_of_a_dead_worker_and_runs_them(settings):
     settings.MAILADMIN_JOB_STALE_AFTER = 30
     settings.MAILADMIN_JOB_RESEND_AFTER = 30
-    job = maildir_job()
+    job = create_job()
     past = timezone.now() - datetime.timedelta(seconds=31)
     Job.objects.filter(pk=job.pk).update(state=Job.State.RUNNING, attempts=1, updated_at=past)
     assert runner.sweep() == {"reclaimed": 1, "sent": 0}  # reclaimed now, sent next time
@@ -117,7 +102,7 @@ def test_the_sweeper_reclaims_the_jobs_of_a_dead_worker_and_runs_them(settings):
 
 
 def test_a_job_that_is_running_is_left_alone(settings):
-    job = maildir_job()
+    job = create_job()
     Job.objects.filter(pk=job.pk).update(state=Job.State.RUNNING)
     assert runner.sweep(now=timezone.now() + datetime.timedelta(seconds=60)) == {
         "reclaimed": 0,
@@ -129,7 +114,7 @@ def test_a_job_that_is_running_is_left_alone(settings):
 
 def test_sweep_jobs_command(settings):
     settings.MAILADMIN_JOB_RESEND_AFTER = 1
-    job = maildir_job()
+    job = create_job()
     Job.objects.filter(pk=job.pk).update(updated_at=timezone.now() - datetime.timedelta(hours=1))
     out = StringIO()
     call_command("sweep_jobs", stdout=out)

@@ -14,7 +14,8 @@ from provisioning.services import job_record
 pytestmark = pytest.mark.django_db
 
 
-def create_job(homedir="a.test/alice"):
+def create_job(homedir: str = "a.test/alice", **kwargs) -> Job:
+    """A Maildir job as the mailbox services record it (sent after commit, like theirs)."""
     return job_record(
         kind=Job.Kind.MAILDIR_CREATE,
         payload={
@@ -25,7 +26,8 @@ def create_job(homedir="a.test/alice"):
             "gid": 1000,
         },
         domain="a.test",
-        object_id="alice@a.test",
+        object_id=f"{homedir.rpartition('/')[2]}@a.test",
+        **kwargs,
     )
 
 

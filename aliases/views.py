@@ -52,6 +52,21 @@ def _list_url(domain: str | None = None) -> str:
     return f"{url}?domain={domain}" if domain else url
 
 
+def report_alias_changes(request: HttpRequest, changed: list[str], deleted: list[str]) -> None:
+    """Tell which aliases lost targets because a mailbox or a domain went away."""
+    if changed:
+        messages.info(
+            request,
+            _("Removed from the targets of: %(aliases)s") % {"aliases": ", ".join(changed)},
+        )
+    if deleted:
+        messages.warning(
+            request,
+            _("Deleted because they had no target left: %(aliases)s")
+            % {"aliases": ", ".join(deleted)},
+        )
+
+
 def _warn_missing_targets(request: HttpRequest, alias: Alias) -> None:
     missing = services.missing_local_targets(alias.targets, actor=request.user)
     if missing:

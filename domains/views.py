@@ -13,6 +13,7 @@ from django.views.decorators.http import require_safe
 
 from accounts.models import DomainManager
 from aliases.models import Alias
+from aliases.views import report_alias_changes
 from domains import services
 from domains.forms import DomainAddForm, DomainDeleteForm, DomainEditForm, DomainRenameForm
 from domains.models import Domain
@@ -157,7 +158,7 @@ def domain_delete(request: HttpRequest, domain: str) -> HttpResponse:
         except ValidationError as exc:
             form.add_error(None, exc)
         else:
-            _report_alias_changes(request, result.changed_aliases, result.deleted_aliases)
+            report_alias_changes(request, result.changed_aliases, result.deleted_aliases)
             messages.success(
                 request, _("Domain %(name)s deleted.") % {"name": domain_unicode(obj.pk)}
             )
@@ -191,21 +192,6 @@ def domain_delete(request: HttpRequest, domain: str) -> HttpResponse:
             "danger": True,
         },
     )
-
-
-def _report_alias_changes(request: HttpRequest, changed: list[str], deleted: list[str]) -> None:
-    """Which aliases of other domains lost their targets at the deleted domain."""
-    if changed:
-        messages.info(
-            request,
-            _("Removed from the targets of: %(aliases)s") % {"aliases": ", ".join(changed)},
-        )
-    if deleted:
-        messages.warning(
-            request,
-            _("Deleted because they had no target left: %(aliases)s")
-            % {"aliases": ", ".join(deleted)},
-        )
 
 
 @superadmin_required

@@ -18,6 +18,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_http_methods, require_POST, require_safe
 
+from aliases.views import report_alias_changes
 from domains.models import Domain
 from domains.selectors import attach_missing_usage, list_scope, with_usage
 from mailadmin.lib.access import (
@@ -219,7 +220,7 @@ def mailbox_delete(request: HttpRequest, mailbox: Mailbox) -> HttpResponse:
         except ValidationError as exc:
             _attach_errors(form, exc)
         else:
-            _report_alias_changes(request, result.changed_aliases, result.deleted_aliases)
+            report_alias_changes(request, result.changed_aliases, result.deleted_aliases)
             messages.success(
                 request, _("Mailbox %(address)s deleted.") % {"address": result.address}
             )
@@ -242,20 +243,6 @@ def mailbox_delete(request: HttpRequest, mailbox: Mailbox) -> HttpResponse:
         "domain": mailbox.domain,
     }
     return render(request, "mailboxes/confirm_delete.html", context)
-
-
-def _report_alias_changes(request: HttpRequest, changed: list[str], deleted: list[str]) -> None:
-    if changed:
-        messages.info(
-            request,
-            _("Removed from the targets of: %(aliases)s") % {"aliases": ", ".join(changed)},
-        )
-    if deleted:
-        messages.warning(
-            request,
-            _("Deleted because they had no target left: %(aliases)s")
-            % {"aliases": ", ".join(deleted)},
-        )
 
 
 @manager_required
@@ -296,7 +283,7 @@ def mailbox_bulk(request: HttpRequest) -> HttpResponse:
         response = render(request, "mailboxes/bulk.html", context)
         response["Cache-Control"] = "no-store"
         return response
-    _report_alias_changes(request, result.changed_aliases, result.deleted_aliases)
+    report_alias_changes(request, result.changed_aliases, result.deleted_aliases)
     messages.success(
         request,
         _("%(action)s: %(count)s mailboxes done.")

@@ -62,6 +62,35 @@ def audit_record(
     actor_kind: str | None = None,
 ) -> AuditEntry:
     """Record one action. ``actor`` is a Manager, a Mailbox, a string or None (system)."""
+    entry = audit_entry(
+        actor=actor,
+        action=action,
+        request=request,
+        object_type=object_type,
+        object_id=object_id,
+        domain=domain,
+        changes=changes,
+        message=message,
+        actor_kind=actor_kind,
+    )
+    entry.save(force_insert=True)
+    return entry
+
+
+def audit_entry(
+    *,
+    actor: Any,
+    action: str,
+    request: HttpRequest | None = None,
+    object_type: str = "",
+    object_id: str = "",
+    domain: str = "",
+    changes: Mapping[str, list[Any]] | None = None,
+    message: str = "",
+    actor_kind: str | None = None,
+) -> AuditEntry:
+    """The unsaved entry :func:`audit_record` writes: for ``AuditEntry.objects.bulk_create``
+    when one action records many objects (a mailbox import)."""
     if actor is None or not getattr(actor, "is_authenticated", True):
         name, kind = "", actor_kind or "anonymous"
     elif isinstance(actor, str):
@@ -72,7 +101,7 @@ def audit_record(
     for field, pair in (changes or {}).items():
         if field in SECRET_FIELDS and pair[1] != CHANGED:
             raise ValueError(f"refusing to log the value of {field}")
-    return AuditEntry.objects.create(
+    return AuditEntry(
         actor=name[:255],
         actor_kind=kind[:16],
         ip=client_ip(request) if request is not None else None,

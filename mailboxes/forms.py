@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import csv
+import io
 from typing import Any
 
 from crispy_forms.helper import FormHelper
@@ -19,6 +21,7 @@ from mailboxes.services import (
     BULK_ACTIONS,
     KEEP,
     MAX_FORWARD_TARGETS,
+    MAX_IMPORT_ROWS,
     forwarding_of,
     normalize_forward_targets,
     quota_mb,
@@ -385,3 +388,69 @@ class BulkForm(forms.Form):
         return self.cleaned_data["action"] in ("delete", "reset_password") and not (
             self.cleaned_data.get("confirm")
         )
+
+
+IMPORT_COLUMNS = ("local_part", "name", "password", "quota")
+#: Largest file an import takes (20,000 lines of a few dozen bytes fit in it).
+MAX_IMPORT_BYTES = 2 * 1024 * 1024
+
+
+class ImportForm(forms.Form):
+    """A CSV file of new mailboxes: ``local_part,name,password,quota`` per line (UTF-8, an
+    optional header line of these names, an empty quota for the domain's default)."""
+
+    file = forms.FileField(
+        label=_("CSV file"),
+        help_text=_(
+            "UTF-8, one mailbox per line: local_part,name,password,quota (quota in MB; leave"
+            " it empty for the domain's default). A first line with these column names is"
+            " skipped. At most 20,000 lines and 2 MB."
+        ),
+        widget=forms.ClearableFileInput(attrs={"accept": ".csv,text/csv,text/plain"}),
+    )
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.helper = FormHelper()
+        self.helper.form_tag = False
+        self.helper.disable_csrf = True
+
+    def clean_file(self) -> list[dict[str, Any]]:
+        upload = self.cleaned_data["file"]
+        if upload.size > MAX_IMPORT_BYTES:
+            raise ValidationError(_("The file is larger than 2 MB: split it into several."))
+        try:
+            text = upload.read().decode("utf-8-sig")
+        except UnicodeDecodeError as exc:
+            raise ValidationError(_("The file is not UTF-8 text.")) from exc
+        rows: list[dict[str, Any]] = []
+        errors: list[str] = []
+        try:
+            lines = list(csv.reader(io.StringIO(text, newline="")))
+        except csv.Error as exc:
+            raise ValidationError(_("The file is not valid CSV.")) from exc
+        for number, cells in enumerate(lines, start=1):
+            cells = [cell.strip() for cell in cells]
+            if not any(cells):
+                continue
+            if number == 1 and cells[0].lower() == IMPORT_COLUMNS[0]:
+                continue  # the header line
+            if not 3 <= len(cells) <= len(IMPORT_COLUMNS):
+                errors.append(
+                    _("Line %(line)s: expected local_part,name,password and an optional quota.")
+                    % {"line": number}
+                )
+                continue
+            row: dict[str, Any] = dict(zip(IMPORT_COLUMNS, cells, strict=False))
+            row["line"] = number
+            rows.append(row)
+            if len(rows) > MAX_IMPORT_ROWS:
+                raise ValidationError(
+                    _("The file has more than %(max)s mailboxes: split it into several.")
+                    % {"max": MAX_IMPORT_ROWS}
+                )
+        if errors:
+            raise ValidationError(errors)
+        if not rows:
+            raise ValidationError(_("The file holds no mailboxes."))
+        return rows

@@ -7,6 +7,7 @@ urlpatterns = [
     path("", views.mailbox_list, name="list"),
     path("add/", views.mailbox_add, name="add"),
     path("bulk/", views.mailbox_bulk, name="bulk"),
+    path("import/", views.mailbox_import, name="import"),
     path("<str:address>/", views.mailbox_detail, name="detail"),
     path("<str:address>/edit/", views.mailbox_edit, name="edit"),
     path("<str:address>/delete/", views.mailbox_delete, name="delete"),

@@ -1,4 +1,5 @@
-"""Mailbox pages (SPEC §3.4): list with bulk actions, add, detail, edit, rename, delete."""
+"""Mailbox pages (SPEC §3.4): list with bulk actions, add, import, detail, edit, rename,
+delete."""
 
 from __future__ import annotations
 
@@ -30,7 +31,14 @@ from mailadmin.lib.access import (
 from mailadmin.lib.flags import SERVICES
 from mailadmin.lib.listing import CONTAINS, address_search_text, make_listing
 from mailboxes import services
-from mailboxes.forms import BulkForm, ChooseDomainForm, DeleteForm, MailboxForm, RenameForm
+from mailboxes.forms import (
+    BulkForm,
+    ChooseDomainForm,
+    DeleteForm,
+    ImportForm,
+    MailboxForm,
+    RenameForm,
+)
 from mailboxes.models import Mailbox
 from provisioning.models import Job
 
@@ -290,3 +298,33 @@ def mailbox_bulk(request: HttpRequest) -> HttpResponse:
         % {"action": BulkForm.ACTION_LABELS[data["action"]], "count": len(result.addresses)},
     )
     return redirect(context["list_url"])
+
+
+@manager_required
+@require_http_methods(["GET", "POST"])
+def mailbox_import(request: HttpRequest) -> HttpResponse:
+    """Create the mailboxes of a CSV file in one domain, all or nothing (SPEC §7.1)."""
+    domain = domain_from_query(request)
+    if domain is None:
+        raise Http404
+    form = ImportForm(request.POST or None, request.FILES or None)
+    errors: list[str] = []
+    if request.method == "POST" and form.is_valid():
+        try:
+            created = services.mailbox_import(
+                domain=domain.domain,
+                rows=form.cleaned_data["file"],
+                actor=request.user,
+                request=request,
+            )
+        except services.ImportRejected as exc:
+            errors = exc.messages
+        else:
+            messages.success(
+                request,
+                _("%(count)s mailboxes imported; their Maildirs are being prepared.")
+                % {"count": len(created)},
+            )
+            return redirect(_list_url(domain.domain))
+    context = {"form": form, "domain": domain, "import_errors": errors}
+    return render(request, "mailboxes/import.html", context)

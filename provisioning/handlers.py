@@ -24,6 +24,16 @@ def maildir_create(job: Job) -> None:
     )
 
 
+def maildir_create_batch(job: Job) -> None:
+    """The Maildirs of an import, one after the other; each creation is idempotent, so a
+    retried job redoes nothing that an earlier run finished."""
+    base = _base()
+    for p in job.payload["mailboxes"]:
+        maildir.create_maildir(
+            base, p["homedir"], p["maildir"], p.get("quota", "0"), int(p["uid"]), int(p["gid"])
+        )
+
+
 def maildir_quota(job: Job) -> None:
     p = job.payload
     maildir.set_quota(_base(), p["maildir"], p["quota"], int(p["uid"]), int(p["gid"]))
@@ -66,6 +76,7 @@ def domain_archive(job: Job) -> None:
 
 HANDLERS: dict[str, Callable[[Job], None]] = {
     Job.Kind.MAILDIR_CREATE: maildir_create,
+    Job.Kind.MAILDIR_CREATE_BATCH: maildir_create_batch,
     Job.Kind.MAILDIR_QUOTA: maildir_quota,
     Job.Kind.MAILDIR_MOVE: maildir_move,
     Job.Kind.MAILDIR_ARCHIVE: maildir_archive,

@@ -39,6 +39,7 @@ class Job(models.Model):
 
     class Kind(models.TextChoices):
         MAILDIR_CREATE = "maildir.create", _("create Maildir")
+        MAILDIR_CREATE_BATCH = "maildir.create_batch", _("create Maildirs (import)")
         MAILDIR_QUOTA = "maildir.quota", _("update Maildir quota")
         MAILDIR_MOVE = "maildir.move", _("move Maildir")
         MAILDIR_ARCHIVE = "maildir.archive", _("archive mailbox data")

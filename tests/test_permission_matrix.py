@@ -126,6 +126,8 @@ MATRIX: dict[str, Route] = {
     "domains:detail": Route(get=OWNERS, post=OWNERS_REFUSE, kwargs={"domain": DOMAIN}),
     "mailboxes:list": Route(get=OWNERS, post=MANAGERS_REFUSE, query=ON_A),
     "mailboxes:add": Route(get=OWNERS, post=OWNERS, query=ON_A),
+    # An empty POST shows the form's error (no file).
+    "mailboxes:import": Route(get=OWNERS, post=OWNERS, query=ON_A),
     "mailboxes:detail": Route(get=OWNERS, post=OWNERS_REFUSE, kwargs={"address": MAILBOX}),
     # Every field of the edit form is optional: an empty POST is a valid change.
     "mailboxes:edit": Route(get=OWNERS, post=OWNERS_DONE, kwargs={"address": MAILBOX}),

@@ -21,7 +21,7 @@ from domains.models import Domain
 from domains.selectors import domain_usage, lock_domain
 from domains.usage import usage_change
 from mailadmin.lib.addresses import normalize_address, normalize_domain, split_address
-from mailadmin.selectors import OWNER_LABELS, address_owner
+from mailadmin.selectors import address_in_use_message, address_owner
 from mailboxes.models import Mailbox
 from mailstack.services import internal_only_forget, internal_only_set
 
@@ -181,12 +181,7 @@ def alias_create(
         raise ValidationError({"domain": _("This domain does not exist.")}) from exc
     owner = address_owner(address)
     if owner:
-        raise ValidationError(
-            {
-                "local_part": _("%(address)s is already used by %(owner)s.")
-                % {"address": address, "owner": OWNER_LABELS[owner]}
-            }
-        )
+        raise ValidationError({"local_part": address_in_use_message(address, owner)})
     _check_targets(actor=actor, address=address, targets=targets)
     if domain_row.maxalias and domain_usage(domain, ("aliases",)).aliases >= domain_row.maxalias:
         raise ValidationError(

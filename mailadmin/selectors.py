@@ -75,3 +75,11 @@ OWNER_LABELS = {
     "alias": _("an alias"),
     "signup": _("a pending signup request"),
 }
+
+
+def address_in_use_message(address: str, owner: str) -> str:
+    """The field error for an address that ``owner`` (from :func:`address_owner`) holds."""
+    return _("%(address)s is already used by %(owner)s.") % {
+        "address": address,
+        "owner": OWNER_LABELS[owner],
+    }

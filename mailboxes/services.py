@@ -33,7 +33,7 @@ from mailadmin.lib.fields import local_now
 from mailadmin.lib.flags import SERVICE_NAMES
 from mailadmin.lib.passwords import hash_password
 from mailadmin.lib.quota import quota_bytes, quota_from_mb
-from mailadmin.selectors import OWNER_LABELS, address_owner, address_owners
+from mailadmin.selectors import address_in_use_message, address_owner, address_owners
 from mailboxes.models import Mailbox
 from mailboxes.paths import mailbox_paths, renamed_path
 from mailstack.services import internal_only_forget, internal_only_rename, internal_only_set
@@ -470,10 +470,7 @@ def mailbox_create(
 
     owner = address_owner(address)
     if owner:
-        errors["local_part"] = [
-            _("%(address)s is already used by %(owner)s.")
-            % {"address": address, "owner": OWNER_LABELS[owner]}
-        ]
+        errors["local_part"] = [address_in_use_message(address, owner)]
     hashed = password_hash or collect(_check_password, password)
     quota_text = collect(_template_quota, dom, "quota", quota)
     netdisk_text = collect(_template_quota, dom, "netdiskquota", netdiskquota)
@@ -705,25 +702,14 @@ def mailbox_rename(
 ) -> Mailbox:
     """Give a mailbox a new local part in the same domain, with its aliases and Maildir."""
     _check_domain_visible(actor, mailbox.domain_id)
-    try:
-        local = normalize_local_part(local_part)
-    except ValidationError as exc:
-        raise ValidationError({"local_part": exc.messages}) from exc
     old = Mailbox.objects.select_for_update().get(pk=mailbox.pk)
-    new_address = f"{local}@{old.domain_id}"
+    local, new_address = _new_address(old.domain_id, local_part)
     if new_address == old.username:
         raise ValidationError({"local_part": _("This is already the mailbox's address.")})
-    if len(new_address) > Mailbox._meta.get_field("username").max_length:
-        raise ValidationError({"local_part": _("The address is too long.")})
     lock_domain(old.domain_id)
     owner = address_owner(new_address)
     if owner:
-        raise ValidationError(
-            {
-                "local_part": _("%(address)s is already used by %(owner)s.")
-                % {"address": new_address, "owner": OWNER_LABELS[owner]}
-            }
-        )
+        raise ValidationError({"local_part": address_in_use_message(new_address, owner)})
     before = snapshot(old)
     old_address, old_local = old.username, old.uid or old.local_part
     new = Mailbox.objects.get(pk=old_address)
@@ -1024,13 +1010,7 @@ def mailbox_import(
         before = len(problems)
         owner = owners.get(address)
         if owner:
-            problems.append(
-                (
-                    line,
-                    _("%(address)s is already used by %(owner)s.")
-                    % {"address": address, "owner": OWNER_LABELS[owner]},
-                )
-            )
+            problems.append((line, address_in_use_message(address, owner)))
         name = str(row.get("name") or "").strip()
         if len(name) > name_length:
             problems.append(

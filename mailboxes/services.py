@@ -339,7 +339,7 @@ def aliases_pointing_to(address: str) -> list[str]:
 
 
 # --- create ------------------------------------------------------------------------------------
-def _new_address(domain: str, local_part: str) -> tuple[str, str]:
+def new_mailbox_address(domain: str, local_part: str) -> tuple[str, str]:
     """``(local, address)`` of a new mailbox: the local part normalised, the length checked."""
     try:
         local = normalize_local_part(local_part)
@@ -456,7 +456,7 @@ def mailbox_create(
     earlier (an approved signup request) in place of ``password``/``answer``.
     """
     _check_domain_visible(actor, domain)
-    local, address = _new_address(domain, local_part)
+    local, address = new_mailbox_address(domain, local_part)
     dom = lock_domain(domain)
     errors: dict[str, list[str]] = {}
 
@@ -703,7 +703,7 @@ def mailbox_rename(
     """Give a mailbox a new local part in the same domain, with its aliases and Maildir."""
     _check_domain_visible(actor, mailbox.domain_id)
     old = Mailbox.objects.select_for_update().get(pk=mailbox.pk)
-    local, new_address = _new_address(old.domain_id, local_part)
+    local, new_address = new_mailbox_address(old.domain_id, local_part)
     if new_address == old.username:
         raise ValidationError({"local_part": _("This is already the mailbox's address.")})
     lock_domain(old.domain_id)
@@ -986,7 +986,7 @@ def mailbox_import(
     candidates: list[tuple[int, str, str, dict[str, Any]]] = []
     for index, row in enumerate(rows, start=1):
         line = int(row.get("line") or index)
-        new = collect(line, _new_address, dom.domain, str(row.get("local_part") or ""))
+        new = collect(line, new_mailbox_address, dom.domain, str(row.get("local_part") or ""))
         if new is None:
             continue
         local, address = new

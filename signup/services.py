@@ -26,12 +26,11 @@ from audit.services import audit_record
 from domains.models import Domain
 from domains.selectors import lock_domain
 from mailadmin.lib import ratelimit
-from mailadmin.lib.addresses import normalize_local_part
 from mailadmin.lib.clientip import client_ip
 from mailadmin.lib.passwords import hash_password
 from mailadmin.selectors import OWNER_LABELS, address_owner
 from mailboxes.models import Mailbox
-from mailboxes.services import hash_recovery_answer, mailbox_create
+from mailboxes.services import hash_recovery_answer, mailbox_create, new_mailbox_address
 from signup import notifications
 from signup.models import SignupPolicy, SignupRequest
 
@@ -155,14 +154,8 @@ def _submit(
     if not signup_offered(dom):
         raise ValidationError(_("This domain does not offer signup."))
     errors: dict[str, list[str]] = {}
-    try:
-        local = normalize_local_part(local_part)
-    except ValidationError as exc:
-        raise ValidationError({"local_part": exc.messages}) from exc
-    address = f"{local}@{dom.domain}"
-    if len(address) > Mailbox._meta.get_field("username").max_length:
-        errors["local_part"] = [_("The address is too long.")]
-    elif is_reserved(local):
+    local, address = new_mailbox_address(dom.domain, local_part)
+    if is_reserved(local):
         errors["local_part"] = [_("This name is reserved. Choose another one.")]
     else:
         owner = address_owner(address)

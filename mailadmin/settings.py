@@ -177,6 +177,7 @@ MAILADMIN_PASSWORD_ROUNDS = env.int(
 MAILADMIN_PASSWORD_REHASH = env.bool("MAILADMIN_PASSWORD_REHASH", False)
 MAILADMIN_PASSWORD_MIN_LENGTH = env.int("MAILADMIN_PASSWORD_MIN_LENGTH", 8, minimum=1, maximum=128)
 AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "mailadmin.lib.passwords.StorablePasswordValidator"},
     {
         "NAME": "django.contrib.auth.password_validation.MinimumLengthValidator",
         "OPTIONS": {"min_length": MAILADMIN_PASSWORD_MIN_LENGTH},

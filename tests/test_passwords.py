@@ -458,3 +458,18 @@ def test_what_doveadm_writes_verifies_here(dovecot_scheme):
     stored = result.stdout.strip()
     assert verify_password("Dove-pw-7", stored), stored
     assert not verify_password("Dove-pw-8", stored), stored
+
+
+@pytest.mark.parametrize("password", ["Sturdy\x00Pass-42", "Sturdy\nPass-42", "Sturdy\x7fPass-42"])
+def test_a_password_with_control_characters_is_a_field_error_not_a_crash(password):
+    from django.contrib.auth.password_validation import validate_password
+    from django.core.exceptions import ValidationError
+
+    from mailboxes.services import _check_password
+
+    with pytest.raises(ValidationError) as caught:
+        validate_password(password)
+    assert "control characters" in " ".join(caught.value.messages)
+    with pytest.raises(ValidationError) as caught:
+        _check_password(password)
+    assert set(caught.value.message_dict) == {"password1"}

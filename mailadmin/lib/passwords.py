@@ -20,6 +20,8 @@ import secrets
 from collections.abc import Callable
 
 from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.utils.translation import gettext as _
 from passlib import exc as passlib_exc
 from passlib.hash import (
     bcrypt,
@@ -264,3 +266,20 @@ def dummy_verify(password: str) -> None:
     """
     scheme = _scheme(None)
     verify_password(password or "-", _dummy_hash(scheme, _rounds()))
+
+
+class StorablePasswordValidator:
+    """Refuses control characters (NUL above all): the crypt(3) schemes that Courier and
+    Dovecot read cannot hash a NUL, and no mail client can type the others. A password
+    validator, so that every path that sets a password (forms, services, import) refuses it
+    as a field error instead of failing in :func:`hash_password`."""
+
+    def validate(self, password: str, user: object = None) -> None:
+        if any(ord(c) < 32 or ord(c) == 127 for c in password):
+            raise ValidationError(
+                _("The password may not contain control characters."),
+                code="password_control_characters",
+            )
+
+    def get_help_text(self) -> str:
+        return _("Your password may not contain control characters.")

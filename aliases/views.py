@@ -7,7 +7,6 @@ from django.core.exceptions import ValidationError
 from django.db.models import Exists, OuterRef, Q, QuerySet
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
-from django.urls import reverse
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_safe
 
@@ -18,7 +17,7 @@ from domains.models import Domain
 from domains.selectors import list_scope, usage_totals
 from mailadmin.lib.access import domain_from_query, get_visible_or_404, manager_required
 from mailadmin.lib.addresses import domain_unicode
-from mailadmin.lib.listing import CONTAINS, address_search_text, make_listing
+from mailadmin.lib.listing import CONTAINS, address_search_text, list_url, make_listing
 from mailboxes.models import Mailbox
 from mailstack.services import is_internal_only
 
@@ -48,8 +47,7 @@ def _get_alias(request: HttpRequest, address: str) -> Alias:
 
 
 def _list_url(domain: str | None = None) -> str:
-    url = reverse("aliases:list")
-    return f"{url}?domain={domain}" if domain else url
+    return list_url("aliases:list", domain)
 
 
 def report_alias_changes(request: HttpRequest, changed: list[str], deleted: list[str]) -> None:

@@ -4,7 +4,6 @@ delete."""
 from __future__ import annotations
 
 from typing import Any
-from urllib.parse import urlencode
 
 from django.conf import settings
 from django.contrib import messages
@@ -29,7 +28,7 @@ from mailadmin.lib.access import (
     visible_object,
 )
 from mailadmin.lib.flags import SERVICES
-from mailadmin.lib.listing import CONTAINS, address_search_text, make_listing
+from mailadmin.lib.listing import CONTAINS, address_search_text, list_url, make_listing
 from mailboxes import services
 from mailboxes.forms import (
     BulkForm,
@@ -71,9 +70,8 @@ def _attach_errors(form: Form, exc: ValidationError) -> None:
         form.add_error(name if name in form.fields else None, messages_)
 
 
-def _list_url(domain: str | None) -> str:
-    url = reverse("mailboxes:list")
-    return f"{url}?{urlencode({'domain': domain})}" if domain else url
+def _list_url(domain: str | None = None) -> str:
+    return list_url("mailboxes:list", domain)
 
 
 def _get_mailbox(request: HttpRequest, address: str) -> Mailbox:

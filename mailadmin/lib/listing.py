@@ -15,11 +15,13 @@ from dataclasses import dataclass, field
 from functools import reduce
 from operator import or_
 from typing import Any
+from urllib.parse import urlencode
 
 import idna
 from django.core.paginator import Page, Paginator
 from django.db.models import Q, QuerySet
 from django.http import HttpRequest
+from django.urls import reverse
 
 PER_PAGE_CHOICES = (25, 50, 100, 200)
 MAX_QUERY_LENGTH = 100
@@ -145,3 +147,9 @@ def make_listing(
     return Listing(
         page=page, q=q, sort=sort, per_page=per_page, sort_fields=sort_fields, match=match
     )
+
+
+def list_url(view_name: str, domain: str | None) -> str:
+    """The URL of a list page, limited to ``domain`` when one is given."""
+    url = reverse(view_name)
+    return f"{url}?{urlencode({'domain': domain})}" if domain else url

@@ -140,6 +140,7 @@ MATRIX: dict[str, Route] = {
     "audit:list": Route(get=OWNERS, post=MANAGERS_REFUSE, query=ON_A),
     "provisioning:jobs": Route(get=OWNERS, post=MANAGERS_REFUSE, query=ON_A),
     "provisioning:retry": Route(get=OWNERS_REFUSE, post=OWNERS_DONE, kwargs={"pk": JOB}),
+    "provisioning:cancel": Route(get=OWNERS_REFUSE, post=OWNERS_DONE, kwargs={"pk": JOB}),
     "signup:queue": Route(get=OWNERS, post=MANAGERS_REFUSE, query=ON_A),
     "signup:approve": Route(get=OWNERS_REFUSE, post=OWNERS_DONE, kwargs={"pk": SIGNUP}),
     # No reason is needed: an empty POST rejects the request.

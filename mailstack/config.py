@@ -5,11 +5,18 @@ can point at them unchanged; they add what the classic files lack: every lookup 
 ``active`` of the row and of its domain, and the alias map answers an existing mailbox with
 its own address, so that a domain's catch-all never takes a mailbox's mail. The Dovecot and
 Courier authlib snippets refuse inactive mailboxes and domains and honour the service flags.
+The ``main.cf`` lines turn on SMTP AUTH through Dovecot, without which Postfix ignores the
+sender login checks; the Dovecot include gives Postfix its authentication socket.
+
+Where each file is installed is decided here once (``install_plan``): the files that point at
+another one (``main.cf`` at the maps, the Dovecot include at the SQL file and at Postfix's
+queue directory) are rendered with the same directories the install commands use.
 """
 
 from __future__ import annotations
 
 import re
+import shlex
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -28,6 +35,22 @@ DOVECOT_SQL = "dovecot-sql.conf.ext"
 AUTHMYSQLRC = "authmysqlrc"
 MAIN_CF = "main.cf.mailadmin"
 DOVECOT_AUTH = "auth-mailadmin.conf.ext"
+
+# Where the files go on Debian and Ubuntu (docs/mailstack.md; EMOS/CentOS keep authlib's files
+# in /etc/authlib).
+DOVECOT_DIR = "/etc/dovecot"
+COURIER_DIR = "/etc/courier"
+POSTFIX_QUEUE_DIR = "/var/spool/postfix"
+POSTFIX_MAIN_CF = "/etc/postfix/main.cf"
+# Relative to Postfix's queue directory, where Dovecot puts the SASL socket for Postfix.
+SASL_SOCKET = "private/auth"
+
+# courier-authlib refuses an rc file without the marker section at its end ("marker line not
+# found ... forgot to run sysconftool") and then fails every login and delivery; sysconftool
+# reads the version line when a package upgrade merges new settings. This is the version line
+# of Debian's authmysqlrc (courier-authlib 0.71).
+AUTHMYSQLRC_VERSION = "##VERSION: $Id: 01c3b327e4d5b8f4123500ce4c8d0ef7a690c10d-20210515150130$"
+AUTHLIB_MARKER = "##NAME: MARKER:0"
 
 #: Files that carry the database password.
 SECRET_FILES = frozenset(
@@ -107,6 +130,86 @@ def _mail_base() -> str:
 
 def _postfix_dir() -> str:
     return str(settings.MAILADMIN_POSTFIX_DIR).rstrip("/")
+
+
+@dataclass(frozen=True)
+class InstallDirs:
+    """Where the generated files live on the mail host."""
+
+    postfix: str
+    dovecot: str = DOVECOT_DIR
+    courier: str = COURIER_DIR
+    postfix_queue: str = POSTFIX_QUEUE_DIR
+
+
+def install_dirs(
+    postfix: str = "",
+    dovecot: str = DOVECOT_DIR,
+    courier: str = COURIER_DIR,
+    postfix_queue: str = POSTFIX_QUEUE_DIR,
+) -> InstallDirs:
+    """The install directories, checked; the Postfix maps default to ``MAILADMIN_POSTFIX_DIR``
+    (beside the managed tables, as the page shows them)."""
+    dirs = InstallDirs(
+        postfix=(postfix or _postfix_dir()).rstrip("/") or "/",
+        dovecot=dovecot.rstrip("/") or "/",
+        courier=courier.rstrip("/") or "/",
+        postfix_queue=postfix_queue.rstrip("/") or "/",
+    )
+    for label, value in vars(dirs).items():
+        if not value.startswith("/") or _UNSAFE_PATH.search(value):
+            raise MailstackConfigError(
+                f"the {label} directory {value!r} must be an absolute path without spaces,"
+                " quotes, backslashes, #, % or $"
+            )
+    return dirs
+
+
+@dataclass(frozen=True)
+class Install:
+    """How one generated file is installed: into ``directory`` with owner, group and mode;
+    ``directory`` empty means it is merged by hand into ``merge_into``."""
+
+    name: str
+    directory: str = ""
+    owner: str = "root"
+    group: str = "root"
+    mode: str = "0644"
+    merge_into: str = ""
+
+    @property
+    def path(self) -> str:
+        return f"{self.directory}/{self.name}" if self.directory else self.merge_into
+
+
+def install_plan(dirs: InstallDirs) -> list[Install]:
+    """Every generated file and where it goes, in the order of ``render_all``."""
+    maps = [Install(name, dirs.postfix, "root", "postfix", "0640") for name in POSTFIX_QUERIES]
+    return [
+        *maps,
+        Install(DOVECOT_SQL, dirs.dovecot, "root", "dovecot", "0640"),
+        Install(DOVECOT_AUTH, f"{dirs.dovecot}/conf.d", "root", "root", "0644"),
+        # Debian's authdaemond reads it as root; the package ships it root:courier 0640.
+        Install(AUTHMYSQLRC, dirs.courier, "root", "courier", "0640"),
+        Install(MAIN_CF, merge_into=POSTFIX_MAIN_CF),
+    ]
+
+
+def install_commands(output: str, dirs: InstallDirs) -> list[str]:
+    """The shell commands (for the operator, as root on the mail host) that install the files
+    written to ``output``: one ``install`` per target directory and owner."""
+    groups: dict[tuple[str, str, str, str], list[str]] = {}
+    for item in install_plan(dirs):
+        if item.directory:
+            key = (item.directory, item.owner, item.group, item.mode)
+            groups.setdefault(key, []).append(item.name)
+    commands = []
+    for (directory, owner, group, mode), names in groups.items():
+        sources = " ".join(shlex.quote(f"{output.rstrip('/')}/{name}") for name in names)
+        commands.append(
+            f"install -o {owner} -g {group} -m {mode} -D -t {shlex.quote(directory)} {sources}"
+        )
+    return commands
 
 
 # --- Postfix mysql: maps ------------------------------------------------------------------------
@@ -205,26 +308,48 @@ iterate_query = SELECT username AS user FROM mailbox WHERE active = '1'
 """
 
 
-def dovecot_auth(directory: str) -> str:
-    return f"""# Generated by mailadmin: include from conf.d/10-auth.conf (not auth-sql.conf.ext).
+def dovecot_auth(dirs: InstallDirs) -> str:
+    return f"""# Generated by mailadmin: include from conf.d/10-auth.conf in place of
+# auth-system.conf.ext (!include auth-mailadmin.conf.ext).
 passdb {{
   driver = sql
-  args = {directory}/{DOVECOT_SQL}
+  args = {dirs.dovecot}/{DOVECOT_SQL}
 }}
 userdb {{
   driver = sql
-  args = {directory}/{DOVECOT_SQL}
+  args = {dirs.dovecot}/{DOVECOT_SQL}
+}}
+
+# SMTP AUTH for Postfix (smtpd_sasl_type = dovecot, smtpd_sasl_path = {SASL_SOCKET}).
+service auth {{
+  unix_listener {dirs.postfix_queue}/{SASL_SOCKET} {{
+    mode = 0660
+    user = postfix
+    group = postfix
+  }}
 }}
 """
 
 
 # --- Courier authlib ----------------------------------------------------------------------------
+def _courier_quota_sql(column: str) -> str:
+    # maildrop and courier-imap read only the Maildir++ form (104857600S); a bare 104857600
+    # (ExtMan's "vda" quota type) is "not parseable" to them and the quota is not enforced.
+    return (
+        f"CASE WHEN {column} REGEXP '^[0-9]+(,|$)' THEN CONCAT(SUBSTRING_INDEX({column}, ',', 1),"
+        f" 'S', SUBSTRING({column}, LENGTH(SUBSTRING_INDEX({column}, ',', 1)) + 1))"
+        f" ELSE {column} END"
+    )
+
+
 def authmysqlrc(db: DatabaseParams) -> str:
     base = _mail_base()
     lines = [
+        AUTHMYSQLRC_VERSION,
         "# Generated by mailadmin: Courier authlib (authmysql) on the extmail tables.",
         "# Inactive mailboxes and mailboxes of inactive domains are unknown; the service flags",
-        "# travel as options (disableimap=1, disablepop3=1, disablewebmail=1...).",
+        "# travel as options (disableimap=1, disablepop3=1, disablewebmail=1...). The quota",
+        "# is given in the Maildir++ form (104857600S) that maildrop enforces.",
         f"MYSQL_SERVER            {db.host}",
         f"MYSQL_USERNAME          {db.user}",
         f"MYSQL_PASSWORD          {db.password}",
@@ -247,27 +372,30 @@ def authmysqlrc(db: DatabaseParams) -> str:
         "MYSQL_SELECT_CLAUSE     SELECT username, password, '', uidnumber, gidnumber, \\",
         f"                        CONCAT('{base}/', homedir), \\",
         f"                        CONCAT('{base}/', maildir), \\",
-        "                        quota, name, \\",
+        f"                        {_courier_quota_sql('quota')}, name, \\",
         "                        CONCAT('disablesmtpd=', COALESCE(disablesmtpd, 0), \\",
         "                        ',disablesmtp=', COALESCE(disablesmtp, 0), \\",
         "                        ',disablewebmail=', COALESCE(disablewebmail, 0), \\",
         "                        ',disablenetdisk=', COALESCE(disablenetdisk, 0), \\",
         "                        ',disableimap=', COALESCE(disableimap, 0), \\",
         "                        ',disablepop3=', COALESCE(disablepop3, 0), \\",
-        "                        ',netdiskquota=', netdiskquota) \\",
+        "                        ',netdiskquota=', COALESCE(netdiskquota, '')) \\",
         "                        FROM mailbox \\",
         "                        WHERE username = '$(local_part)@$(domain)' AND active = '1' \\",
         f"                        AND {_domain_active('mailbox')}",
+        "",
+        AUTHLIB_MARKER,
+        "# authlib requires this section at the end of the file.",
     ]
     return "\n".join(lines) + "\n"
 
 
 # --- main.cf ------------------------------------------------------------------------------------
-def main_cf(directory: str | None = None) -> str:
+def main_cf(dirs: InstallDirs | None = None) -> str:
     """The ``main.cf`` lines that use the generated maps and the managed hash tables."""
-    maps = directory or _postfix_dir()
+    maps = (dirs or install_dirs()).postfix
     tables = _postfix_dir()
-    text = f"""# Generated by mailadmin: merge into /etc/postfix/main.cf.
+    text = f"""# Generated by mailadmin: merge into {POSTFIX_MAIN_CF}.
 virtual_mailbox_base = {_mail_base()}
 virtual_mailbox_domains = mysql:{maps}/{DOMAINS_MAP}
 virtual_mailbox_maps = mysql:{maps}/{MAILBOX_MAP}
@@ -285,12 +413,18 @@ smtpd_recipient_restrictions =
         permit_sasl_authenticated,
         check_recipient_access hash:{tables}/local_recipient,
         reject_unauth_destination
-# Refuse outsiders that claim one of our domains as sender (EMOS main.cf has these):
+# A sender address of ours only for the mailbox logged in as it (or an alias to it):
+# outsiders get "not logged in", a logged-in user "not owned by user".
 smtpd_sender_restrictions =
         permit_mynetworks,
-        reject_sender_login_mismatch,
-        reject_authenticated_sender_login_mismatch,
-        reject_unauthenticated_sender_login_mismatch
+        reject_sender_login_mismatch
+
+# SMTP AUTH through Dovecot (auth-mailadmin.conf.ext opens the socket). Without it Postfix
+# ignores reject_sender_login_mismatch and accepts any outsider using one of our addresses.
+smtpd_sasl_auth_enable = yes
+smtpd_sasl_type = dovecot
+smtpd_sasl_path = {SASL_SOCKET}
+# Once smtpd has a TLS certificate, offer AUTH only over TLS: smtpd_tls_auth_only = yes
 """
     if settings.MAILADMIN_TRANSPORT_MAP:
         text += (
@@ -301,15 +435,15 @@ smtpd_sender_restrictions =
 
 
 # --- all files ----------------------------------------------------------------------------------
-def render_all(db: DatabaseParams, directory: str | None = None) -> dict[str, str]:
-    """``{file name: content}`` of every generated file; ``directory`` is where they will be
-    installed (it appears in main.cf and the Dovecot include)."""
-    where = directory or _postfix_dir()
+def render_all(db: DatabaseParams, dirs: InstallDirs | None = None) -> dict[str, str]:
+    """``{file name: content}`` of every generated file, for installation into ``dirs``
+    (``install_plan``; they appear in main.cf and the Dovecot include)."""
+    dirs = dirs or install_dirs()
     files = {name: postfix_map(name, db) for name in POSTFIX_QUERIES}
     files[DOVECOT_SQL] = dovecot_sql(db)
-    files[DOVECOT_AUTH] = dovecot_auth(where)
+    files[DOVECOT_AUTH] = dovecot_auth(dirs)
     files[AUTHMYSQLRC] = authmysqlrc(db)
-    files[MAIN_CF] = main_cf(where)
+    files[MAIN_CF] = main_cf(dirs)
     return files
 
 

@@ -12,7 +12,7 @@ from django.views.decorators.http import require_POST, require_safe
 
 from audit.services import audit_record
 from mailadmin.lib.access import superadmin_required
-from mailstack import config, services, tables
+from mailstack import checks, config, services, tables
 from mailstack.actions import ACTIONS
 from mailstack.forms import REBUILD_TABLES, ServiceActionForm
 from mailstack.models import InternalOnly
@@ -26,9 +26,14 @@ RECENT_JOBS = 10
 @require_safe
 def system(request: HttpRequest) -> HttpResponse:
     error = ""
-    files: dict[str, str] = {}
+    files: list[tuple[str, str, str]] = []
+    main_cf = ""
     try:
-        files = config.render_all(config.masked(config.database_params()))
+        dirs = config.install_dirs()
+        main_cf = config.main_cf(dirs)
+        install = {item.name: item.path for item in config.install_plan(dirs)}
+        rendered = config.render_all(config.masked(config.database_params()), dirs)
+        files = [(name, text, install[name]) for name, text in rendered.items()]
     except config.MailstackConfigError as exc:
         error = str(exc)
     jobs = Job.objects.filter(kind__in=[Job.Kind.POSTFIX_TABLES, Job.Kind.SERVICE_ACTION]).order_by(
@@ -40,8 +45,10 @@ def system(request: HttpRequest) -> HttpResponse:
         {
             "error": error,
             "files": files,
+            "main_cf_name": config.MAIN_CF,
             "secret_files": config.SECRET_FILES,
-            "main_cf": config.main_cf(),
+            "main_cf": main_cf,
+            "sasl": checks.postfix_sasl_check(),
             "tables": tables.table_contents(),
             "postfix_dir": str(settings.MAILADMIN_POSTFIX_DIR),
             "internal_only_count": InternalOnly.objects.count(),

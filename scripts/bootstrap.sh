@@ -13,7 +13,8 @@ if [ "$(id -u)" -ne 0 ]; then sudo_cmd=(sudo); fi
 packages=(python3 python3-venv python3-dev build-essential pkg-config libmariadb-dev gettext)
 if [ "$profile" = test ]; then
   packages+=(mariadb-server mariadb-client redis-server postfix postfix-mysql
-             dovecot-core dovecot-mysql chromium chromium-driver fail2ban systemd)
+             dovecot-core dovecot-mysql courier-authdaemon courier-authlib-mysql maildrop
+             chromium chromium-driver fail2ban systemd)
 fi
 
 missing=()

@@ -3,12 +3,15 @@ internal-only checkbox, coalesced rebuilds, service actions and the superadmin p
 
 from __future__ import annotations
 
+import io
 import re
+import shutil
 import subprocess
 from pathlib import Path
 
 import pytest
 from django.core.management import call_command
+from django.core.management.base import CommandError
 
 from aliases.models import Alias
 from aliases.services import alias_create, alias_delete, alias_update
@@ -17,7 +20,7 @@ from conftest import PASSWORD, PERSONAS
 from domains.services import domain_update
 from mailboxes.models import Mailbox
 from mailboxes.services import mailbox_delete, mailbox_rename, mailbox_update
-from mailstack import config, tables
+from mailstack import checks, config, tables
 from mailstack.models import InternalOnly
 from mailstack.services import postfix_tables_request
 from provisioning import runner
@@ -70,7 +73,8 @@ def mysql_settings(monkeypatch):
 
 # --- generated configuration -------------------------------------------------------------------
 def test_files_come_from_the_database_settings():
-    files = config.render_all(config.database_params(MYSQL), "/etc/postfix/mailadmin")
+    dirs = config.install_dirs(postfix="/etc/postfix/mailadmin")
+    files = config.render_all(config.database_params(MYSQL), dirs)
     alias_map = files[config.ALIAS_MAP]
     assert "hosts = inet:127.0.0.1:3306" in alias_map and "dbname = extmail" in alias_map
     assert "password = s3cret-pw" in alias_map
@@ -118,6 +122,94 @@ def test_the_command_writes_private_files(mysql_settings, tmp_path):
     for path in out.iterdir():
         assert path.stat().st_mode & 0o777 == 0o640
     assert "s3cret-pw" in (out / config.AUTHMYSQLRC).read_text()
+
+
+def test_the_command_prints_install_commands_for_what_it_wrote(mysql_settings, tmp_path):
+    out = tmp_path / "out"
+    stdout = io.StringIO()
+    call_command(
+        "mailstack_config", "--output", str(out), "--install-dir", "/srv/pf", stdout=stdout
+    )
+    dirs = config.install_dirs(postfix="/srv/pf")
+    printed = stdout.getvalue()
+    for command in config.install_commands(str(out), dirs):
+        assert f"  {command}\n" in printed
+    installed = {item.name: item for item in config.install_plan(dirs)}
+    written = {p.name for p in out.iterdir()}
+    assert written == set(installed)
+    # Every file that names another names it where the commands install it.
+    main_cf = (out / config.MAIN_CF).read_text()
+    assert f"mysql:{installed[config.MAILBOX_MAP].path}" in main_cf
+    include = (out / config.DOVECOT_AUTH).read_text()
+    assert f"args = {installed[config.DOVECOT_SQL].path}" in include
+    assert installed[config.DOVECOT_SQL].path == "/etc/dovecot/dovecot-sql.conf.ext"
+    assert installed[config.DOVECOT_AUTH].path == "/etc/dovecot/conf.d/auth-mailadmin.conf.ext"
+    assert installed[config.AUTHMYSQLRC].path == "/etc/courier/authmysqlrc"
+    assert "unix_listener /var/spool/postfix/private/auth {" in include
+
+
+def test_the_command_takes_other_directories(mysql_settings, tmp_path):
+    out = tmp_path / "out"
+    args = ["--output", str(out), "--dovecot-dir", "/usr/local/etc/dovecot"]
+    args += ["--courier-dir", "/etc/authlib", "--postfix-queue-dir", "/var/spool/pf"]
+    stdout = io.StringIO()
+    call_command("mailstack_config", *args, stdout=stdout)
+    include = (out / config.DOVECOT_AUTH).read_text()
+    assert "args = /usr/local/etc/dovecot/dovecot-sql.conf.ext" in include
+    assert "unix_listener /var/spool/pf/private/auth {" in include
+    assert "-D -t /etc/authlib " in stdout.getvalue()
+    with pytest.raises(CommandError):
+        call_command("mailstack_config", "--output", str(out), "--dovecot-dir", "relative/dir")
+
+
+def test_the_docs_install_what_the_command_prints():
+    docs = (Path(__file__).resolve().parents[1] / "docs" / "mailstack.md").read_text()
+    dirs = config.install_dirs(postfix="/etc/postfix/mailadmin")
+    for command in config.install_commands("/tmp/mailstack", dirs):  # noqa: S108 - the docs' path
+        assert command in docs
+    for item in config.install_plan(dirs):
+        assert item.path in docs
+
+
+def test_authmysqlrc_carries_the_lines_authlib_requires():
+    text = config.render_all(config.database_params(MYSQL))[config.AUTHMYSQLRC]
+    lines = text.splitlines()
+    # The version line of the authmysqlrc that Debian's courier-authlib-mysql installs.
+    shipped = Path("/etc/courier/authmysqlrc").read_text().splitlines()
+    assert lines[0] == shipped[0] == config.AUTHMYSQLRC_VERSION
+    assert config.AUTHLIB_MARKER in lines and config.AUTHLIB_MARKER in shipped
+    assert all(
+        line.startswith("#") or not line for line in lines[lines.index("##NAME: MARKER:0") :]
+    )
+
+
+def test_debian_dovecot_accepts_the_include(settings, tmp_path):
+    """Debian's own /etc/dovecot, changed as the docs say (10-auth.conf includes the generated
+    file in place of auth-system.conf.ext), is read by the real doveconf."""
+    etc = tmp_path / "dovecot"
+    shutil.copytree("/etc/dovecot", etc)
+    files = config.render_all(config.database_params(MYSQL))
+    (etc / "conf.d" / config.DOVECOT_AUTH).write_text(files[config.DOVECOT_AUTH])
+    auth = etc / "conf.d" / "10-auth.conf"
+    text = auth.read_text()
+    assert "\n!include auth-system.conf.ext\n" in text
+    auth.write_text(
+        text.replace("\n!include auth-system.conf.ext\n", "\n#!include auth-system.conf.ext\n")
+        + f"!include {config.DOVECOT_AUTH}\n"
+    )
+    result = subprocess.run(
+        ["doveconf", "-c", str(etc / "dovecot.conf"), "-n"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 0, result.stderr
+    assert "driver = passwd" not in result.stdout and "driver = pam" not in result.stdout
+    assert "args = /etc/dovecot/dovecot-sql.conf.ext" in result.stdout
+    # The generated service auth merges with Debian's (10-master.conf).
+    service = re.search(r"(?ms)^service auth \{\n(.*?)^\}", result.stdout)
+    assert service and result.stdout.count("service auth {") == 1
+    assert "unix_listener /var/spool/postfix/private/auth {" in service.group(1)
 
 
 # --- managed tables ----------------------------------------------------------------------------
@@ -423,3 +515,82 @@ def test_rebuild_from_the_page_is_coalesced(client_as):
 def test_tables_module_refuses_lines_that_would_split(personas):
     text = tables._lines([("ok@a.test", "local_only"), ("#x@a.test", "local_only")], "t")
     assert "ok@a.test\tlocal_only" in text and "#x@a.test" not in text
+
+
+# --- SMTP AUTH as the page sees it (the real postconf) ------------------------------------------
+@pytest.fixture
+def postfix_main_cf(settings, tmp_path):
+    """``write(text)``: a Postfix configuration directory whose main.cf is ``text``, for the
+    page's postconf."""
+
+    def write(text: str) -> None:
+        directory = tmp_path / "sasl-conf"
+        directory.mkdir(exist_ok=True)
+        (directory / "main.cf").write_text(text)
+        settings.MAILADMIN_POSTFIX_CONFIG_DIR = str(directory)
+
+    return write
+
+
+def sasl_alert(client) -> str:
+    page = client.get("/system/mailstack/").content.decode()
+    match = re.search(
+        r'<div class="alert alert-(\w+)"[^>]*data-testid="sasl-check">(.*?)</div>', page
+    )
+    assert match, "no SMTP AUTH check on the page"
+    return f"{match.group(1)}: {match.group(2)}"
+
+
+def test_the_page_says_smtp_auth_is_on_with_the_generated_lines(
+    client_as, mysql_settings, postfix_main_cf
+):
+    postfix_main_cf(config.main_cf())
+    alert = sasl_alert(client_as("superadmin"))
+    assert alert.startswith("success: SMTP AUTH is on (dovecot, private/auth)")
+
+
+def test_the_page_warns_that_postfix_ignores_the_login_checks_without_sasl(
+    client_as, mysql_settings, postfix_main_cf
+):
+    # The lines this panel generated before, as EMOS has them: the checks, no SMTP AUTH.
+    postfix_main_cf(
+        "smtpd_sender_login_maps = hash:/etc/postfix/senders\n"
+        "smtpd_sender_restrictions = permit_mynetworks, reject_sender_login_mismatch,\n"
+        "    reject_authenticated_sender_login_mismatch,\n"
+        "    reject_unauthenticated_sender_login_mismatch\n"
+    )
+    alert = sasl_alert(client_as("superadmin"))
+    assert alert.startswith("danger: SMTP AUTH is off (smtpd_sasl_auth_enable = no)")
+    assert "accepts mail from outsiders" in alert
+
+
+def test_the_page_warns_when_sasl_is_on_without_the_sender_check(
+    client_as, mysql_settings, postfix_main_cf
+):
+    postfix_main_cf("smtpd_sasl_auth_enable = yes\nsmtpd_sasl_type = dovecot\n")
+    assert sasl_alert(client_as("superadmin")).startswith("warning: SMTP AUTH is on, but")
+
+
+def test_the_page_says_once_that_postfix_is_not_installed(client_as, mysql_settings, monkeypatch):
+    monkeypatch.setattr(checks, "POSTCONF", "/nonexistent/sbin/postconf")
+    client = client_as("superadmin")
+    assert sasl_alert(client).startswith("info: Postfix is not installed on this host")
+    page = client.get("/system/mailstack/").content.decode()
+    assert page.count("Postfix is not installed") == 1
+    assert "alert-danger" not in page
+
+
+def test_the_page_reports_an_unreadable_postfix_configuration(
+    client_as, mysql_settings, settings, tmp_path
+):
+    settings.MAILADMIN_POSTFIX_CONFIG_DIR = str(tmp_path / "no-such-dir")
+    alert = sasl_alert(client_as("superadmin"))
+    assert alert.startswith("warning: postconf could not read the Postfix configuration")
+    assert "main.cf" in alert
+
+
+def test_the_page_shows_where_each_file_is_installed(client_as, mysql_settings):
+    page = client_as("superadmin").get("/system/mailstack/").content.decode()
+    assert "Install as /etc/dovecot/dovecot-sql.conf.ext" in page
+    assert "Install as /etc/courier/authmysqlrc" in page
+    assert "Merge into /etc/postfix/main.cf" in page

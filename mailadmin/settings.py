@@ -385,6 +385,13 @@ MAILADMIN_BASE_URL = env.str("MAILADMIN_BASE_URL").rstrip("/")
 # Failed recovery attempts allowed per address and per client address before a cool-off
 # (MAILADMIN_LOGIN_COOLOFF seconds); portal logins use MAILADMIN_LOGIN_FAILURE_LIMIT.
 MAILADMIN_RECOVERY_FAILURE_LIMIT = env.int("MAILADMIN_RECOVERY_FAILURE_LIMIT", 5, minimum=1)
+# How the panel writes recovery answers (portal, signup, mailbox form): "hashed" (SHA512-crypt,
+# unreadable, but ExtMail webmail's own recovery cannot check it) or "extmail" (clear text, as
+# ExtMan wrote it: ExtMail webmail's recovery works, anyone who can read the database reads the
+# answers). Verification accepts both forms whatever this says.
+MAILADMIN_RECOVERY_ANSWER_FORMAT = env.choice(
+    "MAILADMIN_RECOVERY_ANSWER_FORMAT", "hashed", ("hashed", "extmail")
+)
 
 _hash_depth = MAILADMIN_ISP_HASH.lower().split("x")
 if len(_hash_depth) != 2 or not all(part.isdigit() and 0 < int(part) < 9 for part in _hash_depth):

@@ -36,6 +36,24 @@ INTERNAL_ONLY_HELP = _(
 DATE_INPUT = forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d")
 
 
+def recovery_answer_help(*, admin: bool, keep: bool = False) -> str:
+    """The help text of a recovery answer field, true to MAILADMIN_RECOVERY_ANSWER_FORMAT."""
+    clear = settings.MAILADMIN_RECOVERY_ANSWER_FORMAT == "extmail"
+    if not admin:
+        if clear:
+            return str(
+                _("Not case-sensitive. Stored as typed: the mail administrators can read it.")
+            )
+        return str(_("Stored encrypted; not case-sensitive."))
+    if clear:
+        text = _("Stored in clear text (for ExtMail webmail) and never shown here.")
+    else:
+        text = _("Stored hashed and never shown.")
+    if keep:
+        return f"{text} {_('Leave empty to keep the current answer.')}"
+    return str(text)
+
+
 def _local_part_field() -> forms.CharField:
     return forms.CharField(
         label=_("Local part"),
@@ -99,7 +117,6 @@ class MailboxForm(forms.Form):
         max_length=255,
         required=False,
         widget=forms.TextInput(attrs={"autocomplete": "off"}),
-        help_text=_("Stored hashed and never shown."),
     )
     mailhost = forms.ChoiceField(label=_("Storage host"), required=False)
     uidnumber = forms.IntegerField(label=_("uid"), required=False)
@@ -131,6 +148,7 @@ class MailboxForm(forms.Form):
         template = mailbox.domain if mailbox is not None else domain
         kwargs.setdefault("initial", self._initial(mailbox, template))
         super().__init__(data, **kwargs)
+        self.fields["answer"].help_text = recovery_answer_help(admin=True)
         if mailbox is None:
             names = Domain.objects.visible_to(actor).values_list("domain", flat=True)
             self.fields["domain"].choices = [(n, domain_unicode(n)) for n in names]
@@ -140,9 +158,7 @@ class MailboxForm(forms.Form):
             del self.fields["local_part"]
             del self.fields["domain"]
             self.fields["password1"].help_text = _("Leave empty to keep the current password.")
-            self.fields["answer"].help_text = _(
-                "Stored hashed and never shown; leave empty to keep the current answer."
-            )
+            self.fields["answer"].help_text = recovery_answer_help(admin=True, keep=True)
         if self.is_superadmin:
             hosts = ["", *settings.MAILADMIN_STORAGE_HOSTS]
             if mailbox is not None and mailbox.mailhost not in hosts:

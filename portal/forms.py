@@ -10,6 +10,7 @@ from django import forms
 from django.utils.translation import gettext_lazy as _
 
 from mailadmin.lib.captcha import PanelCaptchaField
+from mailboxes.forms import recovery_answer_help
 
 
 def _password(label: str, autocomplete: str = "new-password") -> forms.CharField:
@@ -80,13 +81,13 @@ class PortalRecoveryForm(_HelperMixin, forms.Form):
     answer = forms.CharField(
         label=_("Recovery answer"),
         max_length=255,
-        help_text=_("Stored encrypted; not case-sensitive."),
         widget=forms.TextInput(attrs={"autocomplete": "off"}),
     )
     password = _password(_("Current password"), "current-password")
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
+        self.fields["answer"].help_text = recovery_answer_help(admin=False)
         self.helper = self._helper()
 
 

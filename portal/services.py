@@ -10,7 +10,6 @@ are logged in the fixed format that the fail2ban filter in ``contrib/fail2ban/``
 from __future__ import annotations
 
 import functools
-import hmac
 import logging
 import secrets
 from enum import Enum
@@ -29,7 +28,12 @@ from mailadmin.lib import passwords, ratelimit
 from mailadmin.lib.clientip import client_ip
 from mailboxes.auth import mailbox_may_log_in
 from mailboxes.models import Mailbox
-from mailboxes.services import hash_recovery_answer
+from mailboxes.services import (
+    hash_recovery_answer,
+    is_clear_recovery_answer,
+    recovery_answer_matches,
+    stored_recovery_answer,
+)
 from portal.usage import maildir_usage
 
 log = logging.getLogger("mailadmin.security")
@@ -169,7 +173,8 @@ def portal_set_recovery(
     answer: str,
     request: HttpRequest | None = None,
 ) -> Mailbox:
-    """Set the recovery question and answer (the answer hashed); the password is required."""
+    """Set the recovery question and answer (the answer in the configured stored form,
+    ``MAILADMIN_RECOVERY_ANSWER_FORMAT``); the password is required."""
     mailbox = Mailbox.objects.select_for_update().get(pk=mailbox.pk)
     _check_changes_allowed(mailbox)
     if not passwords.verify_password(password, mailbox.password):
@@ -181,7 +186,7 @@ def portal_set_recovery(
         raise ValidationError({"answer": _("Enter the answer.")})
     before = mailbox.question
     Mailbox.objects.filter(pk=mailbox.pk).update(
-        question=question, answer=hash_recovery_answer(answer)
+        question=question, answer=stored_recovery_answer(answer)
     )
     audit_record(
         actor=mailbox,
@@ -203,7 +208,8 @@ def _dummy_answer_hash(scheme_rounds: int) -> str:
 
 
 def verify_recovery_answer(mailbox: Mailbox, answer: str) -> bool:
-    """Trimmed and case-insensitive; a legacy cleartext answer that matches is hashed now."""
+    """Trimmed and case-insensitive, against a hashed or a clear-text stored answer. Writes
+    nothing (see :func:`portal_reset_password` for the upgrade of a clear-text answer)."""
     given = answer.strip().lower()
     stored = mailbox.answer or ""
     if not given or not stored.strip():
@@ -211,13 +217,18 @@ def verify_recovery_answer(mailbox: Mailbox, answer: str) -> bool:
             given or "-", _dummy_answer_hash(settings.MAILADMIN_PASSWORD_ROUNDS)
         )
         return False
-    if passwords.identify(stored) == "cleartext" and not stored.startswith("{"):
-        # ExtMan kept answers in clear: compare them as the hashed ones are, then hash.
-        ok = hmac.compare_digest(stored.strip().lower().encode(), given.encode())
-        if ok:
-            Mailbox.objects.filter(pk=mailbox.pk).update(answer=hash_recovery_answer(given))
-        return ok
-    return passwords.verify_password(given, stored)
+    return recovery_answer_matches(stored, given)
+
+
+def _upgraded_answer(mailbox: Mailbox, answer: str) -> str | None:
+    """The hash that replaces a clear-text answer after an accepted reset, or None to keep
+    it (always under ``MAILADMIN_RECOVERY_ANSWER_FORMAT=extmail``, which ExtMail webmail
+    needs)."""
+    if settings.MAILADMIN_RECOVERY_ANSWER_FORMAT != "hashed":
+        return None
+    if not is_clear_recovery_answer(mailbox.answer or ""):
+        return None
+    return hash_recovery_answer(answer)
 
 
 def portal_reset_password(
@@ -254,7 +265,12 @@ def portal_reset_password(
                 and not mailbox.password_change_disabled
             )
         if ok:
-            Mailbox.objects.filter(pk=mailbox.pk).update(password=new_hash)
+            # Only an accepted reset writes: a refused one leaves the row as it was.
+            changes: dict[str, Any] = {"password": new_hash}
+            upgraded = _upgraded_answer(mailbox, answer)
+            if upgraded is not None:
+                changes["answer"] = upgraded
+            Mailbox.objects.filter(pk=mailbox.pk).update(**changes)
             audit_record(
                 actor=mailbox,
                 action="portal.recovery.reset",

@@ -13,6 +13,7 @@ from django.utils.translation import gettext_lazy as _
 
 from mailadmin.lib.addresses import normalize_address, normalize_local_part
 from mailadmin.lib.captcha import PanelCaptchaField
+from mailboxes.forms import recovery_answer_help
 from signup.models import SignupPolicy, SignupRequest
 from signup.services import BULK_ACTIONS, MAX_REASON_LENGTH
 
@@ -51,7 +52,6 @@ class SignupForm(forms.Form):
         label=_("Recovery answer"),
         max_length=255,
         required=False,
-        help_text=_("Stored encrypted; not case-sensitive."),
         widget=forms.TextInput(attrs={"autocomplete": "off"}),
     )
     contact_email = forms.EmailField(
@@ -71,6 +71,7 @@ class SignupForm(forms.Form):
     def __init__(self, *args: Any, domain: str, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.domain = domain
+        self.fields["answer"].help_text = recovery_answer_help(admin=False)
         self.helper = FormHelper()
         self.helper.form_tag = False
         self.helper.disable_csrf = True  # the template's form has the token

@@ -30,7 +30,7 @@ from mailadmin.lib.clientip import client_ip
 from mailadmin.lib.passwords import hash_password
 from mailadmin.selectors import OWNER_LABELS, address_owner
 from mailboxes.models import Mailbox
-from mailboxes.services import hash_recovery_answer, mailbox_create, new_mailbox_address
+from mailboxes.services import mailbox_create, new_mailbox_address, stored_recovery_answer
 from signup import notifications
 from signup.models import SignupPolicy, SignupRequest
 
@@ -188,7 +188,7 @@ def _submit(
         name=name.strip(),
         password_hash=hash_password(password),
         question=question.strip(),
-        answer_hash=hash_recovery_answer(answer) if answer.strip() else "",
+        answer_hash=stored_recovery_answer(answer),
         contact_email=contact_email.strip().lower(),
         client_ip=client_ip(request) if request is not None else None,
         created_at=now,

@@ -16,6 +16,7 @@ from django.utils.translation import gettext_lazy as _
 from domains.models import Domain
 from mailadmin.lib.addresses import domain_unicode, normalize_local_part
 from mailadmin.lib.flags import SERVICE_NAMES, SERVICES
+from mailadmin.lib.text import refuse_control_characters
 from mailboxes.models import Mailbox
 from mailboxes.services import (
     BULK_ACTIONS,
@@ -75,7 +76,12 @@ class MailboxForm(forms.Form):
 
     local_part = _local_part_field()
     domain = forms.ChoiceField(label=_("Domain"))
-    name = forms.CharField(label=_("Display name"), max_length=255, required=False)
+    name = forms.CharField(
+        label=_("Display name"),
+        max_length=255,
+        required=False,
+        validators=[refuse_control_characters],
+    )
     password1 = forms.CharField(
         label=_("Password"),
         max_length=128,
@@ -111,11 +117,17 @@ class MailboxForm(forms.Form):
     disablepwdchange = forms.BooleanField(
         label=_("Disable password change by the user"), required=False
     )
-    question = forms.CharField(label=_("Recovery question"), max_length=1000, required=False)
+    question = forms.CharField(
+        label=_("Recovery question"),
+        max_length=1000,
+        required=False,
+        validators=[refuse_control_characters],
+    )
     answer = forms.CharField(
         label=_("Recovery answer"),
         max_length=255,
         required=False,
+        validators=[refuse_control_characters],
         widget=forms.TextInput(attrs={"autocomplete": "off"}),
     )
     mailhost = forms.ChoiceField(label=_("Storage host"), required=False)

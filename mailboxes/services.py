@@ -35,6 +35,7 @@ from mailadmin.lib.fields import local_now
 from mailadmin.lib.flags import SERVICE_NAMES
 from mailadmin.lib.passwords import hash_password
 from mailadmin.lib.quota import quota_bytes, quota_from_mb
+from mailadmin.lib.text import has_control_characters
 from mailadmin.selectors import address_in_use_message, address_owner, address_owners
 from mailboxes.models import Mailbox
 from mailboxes.paths import mailbox_paths, renamed_path
@@ -1052,6 +1053,10 @@ def mailbox_import(
         if len(name) > name_length:
             problems.append(
                 (line, _("The name is longer than %(max)s characters.") % {"max": name_length})
+            )
+        if has_control_characters(name):
+            problems.append(
+                (line, _("The name holds control characters (such as line breaks): remove them."))
             )
         hashed = collect(line, _check_password, str(row.get("password") or ""))
         quota_text = None

@@ -10,6 +10,7 @@ from django import forms
 from django.utils.translation import gettext_lazy as _
 
 from mailadmin.lib.captcha import PanelCaptchaField
+from mailadmin.lib.text import refuse_control_characters
 from mailboxes.forms import recovery_answer_help
 
 
@@ -77,10 +78,13 @@ class PortalPasswordForm(_HelperMixin, _NewPasswordMixin, forms.Form):
 
 class PortalRecoveryForm(_HelperMixin, forms.Form):
     submit_label = _("Save recovery question")
-    question = forms.CharField(label=_("Recovery question"), max_length=255)
+    question = forms.CharField(
+        label=_("Recovery question"), max_length=255, validators=[refuse_control_characters]
+    )
     answer = forms.CharField(
         label=_("Recovery answer"),
         max_length=255,
+        validators=[refuse_control_characters],
         widget=forms.TextInput(attrs={"autocomplete": "off"}),
     )
     password = _password(_("Current password"), "current-password")

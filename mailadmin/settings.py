@@ -207,17 +207,28 @@ MAILADMIN_CACHE_URL = env.str("MAILADMIN_CACHE_URL")
 if MAILADMIN_CACHE_URL and not MAILADMIN_CACHE_URL.startswith(("redis://", "rediss://", "unix://")):
     env.errors.append("MAILADMIN_CACHE_URL: expected a redis:// URL")
     MAILADMIN_CACHE_URL = ""
-CACHES = {
-    "default": (
-        {
-            "BACKEND": "django.core.cache.backends.redis.RedisCache",
-            "LOCATION": MAILADMIN_CACHE_URL,
-            "KEY_PREFIX": "mailadmin",
-        }
-        if MAILADMIN_CACHE_URL
-        else {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}
-    )
-}
+# Seconds a request waits for the cache's Redis to connect and to answer. A stopped or hung
+# Redis then costs a request about this long, once: mailadmin.lib.ratelimit counts in the
+# process's memory for a while after a failure.
+CACHE_SOCKET_TIMEOUT = 0.5
+
+
+def cache_config(url: str) -> dict:
+    """The default cache: Redis at ``url`` with short timeouts, or this process's memory."""
+    if not url:
+        return {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}
+    return {
+        "BACKEND": "django.core.cache.backends.redis.RedisCache",
+        "LOCATION": url,
+        "KEY_PREFIX": "mailadmin",
+        "OPTIONS": {
+            "socket_connect_timeout": CACHE_SOCKET_TIMEOUT,
+            "socket_timeout": CACHE_SOCKET_TIMEOUT,
+        },
+    }
+
+
+CACHES = {"default": cache_config(MAILADMIN_CACHE_URL)}
 
 # --- Internationalisation -------------------------------------------------------------------
 LANGUAGE_CODE = env.choice("MAILADMIN_LANGUAGE", "en", ("en", "zh-hans", "zh-hant"))

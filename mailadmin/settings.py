@@ -187,11 +187,13 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
 ]
 
-# Login throttling (django-axes): per account and, separately, per client address.
+# Login throttling (django-axes): lock-outs per (account, client address) and per client
+# address; an account's failures from all clients only ask for a captcha (accounts.throttle),
+# so that nobody elsewhere can lock the real administrator out.
 AXES_FAILURE_LIMIT = env.int("MAILADMIN_LOGIN_FAILURE_LIMIT", 5, minimum=1)
 MAILADMIN_LOGIN_COOLOFF = env.int("MAILADMIN_LOGIN_COOLOFF", 900, minimum=1)
 AXES_COOLOFF_TIME = MAILADMIN_LOGIN_COOLOFF / 3600  # hours
-AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"], "ip_address"]
 AXES_RESET_ON_SUCCESS = True
 AXES_CLIENT_IP_CALLABLE = "mailadmin.lib.clientip.client_ip"
 AXES_USERNAME_CALLABLE = "accounts.backends.login_username"

@@ -50,14 +50,30 @@ class _NewPasswordMixin:
             self.add_error("new_password2", _("The two passwords differ."))  # type: ignore[attr-defined]
 
 
+#: Shown above the login form when the address asks for a captcha (login_needs_captcha).
+CAPTCHA_NOTE = _(
+    "This address has had many failed logins. Enter your password again and type the"
+    " characters in the image to log in."
+)
+
+
 class PortalLoginForm(_HelperMixin, forms.Form):
+    """``username`` and ``password``; ``captcha`` too for an address with many failures."""
+
     submit_label = _("Log in")
     username = _address()
     password = _password(_("Password"), "current-password")
 
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
+    def __init__(self, *args: Any, with_captcha: bool = False, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
+        self.captcha_note = CAPTCHA_NOTE if with_captcha else None
+        if with_captcha:
+            self.fields["captcha"] = PanelCaptchaField()
         self.helper = self._helper()
+
+    @property
+    def only_the_captcha_is_wrong(self) -> bool:
+        return set(self.errors) == {"captcha"}
 
 
 class PortalPasswordForm(_HelperMixin, _NewPasswordMixin, forms.Form):

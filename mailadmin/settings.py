@@ -7,6 +7,7 @@ path given by ``scripts/run.sh``. Production installs set at least ``SECRET_KEY`
 
 from __future__ import annotations
 
+import shutil
 import zoneinfo
 from pathlib import Path
 
@@ -345,6 +346,18 @@ MAILADMIN_CAPTCHA_TEST_MODE = env.bool("MAILADMIN_CAPTCHA_TEST_MODE", False)
 CAPTCHA_TEST_MODE = False
 CAPTCHA_LENGTH = 5
 CAPTCHA_TIMEOUT = 10  # minutes
+# A challenge people can read: large upright capitals without look-alikes, light noise.
+CAPTCHA_CHALLENGE_FUNCT = "mailadmin.lib.captcha.readable_challenge"
+CAPTCHA_IMAGE_SIZE = (240, 80)
+CAPTCHA_FONT_SIZE = 42
+CAPTCHA_LETTER_ROTATION = (-10, 10)
+CAPTCHA_FOREGROUND_COLOR = "#1f2937"
+CAPTCHA_NOISE_FUNCTIONS = ("captcha.helpers.noise_dots",)
+CAPTCHA_FILTER_FUNCTIONS: tuple[str, ...] = ()
+# The spoken alternative (a WAV file) needs flite, and sox for its background noise (Debian
+# packages flite and sox, installed by scripts/bootstrap.sh); without flite there is none.
+CAPTCHA_FLITE_PATH = shutil.which("flite")
+CAPTCHA_SOX_PATH = shutil.which("sox")
 # Local parts nobody may sign up for (role addresses of RFC 2142 and common system names).
 MAILADMIN_SIGNUP_RESERVED_NAMES = [
     name.lower()

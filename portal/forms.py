@@ -10,6 +10,7 @@ from django import forms
 from django.utils.translation import gettext_lazy as _
 
 from mailadmin.lib.captcha import PanelCaptchaField
+from mailadmin.lib.forms import ClearedPasswordsMixin
 from mailadmin.lib.text import refuse_control_characters
 from mailboxes.forms import recovery_answer_help
 
@@ -111,7 +112,8 @@ class PortalRecoveryForm(_HelperMixin, forms.Form):
         self.helper = self._helper()
 
 
-class ForgotPasswordForm(_HelperMixin, _NewPasswordMixin, forms.Form):
+class ForgotPasswordForm(ClearedPasswordsMixin, _HelperMixin, _NewPasswordMixin, forms.Form):
+    password_field_names = ("new_password1", "new_password2")
     submit_label = _("Set new password")
     username = _address()
     answer = forms.CharField(

@@ -13,6 +13,7 @@ from django.utils.translation import gettext_lazy as _
 
 from mailadmin.lib.addresses import normalize_address, normalize_local_part
 from mailadmin.lib.captcha import PanelCaptchaField
+from mailadmin.lib.forms import ClearedPasswordsMixin
 from mailadmin.lib.text import refuse_control_characters, refuse_control_characters_multiline
 from mailboxes.forms import recovery_answer_help
 from signup.models import SignupPolicy, SignupRequest
@@ -31,7 +32,8 @@ def _password(label: str, autocomplete: str = "new-password") -> forms.CharField
     )
 
 
-class SignupForm(forms.Form):
+class SignupForm(ClearedPasswordsMixin, forms.Form):
+    password_field_names = ("password1", "password2")
     local_part = forms.CharField(
         label=_("Wanted address"),
         max_length=64,

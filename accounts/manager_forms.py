@@ -14,6 +14,7 @@ from django.utils.translation import gettext_lazy as _
 from accounts.models import Manager
 from domains.models import Domain
 from mailadmin.lib.addresses import domain_unicode, normalize_address
+from mailadmin.lib.text import refuse_control_characters
 
 DATE_INPUT_FORMATS = ["%Y-%m-%d"]
 
@@ -70,7 +71,9 @@ class ManagerForm(NewPasswordMixin, forms.Form):
         help_text=_("An email address, used to log in."),
         widget=forms.TextInput(attrs={"autocapitalize": "none", "spellcheck": "false"}),
     )
-    name = forms.CharField(label=_("Name"), max_length=255, required=False)
+    name = forms.CharField(
+        label=_("Name"), max_length=255, required=False, validators=[refuse_control_characters]
+    )
     type = forms.ChoiceField(
         label=_("Role"),
         choices=Manager.Role.choices,

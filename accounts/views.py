@@ -13,6 +13,7 @@ from django.utils.translation import gettext as _
 from accounts.backends import log_safe as _log_safe
 from accounts.backends import login_username
 from accounts.forms import LoginForm
+from accounts.throttle import login_needs_captcha
 from audit.services import audit_record
 from mailadmin.lib.clientip import client_ip
 
@@ -23,6 +24,12 @@ class LoginView(auth_views.LoginView):
     form_class = LoginForm
     template_name = "accounts/login.html"
     redirect_authenticated_user = True
+
+    def get_form_kwargs(self) -> dict[str, Any]:
+        kwargs = super().get_form_kwargs()
+        if self.request.method == "POST":
+            kwargs["with_captcha"] = login_needs_captcha(login_username(self.request, None))
+        return kwargs
 
     def form_valid(self, form: LoginForm) -> HttpResponse:
         response = super().form_valid(form)
@@ -42,8 +49,17 @@ class LoginView(auth_views.LoginView):
         return response
 
     def form_invalid(self, form: LoginForm) -> HttpResponse:
-        # A throttled attempt is logged once, as a lockout (see locked_out), not also here.
-        if self.request.method == "POST" and not getattr(self.request, "axes_locked_out", False):
+        # A throttled attempt is logged once, as a lockout (see locked_out), not also here; an
+        # attempt without the right captcha tried no password.
+        if self.request.method != "POST" or getattr(self.request, "axes_locked_out", False):
+            pass
+        elif form.captcha_refused:
+            log.info(
+                "login captcha not answered for user=%s from ip=%s",
+                _log_safe(login_username(self.request, None)) or "-",
+                client_ip(self.request),
+            )
+        else:
             username = _log_safe(login_username(self.request, None)) or "-"
             log.warning("login failed for user=%s from ip=%s", username, client_ip(self.request))
             audit_record(

@@ -7,6 +7,7 @@ path given by ``scripts/run.sh``. Production installs set at least ``SECRET_KEY`
 
 from __future__ import annotations
 
+import shutil
 import zoneinfo
 from pathlib import Path
 
@@ -187,11 +188,13 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
 ]
 
-# Login throttling (django-axes): per account and, separately, per client address.
+# Login throttling (django-axes): lock-outs per (account, client address) and per client
+# address; an account's failures from all clients only ask for a captcha (accounts.throttle),
+# so that nobody elsewhere can lock the real administrator out.
 AXES_FAILURE_LIMIT = env.int("MAILADMIN_LOGIN_FAILURE_LIMIT", 5, minimum=1)
 MAILADMIN_LOGIN_COOLOFF = env.int("MAILADMIN_LOGIN_COOLOFF", 900, minimum=1)
 AXES_COOLOFF_TIME = MAILADMIN_LOGIN_COOLOFF / 3600  # hours
-AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"], "ip_address"]
 AXES_RESET_ON_SUCCESS = True
 AXES_CLIENT_IP_CALLABLE = "mailadmin.lib.clientip.client_ip"
 AXES_USERNAME_CALLABLE = "accounts.backends.login_username"
@@ -207,17 +210,28 @@ MAILADMIN_CACHE_URL = env.str("MAILADMIN_CACHE_URL")
 if MAILADMIN_CACHE_URL and not MAILADMIN_CACHE_URL.startswith(("redis://", "rediss://", "unix://")):
     env.errors.append("MAILADMIN_CACHE_URL: expected a redis:// URL")
     MAILADMIN_CACHE_URL = ""
-CACHES = {
-    "default": (
-        {
-            "BACKEND": "django.core.cache.backends.redis.RedisCache",
-            "LOCATION": MAILADMIN_CACHE_URL,
-            "KEY_PREFIX": "mailadmin",
-        }
-        if MAILADMIN_CACHE_URL
-        else {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}
-    )
-}
+# Seconds a request waits for the cache's Redis to connect and to answer. A stopped or hung
+# Redis then costs a request about this long, once: mailadmin.lib.ratelimit counts in the
+# process's memory for a while after a failure.
+CACHE_SOCKET_TIMEOUT = 0.5
+
+
+def cache_config(url: str) -> dict:
+    """The default cache: Redis at ``url`` with short timeouts, or this process's memory."""
+    if not url:
+        return {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}
+    return {
+        "BACKEND": "django.core.cache.backends.redis.RedisCache",
+        "LOCATION": url,
+        "KEY_PREFIX": "mailadmin",
+        "OPTIONS": {
+            "socket_connect_timeout": CACHE_SOCKET_TIMEOUT,
+            "socket_timeout": CACHE_SOCKET_TIMEOUT,
+        },
+    }
+
+
+CACHES = {"default": cache_config(MAILADMIN_CACHE_URL)}
 
 # --- Internationalisation -------------------------------------------------------------------
 LANGUAGE_CODE = env.choice("MAILADMIN_LANGUAGE", "en", ("en", "zh-hans", "zh-hant"))
@@ -338,6 +352,18 @@ MAILADMIN_CAPTCHA_TEST_MODE = env.bool("MAILADMIN_CAPTCHA_TEST_MODE", False)
 CAPTCHA_TEST_MODE = False
 CAPTCHA_LENGTH = 5
 CAPTCHA_TIMEOUT = 10  # minutes
+# A challenge people can read: large upright capitals without look-alikes, light noise.
+CAPTCHA_CHALLENGE_FUNCT = "mailadmin.lib.captcha.readable_challenge"
+CAPTCHA_IMAGE_SIZE = (240, 80)
+CAPTCHA_FONT_SIZE = 42
+CAPTCHA_LETTER_ROTATION = (-10, 10)
+CAPTCHA_FOREGROUND_COLOR = "#1f2937"
+CAPTCHA_NOISE_FUNCTIONS = ("captcha.helpers.noise_dots",)
+CAPTCHA_FILTER_FUNCTIONS: tuple[str, ...] = ()
+# The spoken alternative (a WAV file) needs flite, and sox for its background noise (Debian
+# packages flite and sox, installed by scripts/bootstrap.sh); without flite there is none.
+CAPTCHA_FLITE_PATH = shutil.which("flite")
+CAPTCHA_SOX_PATH = shutil.which("sox")
 # Local parts nobody may sign up for (role addresses of RFC 2142 and common system names).
 MAILADMIN_SIGNUP_RESERVED_NAMES = [
     name.lower()
@@ -391,6 +417,13 @@ MAILADMIN_BASE_URL = env.str("MAILADMIN_BASE_URL").rstrip("/")
 # Failed recovery attempts allowed per address and per client address before a cool-off
 # (MAILADMIN_LOGIN_COOLOFF seconds); portal logins use MAILADMIN_LOGIN_FAILURE_LIMIT.
 MAILADMIN_RECOVERY_FAILURE_LIMIT = env.int("MAILADMIN_RECOVERY_FAILURE_LIMIT", 5, minimum=1)
+# How the panel writes recovery answers (portal, signup, mailbox form): "hashed" (SHA512-crypt,
+# unreadable, but ExtMail webmail's own recovery cannot check it) or "extmail" (clear text, as
+# ExtMan wrote it: ExtMail webmail's recovery works, anyone who can read the database reads the
+# answers). Verification accepts both forms whatever this says.
+MAILADMIN_RECOVERY_ANSWER_FORMAT = env.choice(
+    "MAILADMIN_RECOVERY_ANSWER_FORMAT", "hashed", ("hashed", "extmail")
+)
 
 _hash_depth = MAILADMIN_ISP_HASH.lower().split("x")
 if len(_hash_depth) != 2 or not all(part.isdigit() and 0 < int(part) < 9 for part in _hash_depth):

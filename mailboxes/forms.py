@@ -16,6 +16,7 @@ from django.utils.translation import gettext_lazy as _
 from domains.models import Domain
 from mailadmin.lib.addresses import domain_unicode, normalize_local_part
 from mailadmin.lib.flags import SERVICE_NAMES, SERVICES
+from mailadmin.lib.text import refuse_control_characters
 from mailboxes.models import Mailbox
 from mailboxes.services import (
     BULK_ACTIONS,
@@ -34,6 +35,24 @@ INTERNAL_ONLY_HELP = _(
     " refused by Postfix."
 )
 DATE_INPUT = forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d")
+
+
+def recovery_answer_help(*, admin: bool, keep: bool = False) -> str:
+    """The help text of a recovery answer field, true to MAILADMIN_RECOVERY_ANSWER_FORMAT."""
+    clear = settings.MAILADMIN_RECOVERY_ANSWER_FORMAT == "extmail"
+    if not admin:
+        if clear:
+            return str(
+                _("Not case-sensitive. Stored as typed: the mail administrators can read it.")
+            )
+        return str(_("Stored encrypted; not case-sensitive."))
+    if clear:
+        text = _("Stored in clear text (for ExtMail webmail) and never shown here.")
+    else:
+        text = _("Stored hashed and never shown.")
+    if keep:
+        return f"{text} {_('Leave empty to keep the current answer.')}"
+    return str(text)
 
 
 def _local_part_field() -> forms.CharField:
@@ -57,7 +76,12 @@ class MailboxForm(forms.Form):
 
     local_part = _local_part_field()
     domain = forms.ChoiceField(label=_("Domain"))
-    name = forms.CharField(label=_("Display name"), max_length=255, required=False)
+    name = forms.CharField(
+        label=_("Display name"),
+        max_length=255,
+        required=False,
+        validators=[refuse_control_characters],
+    )
     password1 = forms.CharField(
         label=_("Password"),
         max_length=128,
@@ -93,13 +117,18 @@ class MailboxForm(forms.Form):
     disablepwdchange = forms.BooleanField(
         label=_("Disable password change by the user"), required=False
     )
-    question = forms.CharField(label=_("Recovery question"), max_length=1000, required=False)
+    question = forms.CharField(
+        label=_("Recovery question"),
+        max_length=1000,
+        required=False,
+        validators=[refuse_control_characters],
+    )
     answer = forms.CharField(
         label=_("Recovery answer"),
         max_length=255,
         required=False,
+        validators=[refuse_control_characters],
         widget=forms.TextInput(attrs={"autocomplete": "off"}),
-        help_text=_("Stored hashed and never shown."),
     )
     mailhost = forms.ChoiceField(label=_("Storage host"), required=False)
     uidnumber = forms.IntegerField(label=_("uid"), required=False)
@@ -131,6 +160,7 @@ class MailboxForm(forms.Form):
         template = mailbox.domain if mailbox is not None else domain
         kwargs.setdefault("initial", self._initial(mailbox, template))
         super().__init__(data, **kwargs)
+        self.fields["answer"].help_text = recovery_answer_help(admin=True)
         if mailbox is None:
             names = Domain.objects.visible_to(actor).values_list("domain", flat=True)
             self.fields["domain"].choices = [(n, domain_unicode(n)) for n in names]
@@ -140,9 +170,7 @@ class MailboxForm(forms.Form):
             del self.fields["local_part"]
             del self.fields["domain"]
             self.fields["password1"].help_text = _("Leave empty to keep the current password.")
-            self.fields["answer"].help_text = _(
-                "Stored hashed and never shown; leave empty to keep the current answer."
-            )
+            self.fields["answer"].help_text = recovery_answer_help(admin=True, keep=True)
         if self.is_superadmin:
             hosts = ["", *settings.MAILADMIN_STORAGE_HOSTS]
             if mailbox is not None and mailbox.mailhost not in hosts:

@@ -9,6 +9,7 @@ anything is written (or inside the transaction, which then rolls back).
 from __future__ import annotations
 
 import datetime
+import hmac
 import secrets
 import string
 from dataclasses import dataclass, field
@@ -28,11 +29,13 @@ from audit.services import audit_entry, audit_record, diff, snapshot
 from domains.models import Domain
 from domains.selectors import domain_usage, lock_domain
 from domains.usage import usage_change
+from mailadmin.lib import passwords
 from mailadmin.lib.addresses import normalize_address, normalize_local_part
 from mailadmin.lib.fields import local_now
 from mailadmin.lib.flags import SERVICE_NAMES
 from mailadmin.lib.passwords import hash_password
 from mailadmin.lib.quota import quota_bytes, quota_from_mb
+from mailadmin.lib.text import has_control_characters
 from mailadmin.selectors import address_in_use_message, address_owner, address_owners
 from mailboxes.homes import home_problem, mailbox_home_problem, overlapping
 from mailboxes.models import Mailbox
@@ -69,8 +72,41 @@ FROM_TEMPLATE: Any = _Sentinel("FROM_TEMPLATE")
 
 
 def hash_recovery_answer(answer: str) -> str:
-    """The stored form of a recovery answer: compared trimmed and case-insensitively."""
+    """The hashed form of a recovery answer: compared trimmed and case-insensitively."""
     return hash_password(answer.strip().lower(), "sha512crypt")
+
+
+def stored_recovery_answer(answer: str) -> str:
+    """The form of a recovery answer that the panel writes, per
+    ``MAILADMIN_RECOVERY_ANSWER_FORMAT``: ``hashed`` (SHA512-crypt of the trimmed, lower-cased
+    answer) or ``extmail`` (the trimmed answer in clear text, as ExtMan wrote it and as ExtMail
+    webmail's own recovery compares it). Empty for an empty answer."""
+    answer = answer.strip()
+    if not answer:
+        return ""
+    if settings.MAILADMIN_RECOVERY_ANSWER_FORMAT == "extmail":
+        return answer
+    return hash_recovery_answer(answer)
+
+
+def is_clear_recovery_answer(stored: str) -> bool:
+    """Whether a stored answer is in clear text (ExtMan's and the ``extmail`` format)."""
+    return (
+        bool(stored.strip())
+        and passwords.identify(stored) == "cleartext"
+        and not stored.startswith("{")
+    )
+
+
+def recovery_answer_matches(stored: str, given: str) -> bool:
+    """Whether ``given`` is the answer ``stored`` holds, in either form: trimmed and
+    case-insensitive. Never writes anything."""
+    given = given.strip().lower()
+    if not given or not stored.strip():
+        return False
+    if is_clear_recovery_answer(stored):
+        return hmac.compare_digest(stored.strip().lower().encode(), given.encode())
+    return passwords.verify_password(given, stored)
 
 
 def generate_password(length: int | None = None) -> str:
@@ -386,7 +422,8 @@ def _new_mailbox(
     question: str = "",
     answer: str = "",
 ) -> Mailbox:
-    """An unsaved mailbox row in ExtMan's formats (``password`` and ``answer`` hashed)."""
+    """An unsaved mailbox row in ExtMan's formats (``password`` hashed, ``answer`` in its
+    stored form)."""
     homedir, maildir = mailbox_paths(dom, local)
     mailbox = Mailbox(
         username=f"{local}@{dom.domain}",
@@ -477,8 +514,9 @@ def mailbox_create(
     """Create a mailbox in ``domain`` and queue its Maildir.
 
     ``quota``/``netdiskquota`` (MB), ``expiredate`` and ``services`` left at their defaults
-    come from the domain template. ``password_hash``/``answer_hash`` take values hashed
-    earlier (an approved signup request) in place of ``password``/``answer``.
+    come from the domain template. ``password_hash``/``answer_hash`` take values stored
+    earlier (an approved signup request: the password hashed, the answer in the form
+    :func:`stored_recovery_answer` gave it) in place of ``password``/``answer``.
     """
     _check_domain_visible(actor, domain)
     local, address = new_mailbox_address(domain, local_part)
@@ -538,7 +576,7 @@ def mailbox_create(
         services=wanted,
         disablepwdchange=disablepwdchange,
         question=question,
-        answer=answer_hash or (hash_recovery_answer(answer) if answer.strip() else ""),
+        answer=answer_hash or stored_recovery_answer(answer),
     )
     _check_new_home(mailbox)
     mailbox.save(force_insert=True)
@@ -649,7 +687,7 @@ def mailbox_update(
     if question is not KEEP and question.strip() != mailbox.question.strip():
         mailbox.question = question.strip()
     if answer not in (KEEP, None) and answer.strip():
-        mailbox.answer = hash_recovery_answer(answer)
+        mailbox.answer = stored_recovery_answer(answer)
     if mailhost is not KEEP and mailhost is not None:
         collect(_check_mailhost, actor, mailhost, mailbox.mailhost)
         mailbox.mailhost = mailhost
@@ -1085,6 +1123,10 @@ def mailbox_import(
         if len(name) > name_length:
             problems.append(
                 (line, _("The name is longer than %(max)s characters.") % {"max": name_length})
+            )
+        if has_control_characters(name):
+            problems.append(
+                (line, _("The name holds control characters (such as line breaks): remove them."))
             )
         hashed = collect(line, _check_password, str(row.get("password") or ""))
         quota_text = None

@@ -10,6 +10,9 @@ from django import forms
 from django.utils.translation import gettext_lazy as _
 
 from mailadmin.lib.captcha import PanelCaptchaField
+from mailadmin.lib.forms import ClearedPasswordsMixin
+from mailadmin.lib.text import refuse_control_characters
+from mailboxes.forms import recovery_answer_help
 
 
 def _password(label: str, autocomplete: str = "new-password") -> forms.CharField:
@@ -48,14 +51,30 @@ class _NewPasswordMixin:
             self.add_error("new_password2", _("The two passwords differ."))  # type: ignore[attr-defined]
 
 
+#: Shown above the login form when the address asks for a captcha (login_needs_captcha).
+CAPTCHA_NOTE = _(
+    "This address has had many failed logins. Enter your password again and type the"
+    " characters in the image to log in."
+)
+
+
 class PortalLoginForm(_HelperMixin, forms.Form):
+    """``username`` and ``password``; ``captcha`` too for an address with many failures."""
+
     submit_label = _("Log in")
     username = _address()
     password = _password(_("Password"), "current-password")
 
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
+    def __init__(self, *args: Any, with_captcha: bool = False, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
+        self.captcha_note = CAPTCHA_NOTE if with_captcha else None
+        if with_captcha:
+            self.fields["captcha"] = PanelCaptchaField()
         self.helper = self._helper()
+
+    @property
+    def only_the_captcha_is_wrong(self) -> bool:
+        return set(self.errors) == {"captcha"}
 
 
 class PortalPasswordForm(_HelperMixin, _NewPasswordMixin, forms.Form):
@@ -76,21 +95,25 @@ class PortalPasswordForm(_HelperMixin, _NewPasswordMixin, forms.Form):
 
 class PortalRecoveryForm(_HelperMixin, forms.Form):
     submit_label = _("Save recovery question")
-    question = forms.CharField(label=_("Recovery question"), max_length=255)
+    question = forms.CharField(
+        label=_("Recovery question"), max_length=255, validators=[refuse_control_characters]
+    )
     answer = forms.CharField(
         label=_("Recovery answer"),
         max_length=255,
-        help_text=_("Stored encrypted; not case-sensitive."),
+        validators=[refuse_control_characters],
         widget=forms.TextInput(attrs={"autocomplete": "off"}),
     )
     password = _password(_("Current password"), "current-password")
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
+        self.fields["answer"].help_text = recovery_answer_help(admin=False)
         self.helper = self._helper()
 
 
-class ForgotPasswordForm(_HelperMixin, _NewPasswordMixin, forms.Form):
+class ForgotPasswordForm(ClearedPasswordsMixin, _HelperMixin, _NewPasswordMixin, forms.Form):
+    password_field_names = ("new_password1", "new_password2")
     submit_label = _("Set new password")
     username = _address()
     answer = forms.CharField(

@@ -1,16 +1,18 @@
 """Every write path and check of the mailbox portal (SPEC §3.7): login with throttling,
 own password, recovery question and answer, and the forgotten-password reset.
 
-Failures are counted per address and per client address in the cache
-(``mailadmin.lib.ratelimit``); past the limit every attempt is refused for
-``MAILADMIN_LOGIN_COOLOFF`` seconds, even with the right secret. Failed logins and lockouts
-are logged in the fixed format that the fail2ban filter in ``contrib/fail2ban/`` matches.
+Failures are counted in the cache (``mailadmin.lib.ratelimit``) per (address, client address)
+and per client address; past the limit every attempt of that pair or client is refused for
+``MAILADMIN_LOGIN_COOLOFF`` seconds, even with the right secret. An address's failures from all
+clients never lock it (someone elsewhere cannot lock the owner out): past the same limit a
+portal login to it needs a captcha first, and the forgotten-password form always has one.
+Failed logins and lockouts are logged in the fixed format that the fail2ban filter in
+``contrib/fail2ban/`` matches.
 """
 
 from __future__ import annotations
 
 import functools
-import hmac
 import logging
 import secrets
 from enum import Enum
@@ -29,7 +31,12 @@ from mailadmin.lib import passwords, ratelimit
 from mailadmin.lib.clientip import client_ip
 from mailboxes.auth import mailbox_may_log_in
 from mailboxes.models import Mailbox
-from mailboxes.services import hash_recovery_answer
+from mailboxes.services import (
+    hash_recovery_answer,
+    is_clear_recovery_answer,
+    recovery_answer_matches,
+    stored_recovery_answer,
+)
 from portal.usage import maildir_usage
 
 log = logging.getLogger("mailadmin.security")
@@ -39,34 +46,54 @@ class Outcome(Enum):
     OK = "ok"
     FAILED = "failed"
     THROTTLED = "throttled"
+    #: The address needs a captcha (see login_needs_captcha) and none was answered.
+    CAPTCHA = "captcha"
 
 
 def _normalize(address: str) -> str:
     return address.strip().lower()[:255]
 
 
+def _pair(address: str, ip: str) -> str:
+    return f"{address} {ip}"
+
+
 def _throttled(scope: str, address: str, ip: str, limit: int) -> bool:
-    return ratelimit.is_limited(f"{scope}-user", address, limit) or ratelimit.is_limited(
-        f"{scope}-ip", ip, limit
+    """Locked out: this (address, client) pair, or this client, failed too often."""
+    return ratelimit.is_limited(f"{scope}-pair", _pair(address, ip), limit) or (
+        ratelimit.is_limited(f"{scope}-ip", ip, limit)
     )
 
 
-def _count_failure(scope: str, address: str, ip: str) -> None:
+def _count_failure(scope: str, address: str, ip: str, *, per_account: bool = True) -> None:
     window = settings.MAILADMIN_LOGIN_COOLOFF
-    ratelimit.hit(f"{scope}-user", address, window)
+    ratelimit.hit(f"{scope}-pair", _pair(address, ip), window)
     ratelimit.hit(f"{scope}-ip", ip, window)
+    if per_account:
+        ratelimit.hit(f"{scope}-user", address, window)
+
+
+def login_needs_captcha(address: str) -> bool:
+    """Whether a portal login to ``address`` must answer a captcha: its failures from all
+    clients reached ``MAILADMIN_LOGIN_FAILURE_LIMIT`` within the cool-off."""
+    address = _normalize(address)
+    return bool(address) and ratelimit.is_limited("portal-user", address, _login_limit())
+
+
+def _login_limit() -> int:
+    return settings.AXES_FAILURE_LIMIT
 
 
 # --- login -------------------------------------------------------------------------------------
 def portal_authenticate(
-    *, address: str, password: str, request: HttpRequest
+    *, address: str, password: str, request: HttpRequest, captcha_passed: bool = False
 ) -> tuple[Outcome, Mailbox | None]:
     """Check a portal login. Inactive or expired mailboxes and domains are refused like a
-    wrong password (the log says why)."""
+    wrong password (the log says why). A locked-out client gets THROTTLED; an address that
+    needs a captcha gets CAPTCHA unless ``captcha_passed`` (no password is tried then)."""
     address = _normalize(address)
     ip = client_ip(request)
-    limit = settings.AXES_FAILURE_LIMIT
-    if _throttled("portal", address, ip, limit):
+    if _throttled("portal", address, ip, _login_limit()):
         log.warning("portal login locked out for user=%s from ip=%s", log_safe(address) or "-", ip)
         audit_record(
             actor=address,
@@ -77,6 +104,9 @@ def portal_authenticate(
             object_id=address,
         )
         return Outcome.THROTTLED, None
+    if not captcha_passed and login_needs_captcha(address):
+        log.info("portal login captcha not answered for user=%s from ip=%s", log_safe(address), ip)
+        return Outcome.CAPTCHA, None
     mailbox = (
         Mailbox.objects.select_related("domain").filter(pk=address).first() if address else None
     )
@@ -105,7 +135,7 @@ def portal_authenticate(
             domain=mailbox.domain_id if mailbox else "",
         )
         return Outcome.FAILED, None
-    ratelimit.reset("portal-user", address)
+    ratelimit.reset("portal-pair", _pair(address, ip))
     if settings.MAILADMIN_PASSWORD_REHASH and passwords.needs_rehash(mailbox.password):
         mailbox.password = passwords.hash_password(password)
         Mailbox.objects.filter(pk=mailbox.pk).update(password=mailbox.password)
@@ -169,7 +199,8 @@ def portal_set_recovery(
     answer: str,
     request: HttpRequest | None = None,
 ) -> Mailbox:
-    """Set the recovery question and answer (the answer hashed); the password is required."""
+    """Set the recovery question and answer (the answer in the configured stored form,
+    ``MAILADMIN_RECOVERY_ANSWER_FORMAT``); the password is required."""
     mailbox = Mailbox.objects.select_for_update().get(pk=mailbox.pk)
     _check_changes_allowed(mailbox)
     if not passwords.verify_password(password, mailbox.password):
@@ -181,7 +212,7 @@ def portal_set_recovery(
         raise ValidationError({"answer": _("Enter the answer.")})
     before = mailbox.question
     Mailbox.objects.filter(pk=mailbox.pk).update(
-        question=question, answer=hash_recovery_answer(answer)
+        question=question, answer=stored_recovery_answer(answer)
     )
     audit_record(
         actor=mailbox,
@@ -203,7 +234,8 @@ def _dummy_answer_hash(scheme_rounds: int) -> str:
 
 
 def verify_recovery_answer(mailbox: Mailbox, answer: str) -> bool:
-    """Trimmed and case-insensitive; a legacy cleartext answer that matches is hashed now."""
+    """Trimmed and case-insensitive, against a hashed or a clear-text stored answer. Writes
+    nothing (see :func:`portal_reset_password` for the upgrade of a clear-text answer)."""
     given = answer.strip().lower()
     stored = mailbox.answer or ""
     if not given or not stored.strip():
@@ -211,13 +243,18 @@ def verify_recovery_answer(mailbox: Mailbox, answer: str) -> bool:
             given or "-", _dummy_answer_hash(settings.MAILADMIN_PASSWORD_ROUNDS)
         )
         return False
-    if passwords.identify(stored) == "cleartext" and not stored.startswith("{"):
-        # ExtMan kept answers in clear: compare them as the hashed ones are, then hash.
-        ok = hmac.compare_digest(stored.strip().lower().encode(), given.encode())
-        if ok:
-            Mailbox.objects.filter(pk=mailbox.pk).update(answer=hash_recovery_answer(given))
-        return ok
-    return passwords.verify_password(given, stored)
+    return recovery_answer_matches(stored, given)
+
+
+def _upgraded_answer(mailbox: Mailbox, answer: str) -> str | None:
+    """The hash that replaces a clear-text answer after an accepted reset, or None to keep
+    it (always under ``MAILADMIN_RECOVERY_ANSWER_FORMAT=extmail``, which ExtMail webmail
+    needs)."""
+    if settings.MAILADMIN_RECOVERY_ANSWER_FORMAT != "hashed":
+        return None
+    if not is_clear_recovery_answer(mailbox.answer or ""):
+        return None
+    return hash_recovery_answer(answer)
 
 
 def portal_reset_password(
@@ -254,7 +291,12 @@ def portal_reset_password(
                 and not mailbox.password_change_disabled
             )
         if ok:
-            Mailbox.objects.filter(pk=mailbox.pk).update(password=new_hash)
+            # Only an accepted reset writes: a refused one leaves the row as it was.
+            changes: dict[str, Any] = {"password": new_hash}
+            upgraded = _upgraded_answer(mailbox, answer)
+            if upgraded is not None:
+                changes["answer"] = upgraded
+            Mailbox.objects.filter(pk=mailbox.pk).update(**changes)
             audit_record(
                 actor=mailbox,
                 action="portal.recovery.reset",
@@ -265,7 +307,8 @@ def portal_reset_password(
                 changes={"password": ["", "(changed)"]},
             )
     if not ok:
-        _count_failure("recovery", address, ip)
+        # Always behind a captcha: the address's own count would change nothing.
+        _count_failure("recovery", address, ip, per_account=False)
         log.warning("recovery failed for user=%s from ip=%s", log_safe(address) or "-", ip)
         audit_record(
             actor=address,
@@ -276,7 +319,7 @@ def portal_reset_password(
             object_id=address,
         )
         return Outcome.FAILED
-    ratelimit.reset("recovery-user", address)
+    ratelimit.reset("recovery-pair", _pair(address, ip))
     log.info("recovery succeeded for user=%s from ip=%s", log_safe(address), ip)
     return Outcome.OK
 

@@ -45,13 +45,19 @@ def _next_url(request: HttpRequest) -> str:
 def login(request: HttpRequest) -> HttpResponse:
     if request.method != "POST" and current_mailbox(request) is not None:
         return redirect("portal:home")
-    form = PortalLoginForm(request.POST if request.method == "POST" else None)
+    if request.method != "POST":
+        form = PortalLoginForm()
+    else:
+        needs_captcha = services.login_needs_captcha(request.POST.get("username", ""))
+        form = PortalLoginForm(request.POST, with_captcha=needs_captcha)
     status = 200
-    if request.method == "POST" and form.is_valid():
+    # A wrong captcha still hears of a lock-out first; the service tries no password then.
+    if request.method == "POST" and (form.is_valid() or form.only_the_captcha_is_wrong):
         outcome, mailbox = services.portal_authenticate(
             address=form.cleaned_data["username"],
             password=form.cleaned_data["password"],
             request=request,
+            captcha_passed="captcha" in form.cleaned_data,
         )
         if outcome is Outcome.OK and mailbox is not None:
             portal_login(request, mailbox)
@@ -59,6 +65,11 @@ def login(request: HttpRequest) -> HttpResponse:
         if outcome is Outcome.THROTTLED:
             form.add_error(None, THROTTLED_MESSAGE)
             status = 429
+        elif outcome is Outcome.CAPTCHA:
+            if "captcha" not in form.fields:  # the limit was reached since the form was shown
+                form = PortalLoginForm(
+                    initial={"username": form.cleaned_data["username"]}, with_captcha=True
+                )
         else:
             form.add_error(
                 None,

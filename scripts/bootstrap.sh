@@ -10,7 +10,9 @@ profile=${1:-run}
 sudo_cmd=()
 if [ "$(id -u)" -ne 0 ]; then sudo_cmd=(sudo); fi
 
-packages=(python3 python3-venv python3-dev build-essential pkg-config libmariadb-dev gettext)
+# flite and sox: the spoken captcha (django-simple-captcha's audio alternative).
+packages=(python3 python3-venv python3-dev build-essential pkg-config libmariadb-dev gettext
+          flite sox)
 if [ "$profile" = test ]; then
   packages+=(mariadb-server mariadb-client redis-server postfix postfix-mysql
              dovecot-core dovecot-mysql courier-authdaemon courier-authlib-mysql maildrop

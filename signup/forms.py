@@ -13,6 +13,9 @@ from django.utils.translation import gettext_lazy as _
 
 from mailadmin.lib.addresses import normalize_address, normalize_local_part
 from mailadmin.lib.captcha import PanelCaptchaField
+from mailadmin.lib.forms import ClearedPasswordsMixin
+from mailadmin.lib.text import refuse_control_characters, refuse_control_characters_multiline
+from mailboxes.forms import recovery_answer_help
 from signup.models import SignupPolicy, SignupRequest
 from signup.services import BULK_ACTIONS, MAX_REASON_LENGTH
 
@@ -29,7 +32,8 @@ def _password(label: str, autocomplete: str = "new-password") -> forms.CharField
     )
 
 
-class SignupForm(forms.Form):
+class SignupForm(ClearedPasswordsMixin, forms.Form):
+    password_field_names = ("password1", "password2")
     local_part = forms.CharField(
         label=_("Wanted address"),
         max_length=64,
@@ -38,20 +42,26 @@ class SignupForm(forms.Form):
             attrs={"autocapitalize": "none", "spellcheck": "false", "autocomplete": "off"}
         ),
     )
-    name = forms.CharField(label=_("Display name"), max_length=255, required=False)
+    name = forms.CharField(
+        label=_("Display name"),
+        max_length=255,
+        required=False,
+        validators=[refuse_control_characters],
+    )
     password1 = _password(_("Password"))
     password2 = _password(_("Password (again)"))
     question = forms.CharField(
         label=_("Recovery question"),
         max_length=255,
         required=False,
+        validators=[refuse_control_characters],
         help_text=_("Asked when you forget your password."),
     )
     answer = forms.CharField(
         label=_("Recovery answer"),
         max_length=255,
         required=False,
-        help_text=_("Stored encrypted; not case-sensitive."),
+        validators=[refuse_control_characters],
         widget=forms.TextInput(attrs={"autocomplete": "off"}),
     )
     contact_email = forms.EmailField(
@@ -71,6 +81,7 @@ class SignupForm(forms.Form):
     def __init__(self, *args: Any, domain: str, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.domain = domain
+        self.fields["answer"].help_text = recovery_answer_help(admin=False)
         self.helper = FormHelper()
         self.helper.form_tag = False
         self.helper.disable_csrf = True  # the template's form has the token
@@ -121,6 +132,7 @@ class RejectForm(forms.Form):
         max_length=MAX_REASON_LENGTH,
         required=False,
         help_text=_("Sent to the applicant if they gave a contact address."),
+        validators=[refuse_control_characters_multiline],
         widget=forms.Textarea(attrs={"rows": 3}),
     )
 

@@ -1,7 +1,8 @@
 """Signup requests and the per-domain signup policy (SPEC §3.7), in the panel's own tables.
 
 No mailbox row exists before approval: a pending applicant can neither receive mail nor log
-in. The request keeps only hashes of the password and of the recovery answer.
+in. The request keeps the password hashed and the recovery answer in the form the mailbox
+will get (hashed, or in clear text under ``MAILADMIN_RECOVERY_ANSWER_FORMAT=extmail``).
 """
 
 from __future__ import annotations
@@ -75,6 +76,8 @@ class SignupRequest(models.Model):
     name = models.CharField(_("display name"), max_length=255, blank=True, default="")
     password_hash = models.CharField(max_length=255)
     question = models.CharField(_("recovery question"), max_length=255, blank=True, default="")
+    # The stored form of the answer (mailboxes.services.stored_recovery_answer): a hash, or
+    # the clear text under MAILADMIN_RECOVERY_ANSWER_FORMAT=extmail.
     answer_hash = models.CharField(max_length=255, blank=True, default="")
     contact_email = models.EmailField(_("contact address"), blank=True, default="")
     state = models.CharField(

@@ -8,11 +8,14 @@ import logging
 from collections import defaultdict
 
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.core.mail import send_mail
+from django.core.validators import validate_email
 from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils.translation import gettext as _
 
+from accounts.backends import log_safe
 from accounts.models import DomainManager, Manager
 from signup.models import SignupRequest
 
@@ -24,26 +27,44 @@ def _url(name: str) -> str:
 
 
 def _active(managers: list[Manager]) -> list[str]:
-    return sorted({m.username for m in managers if m.is_active and "@" in m.username})
+    return sorted({m.username for m in managers if m.is_active})
+
+
+def deliverable(addresses: list[str]) -> list[str]:
+    """The addresses a mail can go to; the others (manager usernames are legacy text, not
+    always an address) are left out and logged."""
+    valid = []
+    for address in addresses:
+        try:
+            validate_email(address)
+        except ValidationError:
+            log.warning("signup mail not sent to %s: not a valid address", log_safe(address))
+        else:
+            valid.append(address)
+    return valid
 
 
 def recipients_of(domain: str) -> list[str]:
-    """The domain's active admins; its superadmins' addresses when it has none."""
+    """The valid addresses of the domain's active admins; its superadmins' when it has none."""
     names = DomainManager.objects.filter(domain_id=domain, active=True).values("manager_id")
-    admins = _active(list(Manager.objects.filter(pk__in=names).exclude(type="admin")))
-    return admins or _active(list(Manager.objects.superadmins()))
+    admins = deliverable(_active(list(Manager.objects.filter(pk__in=names).exclude(type="admin"))))
+    return admins or deliverable(_active(list(Manager.objects.superadmins())))
 
 
 def _send(subject: str, template: str, context: dict, to: list[str]) -> bool:
+    """One mail per recipient, so that one refused address does not stop the others."""
     if not to:
         return False
     body = render_to_string(template, context)
-    try:
-        send_mail(subject, body, None, to)
-    except Exception as exc:  # SMTP down or refusing: the change stands, the mail is lost
-        log.warning("could not send %r to %s: %s", subject, ", ".join(to), exc)
-        return False
-    return True
+    sent = False
+    for recipient in to:
+        try:
+            send_mail(subject, body, None, [recipient])
+        except Exception as exc:  # SMTP down or refusing: the change stands, the mail is lost
+            log.warning("could not send %r to %s: %s", subject, log_safe(recipient), exc)
+        else:
+            sent = True
+    return sent
 
 
 def new_request(signup_id: int) -> bool:

@@ -30,7 +30,7 @@ from mailadmin.lib.clientip import client_ip
 from mailadmin.lib.passwords import hash_password
 from mailadmin.selectors import OWNER_LABELS, address_owner
 from mailboxes.models import Mailbox
-from mailboxes.services import hash_recovery_answer, mailbox_create, new_mailbox_address
+from mailboxes.services import mailbox_create, new_mailbox_address, stored_recovery_answer
 from signup import notifications
 from signup.models import SignupPolicy, SignupRequest
 
@@ -94,8 +94,41 @@ def signup_rate_limited(request: HttpRequest) -> bool:
     return False
 
 
+#: Characters that separate the words of a local part; ignored when names are compared.
+NAME_SEPARATORS = ".-_+"
+#: Digits that pass for letters: "r00t" is "root", "adm1n" is "admin", "p0stmaster" ...
+_LOOKALIKES = (
+    str.maketrans({"0": "o", "1": "l", "3": "e", "4": "a", "5": "s"}),
+    str.maketrans({"0": "o", "1": "i", "3": "e", "4": "a", "5": "s"}),
+)
+
+
+def _skeletons(text: str) -> set[str]:
+    """The forms ``text`` is compared in: lower-cased, look-alike digits read as letters
+    (a 1 as either l or i), separators removed."""
+    text = text.lower()
+    return {
+        "".join(ch for ch in text.translate(table) if ch not in NAME_SEPARATORS)
+        for table in _LOOKALIKES
+    }
+
+
 def is_reserved(local_part: str) -> bool:
-    return local_part.lower() in settings.MAILADMIN_SIGNUP_RESERVED_NAMES
+    """Whether a signup may not take ``local_part`` (MAILADMIN_SIGNUP_RESERVED_NAMES).
+
+    A name is reserved when, compared as :func:`_skeletons` gives it, it is a reserved name
+    (``post.master``, ``mailer_daemon``, ``r00t``), or begins with one followed by a separator
+    (``postmaster-x``, ``no-reply.news``) or by digits only (``admin1``, ``root2024``). A
+    reserved word inside an ordinary name is not enough (``rootsy``, ``johnroot``, ``mallory``).
+    """
+    reserved: set[str] = set()
+    for name in settings.MAILADMIN_SIGNUP_RESERVED_NAMES:
+        reserved |= _skeletons(name)
+    reserved.discard("")
+    name = local_part.strip().lower()
+    heads = {name, name.rstrip("0123456789")}
+    heads |= {name[:i] for i, ch in enumerate(name) if ch in NAME_SEPARATORS}
+    return any(not _skeletons(head).isdisjoint(reserved) for head in heads if head)
 
 
 @dataclass
@@ -188,7 +221,7 @@ def _submit(
         name=name.strip(),
         password_hash=hash_password(password),
         question=question.strip(),
-        answer_hash=hash_recovery_answer(answer) if answer.strip() else "",
+        answer_hash=stored_recovery_answer(answer),
         contact_email=contact_email.strip().lower(),
         client_ip=client_ip(request) if request is not None else None,
         created_at=now,

@@ -147,16 +147,25 @@ def test_login_posts_need_the_csrf_token(personas):
     assert login(client, "admin@a.test").status_code == 403
 
 
-def test_repeated_failures_lock_the_account(client, personas, settings, caplog):
+def test_repeated_failures_lock_the_account_on_that_client_only(client, personas, settings, caplog):
     for _ in range(settings.AXES_FAILURE_LIMIT):
         login(client, "admin@a.test", "nope", REMOTE_ADDR="198.51.100.1")
-    # Even the right password, from another address, is refused while locked.
+    # That client is refused even with the right password ...
     with caplog.at_level(logging.WARNING, logger="mailadmin.security"):
-        response = login(client, "admin@a.test", REMOTE_ADDR="198.51.100.2")
+        response = login(client, "admin@a.test", REMOTE_ADDR="198.51.100.1")
     assert response.status_code == 429
     assert "Too many failed logins" in response.content.decode()
-    assert "login locked out for user=admin@a.test from ip=198.51.100.2" in caplog.text
-    # Other accounts are not affected.
+    assert "login locked out for user=admin@a.test from ip=198.51.100.1" in caplog.text
+    # ... another one gets in (after a captcha: tests/test_throttling.py) ...
+    other = Client()
+    assert login(other, "admin@a.test", REMOTE_ADDR="198.51.100.2").status_code == 200
+    response = other.post(
+        "/login/",
+        {"username": "admin@a.test", "password": PASSWORD, "captcha_0": "x", "captcha_1": "PASSED"},
+        REMOTE_ADDR="198.51.100.2",
+    )
+    assert response.status_code == 302
+    # ... and other accounts are not affected.
     assert login(Client(), "admin@b.test", REMOTE_ADDR="198.51.100.3").status_code == 302
 
 

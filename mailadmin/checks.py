@@ -1,0 +1,23 @@
+"""System checks of the panel's own settings (``manage.py check``)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.conf import settings
+from django.core.checks import CheckMessage, Error, Tags, register
+
+
+@register(Tags.security, deploy=True)
+def captcha_test_mode_check(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
+    """``check --deploy`` refuses a server whose captcha accepts the test answer."""
+    if not settings.MAILADMIN_CAPTCHA_TEST_MODE:
+        return []
+    return [
+        Error(
+            "MAILADMIN_CAPTCHA_TEST_MODE is on: the captcha of the signup and "
+            "forgotten-password forms accepts the answer PASSED from anyone.",
+            hint="Set MAILADMIN_CAPTCHA_TEST_MODE=0; it is meant for automated tests only.",
+            id="mailadmin.E001",
+        )
+    ]

@@ -195,7 +195,9 @@ AXES_FAILURE_LIMIT = env.int("MAILADMIN_LOGIN_FAILURE_LIMIT", 5, minimum=1)
 MAILADMIN_LOGIN_COOLOFF = env.int("MAILADMIN_LOGIN_COOLOFF", 900, minimum=1)
 AXES_COOLOFF_TIME = MAILADMIN_LOGIN_COOLOFF / 3600  # hours
 AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"], "ip_address"]
-AXES_RESET_ON_SUCCESS = True
+# A success does not wipe the client's failures: someone who owns one account must not be
+# able to clear their counter between guesses at others' (they expire after the cool-off).
+AXES_RESET_ON_SUCCESS = False
 AXES_CLIENT_IP_CALLABLE = "mailadmin.lib.clientip.client_ip"
 AXES_USERNAME_CALLABLE = "accounts.backends.login_username"
 AXES_LOCKOUT_CALLABLE = "accounts.views.locked_out"

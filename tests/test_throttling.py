@@ -67,6 +67,16 @@ def test_an_attacker_elsewhere_cannot_lock_the_superadmin_out(personas, settings
     assert again.status_code == 429
 
 
+def test_logging_in_to_ones_own_account_does_not_clear_a_clients_failures(personas, settings):
+    # A sprayer who owns one account (admin@a.test) guesses at others' between its own logins.
+    for n in range(settings.AXES_FAILURE_LIMIT - 1):
+        manager_login(Client(), f"victim{n}@b.test", "guess-guess-1", SPRAYER)
+    assert manager_login(Client(), "admin@a.test", PASSWORD, SPRAYER).status_code == 302
+    manager_login(Client(), "victim9@b.test", "guess-guess-1", SPRAYER)
+    # The limit is reached all the same: the client is locked, even for its own account.
+    assert manager_login(Client(), "admin@a.test", PASSWORD, SPRAYER).status_code == 429
+
+
 def test_without_the_right_captcha_no_password_is_tried(personas, settings):
     for _ in range(settings.AXES_FAILURE_LIMIT):
         manager_login(Client(), "root@panel.test", "guess-guess-1", ATTACKER)

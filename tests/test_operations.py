@@ -18,7 +18,7 @@ import time
 import pytest
 from django.core import mail
 from django.core.files.uploadedfile import SimpleUploadedFile
-from django.db import connection
+from django.db import connection, connections
 from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
@@ -474,3 +474,65 @@ def test_services_report_progress_as_they_go(personas, make_mailbox):
         progress=seen.append,
     )
     assert seen == [0, 1, 2, 3]
+
+
+# --- faults that need a second writer (MariaDB) -------------------------------------------------
+@pytest.mark.mariadb
+def test_a_running_operation_whose_heartbeat_stopped_is_failed_by_the_sweeper(personas):
+    now = timezone.now()
+    for pid, beat in ((4242, now - datetime.timedelta(minutes=2)), (4243, now)):
+        Operation.objects.create(
+            kind=Operation.Kind.MAILBOX_BULK,
+            actor="admin@a.test",
+            domain="a.test",
+            total=10,
+            state=Operation.State.RUNNING,
+            runner=f"another-host|1:{pid}",  # a worker on another host: only its heartbeat tells
+            started_at=now - datetime.timedelta(minutes=3),
+            heartbeat_at=beat,
+            language="en",
+        )
+    assert operations.sweep()["operations_failed"] == 1
+    states = dict(Operation.objects.values_list("runner", "state"))
+    assert states == {"another-host|1:4242": "failed", "another-host|1:4243": "running"}
+
+
+@pytest.mark.mariadb
+def test_an_operation_failed_by_the_sweeper_while_it_runs_commits_nothing(
+    client_as, personas, make_mailbox, small_thresholds, monkeypatch
+):
+    """A sweeper that takes a slow operation for a dead one (its heartbeat late) fails it: the
+    operation's own final step then finds it failed and rolls its changes back."""
+    addresses = make_mailboxes(make_mailbox, "a.test", 8)
+    real = operations.RUNNERS[Operation.Kind.MAILBOX_BULK]
+
+    def sweeper_elsewhere() -> None:
+        # What the sweeper of another host writes, from its own connection, in autocommit.
+        Operation.objects.filter(state=Operation.State.RUNNING).update(
+            state=Operation.State.FAILED,
+            errors=["The operation stopped before it finished (its worker or web process ended)"],
+        )
+        connections.close_all()
+
+    def late_heartbeat(run: operations.OperationRun) -> operations.Outcome:
+        outcome = real.run(run)  # every mailbox disabled, not yet committed
+        sweeper = threading.Thread(target=sweeper_elsewhere)
+        sweeper.start()
+        sweeper.join()
+        return outcome
+
+    monkeypatch.setitem(
+        operations.RUNNERS,
+        Operation.Kind.MAILBOX_BULK,
+        operations.Registration(late_heartbeat, real.result_template),
+    )
+    client = client_as("admin_a")
+    operation = started(
+        client.post(reverse("mailboxes:bulk"), {"action": "disable", "addresses": addresses})
+    )
+    assert watch(client, operation)[-1]["state"] == "failed"
+    wait_until(operation_threads_done, 30, "the operation's thread")
+    assert Mailbox.objects.filter(pk__in=addresses, active=True).count() == 8
+    assert not AuditEntry.objects.filter(action="mailbox.update").exists()
+    page = client.get(operation.get_absolute_url()).content.decode()
+    assert "stopped before it finished" in page

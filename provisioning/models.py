@@ -82,9 +82,9 @@ class Job(models.Model):
 
 class OperationQuerySet(models.QuerySet):
     def visible_to(self, manager: Manager | None) -> OperationQuerySet:
-        """All operations for a superadmin; for a domain admin those of their domains and the
-        ones they started themselves (a bulk action over several of their domains has no
-        single domain)."""
+        """All operations for a superadmin; for a domain admin those of their domains, and
+        those without a single domain that they started themselves (a bulk action over
+        several of their domains)."""
         from accounts.models import DomainManager
 
         if manager is None or not manager.is_authenticated:
@@ -93,7 +93,7 @@ class OperationQuerySet(models.QuerySet):
             return self.all()
         return self.filter(
             models.Q(domain__in=DomainManager.objects.domain_names_of(manager))
-            | models.Q(actor=manager.pk)
+            | models.Q(domain="", actor=manager.pk)
         )
 
 

@@ -21,6 +21,9 @@ from provisioning import operations, runner
 from provisioning.dispatch import dispatch
 from provisioning.models import Job, Operation
 
+#: Background operations listed above the jobs (the latest ones the manager may see).
+RECENT_OPERATIONS = 10
+
 
 @manager_required
 @require_safe
@@ -43,11 +46,17 @@ def job_list(request: HttpRequest) -> HttpResponse:
         sort_fields={"created": "created_at", "state": "state", "kind": "kind"},
         default_sort="-created",
     )
+    operations_ = (
+        Operation.objects.visible_to(request.user)
+        .only("kind", "state", "actor", "domain", "total", "created_at")
+        .order_by("-created_at", "-id")[:RECENT_OPERATIONS]
+    )
     return render(
         request,
         "provisioning/jobs.html",
         {
             "listing": listing,
+            "operations": operations_,
             "states": Job.State.choices,
             "kinds": Job.Kind.choices,
             "state": state,

@@ -434,8 +434,18 @@ def test_a_domain_admin_sees_their_own_operations_over_several_domains(
     client = Client()
     client.force_login(both)
     assert client.get(operation.get_absolute_url()).status_code == 200
+    assert operation.get_absolute_url() in client.get(reverse("provisioning:jobs")).content.decode()
     for persona, status in (("superadmin", 200), ("admin_a", 404), ("admin_b", 404)):
         assert client_as(persona).get(operation.get_absolute_url()).status_code == status
+    listed = client_as("admin_a").get(reverse("provisioning:jobs")).content.decode()
+    assert operation.get_absolute_url() not in listed
+    # One domain's operation is seen through that domain: not by whom started it once the
+    # domain is no longer theirs.
+    earlier = Operation.objects.create(
+        kind=Operation.Kind.MAILBOX_BULK, actor="admin@a.test", domain="b.test", total=60
+    )
+    assert client_as("admin_a").get(earlier.get_absolute_url()).status_code == 404
+    assert client_as("admin_b").get(earlier.get_absolute_url()).status_code == 200
 
 
 # --- sealing -----------------------------------------------------------------------------------

@@ -34,7 +34,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from django.conf import settings
-from django.core.exceptions import ValidationError
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import connection, connections, transaction
 from django.db.models import F
 from django.http import HttpRequest
@@ -313,6 +313,17 @@ def _run(operation: Operation) -> str | None:
     except ValidationError as exc:
         heartbeat.stop()
         return _record_failure(operation, _messages(exc))
+    except PermissionDenied:
+        heartbeat.stop()
+        return _record_failure(
+            operation,
+            [
+                _(
+                    "The manager who started this operation may no longer manage these"
+                    " objects: nothing was changed."
+                )
+            ],
+        )
     except _Superseded:
         log.warning(
             "operation %s was failed while it ran; its changes were rolled back", operation.pk

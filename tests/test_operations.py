@@ -393,6 +393,30 @@ def test_the_sweeper_runs_a_queued_operation_whose_thread_never_started(personas
     assert operations.execute(operation.pk) is None
 
 
+def test_an_operation_refuses_to_act_for_a_manager_who_lost_the_right(personas):
+    """Between the request and the run, the manager was disabled, or lost the domain."""
+    Manager = type(personas["admin_a"])
+    rows = [{"line": 1, "local_part": "late", "name": "", "quota": ""}]
+    for actor, domain in (("admin@a.test", "b.test"), ("gone@a.test", "a.test")):
+        Operation.objects.create(
+            kind=Operation.Kind.MAILBOX_IMPORT,
+            actor=actor,
+            domain=domain,
+            total=1,
+            payload={"domain": domain, "rows": rows},
+            sealed_input=seal({"passwords": [IMPORT_PASSWORD]}, purpose="operation-input"),
+            sent_at=timezone.now() - datetime.timedelta(minutes=10),
+            language="en",
+        )
+    assert not Manager.objects.filter(pk="gone@a.test").exists()
+    assert operations.sweep()["operations_sent"] == 2
+    errors = dict(Operation.objects.values_list("actor", "errors"))
+    assert "may no longer manage these objects" in errors["admin@a.test"][0]
+    assert "can no longer act" in errors["gone@a.test"][0]
+    assert set(Operation.objects.values_list("state", "sealed_input")) == {("failed", "")}
+    assert not Mailbox.objects.filter(uid="late").exists()
+
+
 def test_passwords_nobody_came_to_see_are_forgotten(personas):
     operation = Operation.objects.create(
         kind=Operation.Kind.MAILBOX_BULK,

@@ -141,6 +141,9 @@ def use_broker(settings):
     if app._pool is not None:
         app._pool.force_close_all()
     app._after_fork()
+    from provisioning.dispatch import resume_broker
+
+    resume_broker()  # a failed send pauses sending for this process; not into the next test
 
 
 @pytest.fixture
@@ -179,6 +182,27 @@ def start_worker(broker, settings, tmp_path, transactional_db):
         worker.kill()  # what the worker did is checked; how it shuts down is not
 
 
+@pytest.fixture
+def run_jobs(settings):
+    """``run_jobs()``: carry out every pending job in order with the real handlers, as a worker
+    would (for tests whose recorded jobs never reach a worker: on_commit does not fire inside
+    a test's transaction). Returns ``{job id: final state}`` of the jobs it ran."""
+    from provisioning import runner
+    from provisioning.models import Job
+
+    def run(*kinds: str) -> dict[int, str | None]:
+        """Only the kinds that start with one of ``kinds`` when given (e.g. "maildir.")."""
+        states = {}
+        for pk, kind in (
+            Job.objects.filter(state="pending").order_by("id").values_list("pk", "kind")
+        ):
+            if not kinds or kind.startswith(kinds):
+                states[pk] = runner.execute(pk)
+        return dict(Job.objects.filter(pk__in=states).values_list("pk", "state"))
+
+    return run
+
+
 # --- Personas ---------------------------------------------------------------------------------
 PASSWORD = "Correct-Horse-9"
 
@@ -215,14 +239,9 @@ def make_mailbox(db):
 
     def make(address: str, *, password: str = PASSWORD, **fields) -> Mailbox:
         local, _, domain = address.partition("@")
-        mailbox = Mailbox(
-            username=address,
-            uid=local,
-            domain_id=domain,
-            homedir=f"{domain}/{local}",
-            maildir=f"{domain}/{local}/Maildir/",
-            **fields,
-        )
+        fields.setdefault("homedir", f"{domain}/{local}")
+        fields.setdefault("maildir", f"{fields['homedir']}/Maildir/")
+        mailbox = Mailbox(username=address, uid=local, domain_id=domain, **fields)
         mailbox.password = hash_password(password)
         mailbox.save()
         return mailbox

@@ -34,6 +34,7 @@ from mailadmin.lib.addresses import normalize_domain
 from mailadmin.lib.fields import local_now
 from mailadmin.lib.flags import SERVICE_NAMES
 from mailadmin.lib.quota import parse_quota, quota_bytes, quota_from_mb
+from mailboxes.homes import domain_directory, foreign_paths, home_problem, shares_with
 from mailboxes.models import Mailbox
 from mailstack import services as mailstack
 from provisioning.models import Job
@@ -345,6 +346,42 @@ class DeleteResult:
     deleted_aliases: list[str] = dataclasses.field(default_factory=list)
 
 
+MAX_NAMED_PROBLEMS = 10
+
+
+def unsafe_homes(
+    name: str, hashdirpath: str, rows: Iterable[tuple[str, str, str, str]]
+) -> list[str]:
+    """``address: problem`` for each mailbox of the domain ``name`` (rows of ``(address,
+    mailhost, homedir, maildir)``) whose home a domain job may not archive or move: outside the
+    domain's directory, the directory itself, or shared with another domain's mailbox. The
+    other domains are looked up once per domain directory."""
+    problems: list[str] = []
+    foreign: dict[str, list] = {}
+    for address, _mailhost, homedir, maildir in rows:
+        problem = home_problem(
+            address=address,
+            domain=name,
+            hashdirpath=hashdirpath,
+            homedir=homedir,
+            maildir=maildir,
+            others=False,
+        )
+        if problem is None:
+            directory = domain_directory(homedir, name, hashdirpath) or ""
+            if directory not in foreign:
+                foreign[directory] = foreign_paths(directory, name)
+            shared = shares_with(homedir, foreign[directory])
+            if shared:
+                problem = _("the home directory %(path)s holds mail of %(others)s.") % {
+                    "path": homedir,
+                    "others": ", ".join(shared[:5]),
+                }
+        if problem:
+            problems.append(f"{address}: {problem}")
+    return problems
+
+
 def _names_match(typed: str, name: str) -> bool:
     typed = (typed or "").strip()
     if typed == name:
@@ -382,7 +419,8 @@ def domain_delete(
     locked = lock_domain(name)
     mailboxes = Mailbox.objects.filter(domain_id=name)
     aliases = Alias.objects.filter(domain_id=name)
-    homes = list(mailboxes.order_by("pk").values_list("mailhost", "homedir"))
+    rows = list(mailboxes.order_by("pk").values_list("username", "mailhost", "homedir", "maildir"))
+    homes = [(mailhost, homedir) for _address, mailhost, homedir, _maildir in rows]
     alias_count = aliases.count()
     if homes or alias_count:
         if not delete_all:
@@ -397,6 +435,25 @@ def domain_delete(
             )
         if not _names_match(confirm_domain, name):
             raise ValidationError({"confirm_domain": _("Type the domain name exactly to confirm.")})
+    problems = unsafe_homes(name, locked.hashdirpath or "", rows)
+    if problems:
+        raise ValidationError(
+            {
+                "delete_all": [
+                    _(
+                        "The data of these mailboxes cannot be archived, because their"
+                        " directories are not their own. Delete them one by one first (their"
+                        " data stays on disk), or correct their paths:"
+                    ),
+                    *problems[:MAX_NAMED_PROBLEMS],
+                    *(
+                        [_("… and %(count)s more.") % {"count": len(problems) - MAX_NAMED_PROBLEMS}]
+                        if len(problems) > MAX_NAMED_PROBLEMS
+                        else []
+                    ),
+                ]
+            }
+        )
     before = snapshot(locked)
     mailboxes.delete()
     aliases.delete()
@@ -408,10 +465,15 @@ def domain_delete(
     usage_delete(name)
     changed, deleted = _remove_domain_targets(name, actor=actor, request=request)
     mailstack.internal_only_forget_domain(domain=name, actor=actor)
-    for mailhost, homedirs in _by_mailhost(homes).items():
+    by_host: dict[str, list[dict[str, str]]] = {"": []} if not rows else {}
+    for address, mailhost, homedir, maildir in rows:
+        by_host.setdefault(mailhost or "", []).append(
+            {"address": address, "homedir": homedir, "maildir": maildir}
+        )
+    for mailhost, entries in by_host.items():
         job_record(
             kind=Job.Kind.DOMAIN_ARCHIVE,
-            payload={"domain": name, "hashdirpath": locked.hashdirpath, "homedirs": homedirs},
+            payload={"domain": name, "hashdirpath": locked.hashdirpath, "mailboxes": entries},
             domain=name,
             object_id=name,
             mailhost=mailhost,
@@ -474,6 +536,19 @@ def _replace_domain_segment(path: str, old: str, new: str) -> str:
             segments[index] = new
             return "/".join(segments)
     return path
+
+
+def _domain_directories(name: str, hashdirpath: str, homedirs: Iterable[str]) -> list[str]:
+    """Every directory of the domain ``name`` on disk: ``<hashdirpath>/<name>`` (or ``<name>``)
+    and, for legacy ISP-layout homes whose hash prefix the domain row no longer names, the
+    directory of the domain inside each distinct prefix."""
+    prefix = (hashdirpath or "").strip("/")
+    directories = {f"{prefix}/{name}" if prefix else name}
+    for homedir in homedirs:
+        directory = domain_directory(homedir, name, hashdirpath)
+        if directory:
+            directories.add(directory)
+    return sorted(directories)
 
 
 _TARGET_SPLIT_RE = re.compile(r"([,\s]+)")
@@ -539,6 +614,19 @@ def domain_rename(
     )
     if taken:
         raise ValidationError({"domain": _("The domain %(name)s already exists.") % {"name": new}})
+    homedirs = Mailbox.objects.filter(domain_id=old).values_list("homedir", flat=True)
+    for directory in _domain_directories(old, locked.hashdirpath or "", homedirs):
+        foreign = sorted({address for address, _path in foreign_paths(directory, old)})
+        if foreign:
+            raise ValidationError(
+                {
+                    "domain": _(
+                        "The directory %(path)s holds mail of mailboxes of other domains"
+                        " (%(others)s), so it cannot be moved: move their data out first."
+                    )
+                    % {"path": directory, "others": ", ".join(foreign[:5])}
+                }
+            )
     before = snapshot(locked)
 
     moved = Domain(**{f.attname: getattr(locked, f.attname) for f in Domain._meta.concrete_fields})
@@ -593,14 +681,23 @@ def domain_rename(
     usage_rename(old, new)
     mailstack.internal_only_rename_domain(old=old, new=new, actor=actor)
 
-    for mailhost, _homes in _by_mailhost((m[3], m[1]) for m in mailboxes).items():
+    for mailhost, homedirs in _by_mailhost((m[3], m[1]) for m in mailboxes).items():
         job_record(
             kind=Job.Kind.DOMAIN_MOVE,
-            payload={"old": old, "new": new, "hashdirpath": locked.hashdirpath},
+            payload={
+                "old": old,
+                "new": new,
+                "hashdirpath": locked.hashdirpath,
+                "moves": [
+                    [directory, _replace_domain_segment(directory, old, new)]
+                    for directory in _domain_directories(old, locked.hashdirpath or "", homedirs)
+                ],
+            },
             domain=new,
             object_id=new,
             mailhost=mailhost,
             created_by=actor,
+            domains=[old],
         )
     audit_record(
         actor=actor,

@@ -271,19 +271,25 @@ CELERY_TIMEZONE = TIME_ZONE
 CELERY_TASK_DEFAULT_QUEUE = "mailadmin"
 # A web request must not hang when the broker is down: give up sending quickly, the job row
 # stays pending and the sweeper sends it once the broker is back.
-CELERY_TASK_PUBLISH_RETRY_POLICY = {
-    "max_retries": 1,
-    "interval_start": 0,
-    "interval_step": 0.2,
-    "interval_max": 0.2,
+# A web request must not hang when the broker is down or hung: one short try per message, no
+# retries, and after a failure the process stops trying for MAILADMIN_JOB_BROKER_PAUSE seconds
+# (provisioning.dispatch); the job rows stay pending and the sweeper sends them later.
+CELERY_TASK_PUBLISH_RETRY = False
+CELERY_BROKER_CONNECTION_TIMEOUT = 1
+CELERY_BROKER_TRANSPORT_OPTIONS = {
+    "socket_connect_timeout": 1,
+    "socket_timeout": 1,
+    "max_retries": 0,
 }
-CELERY_BROKER_CONNECTION_TIMEOUT = 2
-CELERY_BROKER_TRANSPORT_OPTIONS = {"socket_connect_timeout": 2, "socket_timeout": 5}
-# The sweeper: re-sends pending jobs whose message was lost and reclaims jobs left "running"
-# by a worker that died (provisioning.runner.sweep).
-MAILADMIN_JOB_SWEEP_INTERVAL = env.int("MAILADMIN_JOB_SWEEP_INTERVAL", 60, minimum=1)
+MAILADMIN_JOB_BROKER_PAUSE = env.int("MAILADMIN_JOB_BROKER_PAUSE", 30, minimum=1)
+# The sweeper: re-sends pending jobs whose message was lost and reclaims jobs whose worker
+# died (provisioning.runner.sweep). A running job's worker renews its lease every third of
+# MAILADMIN_JOB_LEASE seconds; a lease that ran out means the worker is gone, and the next
+# sweep gives the job to another worker: a dead worker's job goes on within
+# MAILADMIN_JOB_LEASE + MAILADMIN_JOB_SWEEP_INTERVAL seconds (50 by default).
+MAILADMIN_JOB_SWEEP_INTERVAL = env.int("MAILADMIN_JOB_SWEEP_INTERVAL", 20, minimum=1)
 MAILADMIN_JOB_RESEND_AFTER = env.int("MAILADMIN_JOB_RESEND_AFTER", 120, minimum=1)
-MAILADMIN_JOB_STALE_AFTER = env.int("MAILADMIN_JOB_STALE_AFTER", 900, minimum=1)
+MAILADMIN_JOB_LEASE = env.int("MAILADMIN_JOB_LEASE", 30, minimum=1)
 # Background operations (provisioning.operations): bulk actions and imports larger than these
 # sizes leave the web request and run with a progress bar; smaller ones are done in the request.
 MAILADMIN_BACKGROUND_BULK_OVER = env.int("MAILADMIN_BACKGROUND_BULK_OVER", 50, minimum=0)

@@ -35,6 +35,7 @@ from mailadmin.lib.flags import SERVICE_NAMES
 from mailadmin.lib.passwords import hash_password
 from mailadmin.lib.quota import quota_bytes, quota_from_mb
 from mailadmin.selectors import address_in_use_message, address_owner, address_owners
+from mailboxes.homes import home_problem, mailbox_home_problem, overlapping
 from mailboxes.models import Mailbox
 from mailboxes.paths import mailbox_paths, renamed_path
 from mailstack.services import internal_only_forget, internal_only_rename, internal_only_set
@@ -413,15 +414,39 @@ def _new_mailbox(
     return mailbox
 
 
-def _maildir_payload(mailbox: Mailbox) -> dict[str, Any]:
-    """What a Maildir job needs to create the mailbox's Maildir."""
+def _maildir_payload(mailbox: Mailbox, hashdirpath: str | None = None) -> dict[str, Any]:
+    """What a Maildir job needs: the paths, the quota and the owner of the mailbox's Maildir,
+    and the domain's directory prefix (for the check that the home is the mailbox's own)."""
+    if hashdirpath is None:
+        hashdirpath = (
+            Domain.objects.filter(pk=mailbox.domain_id)
+            .values_list("hashdirpath", flat=True)
+            .first()
+        )
     return {
         "homedir": mailbox.homedir,
         "maildir": mailbox.maildir,
         "quota": mailbox.quota,
         "uid": mailbox.uidnumber,
         "gid": mailbox.gidnumber,
+        "hashdirpath": hashdirpath or "",
     }
+
+
+def _check_new_home(mailbox: Mailbox) -> None:
+    """A new mailbox's home must not hold, or lie in, another mailbox's mail (legacy rows may
+    live anywhere)."""
+    shared = overlapping(mailbox.homedir, exclude=[mailbox.username])
+    if shared:
+        raise ValidationError(
+            {
+                "local_part": _(
+                    "The directory %(path)s of this address holds mail of %(others)s: choose"
+                    " another address."
+                )
+                % {"path": mailbox.homedir, "others": ", ".join(a for a, _p in shared[:5])}
+            }
+        )
 
 
 @transaction.atomic
@@ -516,6 +541,7 @@ def mailbox_create(
         question=question,
         answer=answer_hash or (hash_recovery_answer(answer) if answer.strip() else ""),
     )
+    _check_new_home(mailbox)
     mailbox.save(force_insert=True)
     usage_change(
         dom.domain,
@@ -531,7 +557,7 @@ def mailbox_create(
         changes["internal_only"] = [not internal_only, bool(internal_only)]
     job_record(
         kind=Job.Kind.MAILDIR_CREATE,
-        payload=_maildir_payload(mailbox),
+        payload=_maildir_payload(mailbox, dom.hashdirpath),
         domain=dom.domain,
         object_id=address,
         mailhost=mailbox.mailhost,
@@ -677,7 +703,7 @@ def mailbox_update(
     if quota_changed:
         job_record(
             kind=Job.Kind.MAILDIR_QUOTA,
-            payload={"maildir": mailbox.maildir, "quota": mailbox.quota},
+            payload=_maildir_payload(mailbox, dom.hashdirpath),
             domain=dom.domain,
             object_id=mailbox.username,
             mailhost=mailbox.mailhost,
@@ -717,6 +743,29 @@ def mailbox_rename(
     new.username, new.uid = new_address, local
     new.homedir = renamed_path(old.homedir, old_local, local)
     new.maildir = renamed_path(old.maildir, old_local, local)
+    if new.homedir != old.homedir or new.maildir != old.maildir:
+        # Its directory moves with it: only when it is its own, to a place no one else uses.
+        problem = mailbox_home_problem(old) or home_problem(
+            address=new_address,
+            domain=new.domain_id,
+            hashdirpath=Domain.objects.filter(pk=new.domain_id)
+            .values_list("hashdirpath", flat=True)
+            .first()
+            or "",
+            homedir=new.homedir,
+            maildir=new.maildir,
+            also_excluded=(old_address,),
+        )
+        if problem:
+            raise ValidationError(
+                {
+                    "local_part": _(
+                        "The mailbox's directory cannot be moved safely: %(problem)s Settle it"
+                        " by hand first."
+                    )
+                    % {"problem": problem}
+                }
+            )
     new.save(force_insert=True)
     Mailbox.objects.filter(pk=old_address).delete()
 
@@ -736,18 +785,24 @@ def mailbox_rename(
     )
     internal_only_rename(old=old_address, new=new_address, domain=new.domain_id, actor=actor)
     if new.homedir != old.homedir or new.maildir != old.maildir:
+        hashdirpath = (
+            Domain.objects.filter(pk=new.domain_id).values_list("hashdirpath", flat=True).first()
+        )
         job_record(
             kind=Job.Kind.MAILDIR_MOVE,
             payload={
+                "old_address": old_address,
                 "old_homedir": old.homedir,
                 "new_homedir": new.homedir,
                 "old_maildir": old.maildir,
                 "new_maildir": new.maildir,
+                "hashdirpath": hashdirpath or "",
             },
             domain=new.domain_id,
             object_id=new_address,
             mailhost=new.mailhost,
             created_by=actor,
+            addresses=[old_address, new_address],
         )
     audit_record(
         actor=actor,
@@ -770,6 +825,8 @@ class DeleteResult:
     changed_aliases: list[str] = field(default_factory=list)
     deleted_aliases: list[str] = field(default_factory=list)
     purged: bool = False
+    #: Why the mailbox's data cannot be archived or deleted (its home is not its own), or "".
+    home_problem: str = ""
 
 
 @transaction.atomic
@@ -784,6 +841,7 @@ def mailbox_delete(
     mailbox = Mailbox.objects.select_for_update().get(pk=mailbox.pk)
     before = snapshot(mailbox)
     address = mailbox.username
+    problem = mailbox_home_problem(mailbox) or ""
     Mailbox.objects.filter(pk=address).delete()
     Alias.objects.filter(pk=address).delete()
     usage_change(
@@ -795,13 +853,19 @@ def mailbox_delete(
     changed, deleted = _replace_in_alias_targets(address, None, actor=actor, request=request)
     internal_only_forget(address=address, actor=actor)
     kind = Job.Kind.MAILDIR_PURGE if purge else Job.Kind.MAILDIR_ARCHIVE
+    # Recorded even when the home is not the mailbox's own: the job then fails with the
+    # reason and touches nothing, and the failure stays on the jobs page for an admin.
     job_record(
         kind=kind,
         payload={
             "homedir": mailbox.homedir,
             "maildir": mailbox.maildir,
-            # Fixed here so that a retried archive job reuses the same target name.
-            "stamp": local_now().strftime("%Y%m%d-%H%M%S"),
+            "hashdirpath": (
+                Domain.objects.filter(pk=mailbox.domain_id)
+                .values_list("hashdirpath", flat=True)
+                .first()
+                or ""
+            ),
         },
         domain=mailbox.domain_id,
         object_id=address,
@@ -818,12 +882,18 @@ def mailbox_delete(
         changes=diff(before, {}),
         message=_("data %(fate)s; aliases changed: %(changed)s; aliases deleted: %(deleted)s")
         % {
-            "fate": _("purged") if purge else _("archived"),
+            "fate": (
+                _("left on disk: %(problem)s") % {"problem": problem}
+                if problem
+                else _("purged")
+                if purge
+                else _("archived")
+            ),
             "changed": ", ".join(changed) or "-",
             "deleted": ", ".join(deleted) or "-",
         },
     )
-    return DeleteResult(address, changed, deleted, purge)
+    return DeleteResult(address, changed, deleted, purge, problem)
 
 
 # --- bulk --------------------------------------------------------------------------------------
@@ -1096,9 +1166,11 @@ def mailbox_import(
             kind=Job.Kind.MAILDIR_CREATE_BATCH,
             payload={
                 "mailboxes": [
-                    {"address": mailbox.username, **_maildir_payload(mailbox)} for mailbox in batch
+                    {"address": mailbox.username, **_maildir_payload(mailbox, dom.hashdirpath)}
+                    for mailbox in batch
                 ]
             },
+            addresses=[mailbox.username for mailbox in batch],
             domain=dom.domain,
             object_id=first if first == last else f"{first} … {last}",
             mailhost="",

@@ -38,6 +38,7 @@ from mailboxes.forms import (
     MailboxForm,
     RenameForm,
 )
+from mailboxes.homes import mailbox_home_problem
 from mailboxes.models import Mailbox
 from mailboxes.operations import mailbox_bulk_start, mailbox_import_start
 from provisioning.models import Job
@@ -149,9 +150,15 @@ def mailbox_add(request: HttpRequest) -> HttpResponse:
 @require_safe
 def mailbox_detail(request: HttpRequest, mailbox: Mailbox) -> HttpResponse:
     targets, keep_copy = services.forwarding_of(mailbox)
-    jobs = Job.objects.visible_to(request.user).filter(object_id=mailbox.username).open()[:20]
+    # Work still to do, and finished work that left a note (e.g. leftover mail moved aside).
+    jobs = (
+        Job.objects.visible_to(request.user)
+        .filter(object_id=mailbox.username)
+        .filter(Q(state__in=Job.OPEN_STATES) | ~Q(note=""))[:20]
+    )
     context = {
         "mailbox": mailbox,
+        "home_problem": mailbox_home_problem(mailbox),
         "domain": mailbox.domain,
         "forward_to": targets,
         "forward_keep_copy": keep_copy,
@@ -231,9 +238,22 @@ def mailbox_delete(request: HttpRequest, mailbox: Mailbox) -> HttpResponse:
             messages.success(
                 request, _("Mailbox %(address)s deleted.") % {"address": result.address}
             )
+            if result.home_problem:
+                messages.warning(
+                    request,
+                    _("Its data was left on disk: %(problem)s") % {"problem": result.home_problem},
+                )
             return redirect(_list_url(mailbox.domain_id))
     aliases = services.aliases_pointing_to(mailbox.username)
+    problem = mailbox_home_problem(mailbox)
     context = {
+        "warning": _(
+            "The data of this mailbox will not be archived or deleted, because its directory is"
+            " not its own: %(problem)s Settle it by hand after the deletion."
+        )
+        % {"problem": problem}
+        if problem
+        else "",
         "title": _("Delete mailbox %(address)s") % {"address": mailbox.username},
         "message": _(
             "The mailbox stops receiving mail at once and its data is archived on the server."

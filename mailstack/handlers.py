@@ -7,14 +7,15 @@ status checks can run any number of times.
 from __future__ import annotations
 
 from mailstack import actions, tables
-from provisioning.handlers import HANDLERS
+from provisioning.handlers import register as register_handler
 from provisioning.models import Job
 
 
-def postfix_tables(job: Job) -> None:
+def postfix_tables(job: Job) -> str:
     written = tables.write_tables()
-    tables.postfix_reload()
+    reloaded = tables.postfix_reload()
     Job.objects.filter(pk=job.pk).update(payload={**job.payload, "written": written})
+    return reloaded if reloaded == tables.POSTFIX_NOT_RUNNING else ""
 
 
 def service_action(job: Job) -> None:
@@ -23,5 +24,5 @@ def service_action(job: Job) -> None:
 
 
 def register() -> None:
-    HANDLERS[Job.Kind.POSTFIX_TABLES] = postfix_tables
-    HANDLERS[Job.Kind.SERVICE_ACTION] = service_action
+    register_handler(Job.Kind.POSTFIX_TABLES, postfix_tables)
+    register_handler(Job.Kind.SERVICE_ACTION, service_action)

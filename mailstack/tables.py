@@ -164,7 +164,40 @@ def write_tables() -> list[str]:
     return written
 
 
+POSTFIX_NOT_RUNNING = "Postfix is not running: it reads the new tables when it starts."
+
+
 def postfix_reload() -> str:
-    return run_command(
-        [settings.MAILADMIN_POSTFIX, *_postfix_config_args(), "reload"], what="postfix reload"
-    )
+    """``postfix reload``; a Postfix that is not running needs none (it reads the tables when
+    it starts), which is said in the returned text rather than failing the job."""
+    try:
+        return run_command(
+            [settings.MAILADMIN_POSTFIX, *_postfix_config_args(), "reload"], what="postfix reload"
+        )
+    except CommandFailedError:
+        if postfix_running() is False:
+            return POSTFIX_NOT_RUNNING
+        raise
+
+
+def postfix_running() -> bool | None:
+    """Whether the Postfix master of the configuration runs (its pid file names a live
+    process); None when that cannot be told. (Postfix logs its own errors only to syslog, so
+    the output of a failed ``postfix reload`` does not say why.)"""
+    postconf = str(Path(settings.MAILADMIN_POSTFIX).with_name("postconf"))
+    try:
+        queue = run_command(
+            [postconf, *_postfix_config_args(), "-h", "queue_directory"], what="postconf"
+        )
+        pid = int((Path(queue) / "pid" / "master.pid").read_text().split()[0])
+    except FileNotFoundError:
+        return False
+    except (CommandFailedError, OSError, ValueError, IndexError):
+        return None
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True

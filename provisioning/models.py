@@ -27,7 +27,8 @@ class JobQuerySet(models.QuerySet):
         return self.filter(domain__in=DomainManager.objects.domain_names_of(manager))
 
     def open(self) -> JobQuerySet:
-        return self.filter(state__in=[Job.State.PENDING, Job.State.RUNNING, Job.State.FAILED])
+        """Jobs that still have to happen: they hold back later jobs of the same object."""
+        return self.filter(state__in=Job.OPEN_STATES)
 
 
 class Job(models.Model):
@@ -36,6 +37,7 @@ class Job(models.Model):
         RUNNING = "running", _("running")
         DONE = "done", _("done")
         FAILED = "failed", _("failed")
+        CANCELLED = "cancelled", _("cancelled")
 
     class Kind(models.TextChoices):
         MAILDIR_CREATE = "maildir.create", _("create Maildir")
@@ -63,8 +65,17 @@ class Job(models.Model):
     created_at = models.DateTimeField(_("created"), auto_now_add=True)
     updated_at = models.DateTimeField(_("updated"), auto_now=True)
     run_after = models.DateTimeField(null=True, blank=True)
+    # While a worker runs the job it renews this lease; a job whose lease ran out belonged
+    # to a worker that died (runner.reclaim_stale).
+    lease_until = models.DateTimeField(null=True, blank=True)
+    # The earlier job of the same object this one waits for (shown on the jobs page).
+    waiting_for = models.PositiveBigIntegerField(_("waiting for"), null=True, blank=True)
+    # What the job found and did that an admin should know (e.g. leftover mail moved aside).
+    note = models.TextField(_("note"), blank=True, default="")
 
     objects = JobQuerySet.as_manager()
+
+    OPEN_STATES = (State.PENDING, State.RUNNING, State.FAILED)
 
     class Meta:
         db_table = "mailadmin_job"
@@ -78,6 +89,24 @@ class Job(models.Model):
 
     def __str__(self) -> str:
         return f"#{self.pk} {self.kind} {self.object_id} ({self.state})"
+
+
+class JobKey(models.Model):
+    """What a job works on, for the order of jobs (runner.blocker): a job starts only when no
+    earlier open job holds one of its keys in a conflicting mode. A mailbox job holds its
+    address exclusively and its domain shared; a domain job holds its domain exclusively, so
+    it waits for every earlier job of the domain and every later one waits for it."""
+
+    job = models.ForeignKey(Job, on_delete=models.CASCADE, related_name="keys")
+    key = models.CharField(max_length=300)
+    exclusive = models.BooleanField(default=True)
+
+    class Meta:
+        db_table = "mailadmin_job_key"
+        indexes = [models.Index(fields=["key", "job"], name="mailadmin_job_key_key")]
+
+    def __str__(self) -> str:
+        return f"{self.key} ({'exclusive' if self.exclusive else 'shared'})"
 
 
 class OperationQuerySet(models.QuerySet):

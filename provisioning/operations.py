@@ -36,7 +36,7 @@ from typing import TYPE_CHECKING, Any
 from django.conf import settings
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import connection, connections, transaction
-from django.db.models import F
+from django.db.models import F, Q
 from django.http import HttpRequest
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
@@ -224,14 +224,27 @@ def send(operation_id: int, *, wait: bool = False) -> bool:
                 daemon=True,
             ).start()
         return True
+    # The same pause after a failed send as for jobs: a hung broker never slows a page down.
+    from provisioning.dispatch import _broker_paused, _pause_broker
     from provisioning.tasks import run_operation
 
+    if _broker_paused():
+        _leave_for_the_sweeper(operation_id)
+        return False
     try:
-        run_operation.apply_async((operation_id,), queue=OPERATION_QUEUE)
+        run_operation.apply_async((operation_id,), queue=OPERATION_QUEUE, retry=False)
     except Exception as exc:  # any broker failure: the sweeper sends it again later
+        _pause_broker()
         log.warning("could not send operation %s (%s); the sweeper will retry", operation_id, exc)
+        _leave_for_the_sweeper(operation_id)
         return False
     return True
+
+
+def _leave_for_the_sweeper(operation_id: int) -> None:
+    """An operation whose message did not go out: due at once for the next sweep."""
+    with rows_guard():
+        Operation.objects.filter(pk=operation_id, state=Operation.State.QUEUED).update(sent_at=None)
 
 
 def _run_in_thread(operation_id: int) -> None:
@@ -565,9 +578,9 @@ def take_result_secret(operation: Operation, manager: Manager) -> Any:
 # --- the sweeper ---------------------------------------------------------------------------------
 def sweep(now: datetime.datetime | None = None) -> dict[str, int]:
     """Part of the periodic sweep (``provisioning.sweep``, ``manage.py sweep_jobs``): fail the
-    running operations whose process ended, send again the queued ones nobody took within
-    ``MAILADMIN_JOB_RESEND_AFTER`` (their message was lost), and wipe generated passwords that
-    nobody came to see within ``MAILADMIN_OPERATION_SECRET_TTL``."""
+    running operations whose process ended, send again the queued ones whose message could not
+    be sent or was not taken within ``MAILADMIN_JOB_RESEND_AFTER`` (it was lost), and wipe
+    generated passwords that nobody came to see within ``MAILADMIN_OPERATION_SECRET_TTL``."""
     now = now or timezone.now()
     with rows_guard():
         running = list(
@@ -577,7 +590,9 @@ def sweep(now: datetime.datetime | None = None) -> dict[str, int]:
         )
     failed = sum(fail_if_gone(operation, now) for operation in running)
     resend_before = now - datetime.timedelta(seconds=settings.MAILADMIN_JOB_RESEND_AFTER)
-    waiting = Operation.objects.filter(state=Operation.State.QUEUED, sent_at__lt=resend_before)
+    waiting = Operation.objects.filter(state=Operation.State.QUEUED).filter(
+        Q(sent_at__isnull=True) | Q(sent_at__lt=resend_before)
+    )
     sent = 0
     with rows_guard():
         candidates = list(waiting.order_by("id").values_list("pk", flat=True)[:SWEEP_BATCH])

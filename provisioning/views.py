@@ -10,6 +10,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_POST, require_safe
 
+from audit.services import audit_record
 from mailadmin.lib.access import (
     domain_from_query,
     get_visible_or_404,
@@ -46,11 +47,12 @@ def job_list(request: HttpRequest) -> HttpResponse:
         sort_fields={"created": "created_at", "state": "state", "kind": "kind"},
         default_sort="-created",
     )
-    operations_ = (
-        Operation.objects.visible_to(request.user)
-        .only("kind", "state", "actor", "domain", "total", "created_at")
-        .order_by("-created_at", "-id")[:RECENT_OPERATIONS]
-    )
+    with operations.rows_guard():
+        operations_ = list(
+            Operation.objects.visible_to(request.user)
+            .only("kind", "state", "actor", "domain", "total", "created_at")
+            .order_by("-created_at", "-id")[:RECENT_OPERATIONS]
+        )
     return render(
         request,
         "provisioning/jobs.html",
@@ -79,6 +81,31 @@ def job_retry(request: HttpRequest, job: Job) -> HttpResponse:
         messages.success(request, _("Job #%(id)s will be tried again.") % {"id": job.pk})
     else:
         messages.info(request, _("Only failed jobs can be retried."))
+    return redirect("provisioning:jobs")
+
+
+@manager_required
+@visible_object(_get_job, param="pk", name="job")
+@require_POST
+def job_cancel(request: HttpRequest, job: Job) -> HttpResponse:
+    """Give up a failed job (its cause was settled by hand): the jobs waiting for it go on."""
+    if runner.cancel(job):
+        audit_record(
+            actor=request.user,
+            action="job.cancel",
+            request=request,
+            object_type="job",
+            object_id=str(job.pk),
+            domain=job.domain,
+            changes={"state": [Job.State.FAILED, Job.State.CANCELLED]},
+            message=f"{job.kind} {job.object_id}: {job.last_error}"[:1000],
+        )
+        messages.success(
+            request,
+            _("Job #%(id)s was given up; the jobs that waited for it go on.") % {"id": job.pk},
+        )
+    else:
+        messages.info(request, _("Only failed jobs can be given up."))
     return redirect("provisioning:jobs")
 
 

@@ -23,7 +23,11 @@ pytestmark = pytest.mark.mariadb
 ROOT = Path(__file__).resolve().parent.parent
 LEGACY_TABLES = ["domain", "mailbox", "alias", "manager", "domain_manager"]
 ADDITIVE_KEY_LINES = {
-    "mailbox": ["KEY `mailadmin_mailbox_domain` (`domain`)"],
+    "mailbox": [
+        "KEY `mailadmin_mailbox_domain` (`domain`)",
+        "KEY `mailadmin_mailbox_homedir` (`homedir`)",
+        "KEY `mailadmin_mailbox_maildir` (`maildir`)",
+    ],
     "alias": ["KEY `mailadmin_alias_domain` (`domain`)"],
     "domain_manager": ["KEY `mailadmin_dm_username_domain` (`username`(166),`domain`(166))"],
 }

@@ -16,6 +16,7 @@ from audit.models import AuditEntry
 from domains import services
 from domains.models import Domain
 from domains.services import domain_create, domain_delete, domain_rename, domain_update
+from mailadmin.lib import maildir
 from mailboxes.models import Mailbox
 from provisioning.models import Job
 
@@ -345,7 +346,9 @@ def test_unknown_fields_are_a_programming_error(root, personas):
 # --- delete -----------------------------------------------------------------------------------
 
 
-def test_an_empty_domain_is_deleted_with_its_admin_assignments(root, personas, make_domain):
+def test_an_empty_domain_is_deleted_with_its_admin_assignments(
+    root, personas, make_domain, run_jobs
+):
     make_domain("empty.test", hashdirpath="A0/B0")
     DomainManager.objects.create(manager=personas["admin_a"], domain_id="empty.test")
     domain_delete(domain="empty.test", actor=root)
@@ -355,7 +358,7 @@ def test_an_empty_domain_is_deleted_with_its_admin_assignments(root, personas, m
     entry = AuditEntry.objects.get(action="domain.delete")
     assert entry.changes["domain"] == ["empty.test", None]
     job = Job.objects.get(kind=Job.Kind.DOMAIN_ARCHIVE)
-    assert job.payload == {"domain": "empty.test", "hashdirpath": "A0/B0", "homedirs": []}
+    assert run_jobs("domain.") == {job.pk: Job.State.DONE}
 
 
 def test_a_domain_with_mailboxes_or_aliases_is_not_deleted_without_confirmation(root, personas):
@@ -371,10 +374,16 @@ def test_a_domain_with_mailboxes_or_aliases_is_not_deleted_without_confirmation(
     assert everything() == before
 
 
-def test_deleting_with_everything_removes_rows_and_queues_one_archive_job(
-    root, personas, make_mailbox
+def test_deleting_with_everything_removes_rows_and_archives_the_data(
+    root, personas, make_mailbox, run_jobs, settings
 ):
     make_mailbox("two@a.test")
+    base = settings.MAILADMIN_MAIL_BASE
+    for local in ("two", "user"):
+        maildir.create_maildir(
+            base, f"a.test/{local}", f"a.test/{local}/Maildir/", "0S", 1000, 1000
+        )
+    (base / "b.test/other/Maildir").mkdir(parents=True)
     Alias.objects.create(address="x@a.test", goto="two@a.test", domain_id="a.test")
     Alias.objects.create(address="@a.test", goto="user@a.test", domain_id="a.test")
     Alias.objects.create(address="keep@b.test", goto="user@a.test,x@b.test", domain_id="b.test")
@@ -388,9 +397,12 @@ def test_deleting_with_everything_removes_rows_and_queues_one_archive_job(
         and Alias.objects.filter(pk="keep@b.test").exists()
     )
     job = Job.objects.get(kind=Job.Kind.DOMAIN_ARCHIVE)
-    assert job.payload["domain"] == "a.test"
-    assert job.payload["homedirs"] == ["a.test/two", "a.test/user"]
     assert job.domain == "a.test" and job.state == Job.State.PENDING
+    assert run_jobs("domain.") == {job.pk: Job.State.DONE}
+    archived = sorted(p.name.partition(".")[0] for p in (base / ".archive/a.test").iterdir())
+    assert archived == ["two", "user"]
+    assert not any((base / "a.test").iterdir())
+    assert (base / "b.test/other/Maildir").is_dir()
     entry = AuditEntry.objects.get(action="domain.delete")
     assert "2 mailboxes, 2 aliases and 1 admin" in entry.message
     assert Alias.objects.get(pk="keep@b.test").goto == "x@b.test"
@@ -400,7 +412,7 @@ def test_deleting_spreads_archive_jobs_over_storage_hosts(root, personas, make_m
     make_mailbox("far@a.test", mailhost="store2")
     domain_delete(domain="a.test", delete_all=True, confirm_domain="a.test", actor=root)
     jobs = {
-        job.queue: job.payload["homedirs"]
+        job.queue: [m["homedir"] for m in job.payload["mailboxes"]]
         for job in Job.objects.filter(kind=Job.Kind.DOMAIN_ARCHIVE)
     }
     assert jobs == {"maildir.default": ["a.test/user"], "maildir.store2": ["a.test/far"]}
@@ -447,7 +459,14 @@ def populated(personas, make_domain, make_mailbox):
     return Domain.objects.get(pk="example.net")
 
 
-def test_rename_moves_every_row_and_target_and_changes_nothing_else(root, populated):
+def test_rename_moves_every_row_and_target_and_changes_nothing_else(
+    root, populated, run_jobs, settings
+):
+    base = settings.MAILADMIN_MAIL_BASE
+    for homedir, box in Mailbox.objects.filter(domain_id="example.net").values_list(
+        "homedir", "maildir"
+    ):
+        maildir.create_maildir(base, homedir, box, "0S", 1000, 1000)
     untouched_before = {
         "mailboxes": list(Mailbox.objects.exclude(domain_id="example.net").order_by("pk").values()),
         "aliases": list(Alias.objects.filter(pk="other@b.test").values()),
@@ -522,8 +541,13 @@ def test_rename_moves_every_row_and_target_and_changes_nothing_else(root, popula
         "domains": list(Domain.objects.exclude(pk="example.org").order_by("pk").values()),
     }
     job = Job.objects.get(kind=Job.Kind.DOMAIN_MOVE)
-    assert job.payload == {"old": "example.net", "new": "example.org", "hashdirpath": "A0/B0"}
     assert job.domain == "example.org" and job.state == Job.State.PENDING
+    # Both directories of the domain move (the hashed one and a legacy unhashed one), and
+    # every mailbox finds its Maildir at its new path.
+    assert run_jobs("domain.") == {job.pk: Job.State.DONE}
+    assert not (base / "example.net").exists() and not (base / "A0/B0/example.net").exists()
+    for box in Mailbox.objects.filter(domain_id="example.org").values_list("maildir", flat=True):
+        assert (base / box / "cur").is_dir(), box
     entry = AuditEntry.objects.get(action="domain.rename")
     assert entry.changes["domain"] == ["example.net", "example.org"]
     assert "3 mailboxes, 3 aliases, 4 alias target lists, 1 admin" in entry.message

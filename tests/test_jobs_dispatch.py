@@ -86,28 +86,25 @@ def test_the_sweeper_resends_jobs_nobody_took_and_runs_retries_when_due(settings
     assert states[later.pk] == Job.State.PENDING  # its retry delay has not passed yet
 
 
-def test_the_sweeper_reclaims_the_jobs_of_a_dead_worker_and_runs_them(settings):
-    settings.MAILADMIN_JOB_STALE_AFTER = 30
-    settings.MAILADMIN_JOB_RESEND_AFTER = 30
+def test_the_sweeper_reclaims_the_jobs_of_a_dead_worker_and_runs_them_at_once(settings):
+    settings.MAILADMIN_JOB_LEASE = 30
     job = create_job()
-    past = timezone.now() - datetime.timedelta(seconds=31)
-    Job.objects.filter(pk=job.pk).update(state=Job.State.RUNNING, attempts=1, updated_at=past)
-    assert runner.sweep() == {"reclaimed": 1, "sent": 0}  # reclaimed now, sent next time
-    assert runner.sweep(now=timezone.now() + datetime.timedelta(seconds=31)) == {
-        "reclaimed": 0,
-        "sent": 1,
-    }
+    past = timezone.now() - datetime.timedelta(seconds=1)
+    Job.objects.filter(pk=job.pk).update(state=Job.State.RUNNING, attempts=1, lease_until=past)
+    # Reclaimed and sent in the same sweep: no wait for the resend interval.
+    assert runner.sweep() == {"reclaimed": 1, "sent": 1}
     job.refresh_from_db()
     assert (job.state, job.attempts) == (Job.State.DONE, 2)
 
 
-def test_a_job_that_is_running_is_left_alone(settings):
+def test_a_job_whose_lease_is_renewed_is_left_alone(settings):
+    settings.MAILADMIN_JOB_LEASE = 30
     job = create_job()
-    Job.objects.filter(pk=job.pk).update(state=Job.State.RUNNING)
-    assert runner.sweep(now=timezone.now() + datetime.timedelta(seconds=60)) == {
-        "reclaimed": 0,
-        "sent": 0,
-    }
+    now = timezone.now()
+    Job.objects.filter(pk=job.pk).update(
+        state=Job.State.RUNNING, lease_until=now + datetime.timedelta(seconds=30)
+    )
+    assert runner.sweep(now=now + datetime.timedelta(seconds=20)) == {"reclaimed": 0, "sent": 0}
     job.refresh_from_db()
     assert job.state == Job.State.RUNNING
 

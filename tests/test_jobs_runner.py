@@ -77,13 +77,16 @@ def test_a_failed_job_can_be_retried(settings):
     assert runner.execute(job.pk) == Job.State.DONE
 
 
-def test_jobs_of_a_dead_worker_are_reclaimed():
+def test_jobs_of_a_dead_worker_are_reclaimed_when_their_lease_runs_out():
     job = create_job()
-    Job.objects.filter(pk=job.pk).update(state=Job.State.RUNNING)
-    assert runner.reclaim_stale() == 0
-    later = timezone.now() + runner.stale_after() + datetime.timedelta(seconds=1)
+    now = timezone.now()
+    Job.objects.filter(pk=job.pk).update(state=Job.State.RUNNING, lease_until=now + runner.lease())
+    assert runner.reclaim_stale(now=now) == 0
+    later = now + runner.lease() + datetime.timedelta(seconds=1)
     assert runner.reclaim_stale(now=later) == 1
-    assert [j.pk for j in runner.due_jobs()] == [job.pk]
+    job.refresh_from_db()
+    assert (job.state, job.lease_until) == (Job.State.PENDING, None)
+    assert [j.pk for j in runner.due_jobs(now=later)] == [job.pk]
 
 
 def test_an_unknown_kind_fails():

@@ -125,7 +125,7 @@ def test_maildir_work_runs_on_the_storage_host_of_the_mailbox(
 FAST_SWEEP = {
     "MAILADMIN_JOB_SWEEP_INTERVAL": "1",
     "MAILADMIN_JOB_RESEND_AFTER": "2",
-    "MAILADMIN_JOB_STALE_AFTER": "3",
+    "MAILADMIN_JOB_LEASE": "2",
     "MAILADMIN_PURGE_ALLOWED": "1",
 }
 
@@ -133,7 +133,7 @@ FAST_SWEEP = {
 def test_a_worker_killed_in_the_middle_of_a_job(start_worker, superadmin, domain, settings):
     settings.MAILADMIN_PURGE_ALLOWED = True
     base = settings.MAILADMIN_MAIL_BASE
-    first = start_worker("first", env={"MAILADMIN_PURGE_ALLOWED": "1"})
+    first = start_worker("first", env=FAST_SWEEP)
     big = create(superadmin, "big")
     wait_until(all_done(1), 30, "the first Maildir")
     # Enough mail that deleting it takes the worker a while.
@@ -157,8 +157,8 @@ def test_a_worker_killed_in_the_middle_of_a_job(start_worker, superadmin, domain
     assert cur.is_dir()  # half-deleted
     assert Job.objects.filter(state=Job.State.DONE).count() == 1
 
-    # The message of the purge died with the worker; the sweeper reclaims the job once it
-    # is stale and sends it again. The 20 others are still queued.
+    # The message of the purge died with the worker; the sweeper reclaims the job once its
+    # lease has run out and sends it again. The 20 others are still queued.
     start_worker("second", beat=True, env=FAST_SWEEP)
     wait_until(all_done(22), 60, "every job after the restart")
     purge.refresh_from_db()

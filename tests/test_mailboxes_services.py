@@ -54,7 +54,7 @@ def assert_refused(field, call, *args, **kwargs):
 
 
 # --- create ------------------------------------------------------------------------------------
-def test_create_stores_the_row_paths_hash_and_queues_the_maildir_job(actors):
+def test_create_stores_the_row_paths_hash_and_makes_the_maildir(actors, run_jobs, settings):
     mailbox = create(actors["admin_a"], local_part=" Alice ", name=" Alice A ", quota=100)
     stored = Mailbox.objects.get(pk="alice@a.test")
     assert (stored.uid, stored.domain_id, stored.name) == ("alice", "a.test", "Alice A")
@@ -65,13 +65,11 @@ def test_create_stores_the_row_paths_hash_and_queues_the_maildir_job(actors):
     assert (stored.uidnumber, stored.gidnumber, stored.mailhost) == (1000, 1000, "")
     job = Job.objects.get(object_id=mailbox.username)
     assert job.kind == Job.Kind.MAILDIR_CREATE and job.domain == "a.test"
-    assert job.payload == {
-        "homedir": "a.test/alice",
-        "maildir": "a.test/alice/Maildir/",
-        "quota": f"{100 * MB}S",
-        "uid": 1000,
-        "gid": 1000,
-    }
+    # The job's effect: the Maildir on disk, with the quota, owned by the mailbox's uid/gid.
+    assert run_jobs() == {job.pk: Job.State.DONE}
+    box = settings.MAILADMIN_MAIL_BASE / "a.test/alice/Maildir"
+    assert (box / "maildirsize").read_text() == f"{100 * MB}S\n"
+    assert (box.stat().st_uid, box.stat().st_gid) == (1000, 1000)
     entry = AuditEntry.objects.get(action="mailbox.create")
     assert entry.object_id == "alice@a.test" and entry.domain == "a.test"
     assert entry.changes["password"] == ["", "(changed)"]
@@ -251,15 +249,19 @@ def test_disabling_a_mailbox_disables_its_forwarding(actors):
 
 
 # --- update ------------------------------------------------------------------------------------
-def test_quota_increase_is_checked_and_queues_a_quota_job(actors):
+def test_quota_increase_is_checked_and_reaches_the_maildirsize_file(actors, run_jobs, settings):
     Domain.objects.filter(pk="a.test").update(maxquota=f"{300 * MB}S")
     mailbox = create(actors["admin_a"], quota=100)
+    run_jobs()
+    sizefile = settings.MAILADMIN_MAIL_BASE / "a.test/alice/Maildir/maildirsize"
+    sizefile.write_text(f"{100 * MB}S\n2048 2\n")  # what maildrop appends on deliveries
     assert_refused(
         "quota", services.mailbox_update, mailbox=mailbox, actor=actors["admin_a"], quota=301
     )
     services.mailbox_update(mailbox=mailbox, actor=actors["admin_a"], quota=300)
     job = Job.objects.get(kind=Job.Kind.MAILDIR_QUOTA)
-    assert job.payload == {"maildir": "a.test/alice/Maildir/", "quota": f"{300 * MB}S"}
+    assert run_jobs() == {job.pk: Job.State.DONE}
+    assert sizefile.read_text() == f"{300 * MB}S\n2048 2\n"
 
 
 def test_quota_decrease_is_allowed_in_an_over_allocated_domain(actors):
@@ -329,7 +331,7 @@ def test_update_password_and_answer_are_hashed(actors):
 
 
 # --- rename ------------------------------------------------------------------------------------
-def test_rename_moves_row_paths_forwarding_and_alias_targets(actors):
+def test_rename_moves_row_paths_forwarding_and_alias_targets(actors, run_jobs, settings):
     mailbox = create(actors["admin_a"], forward_to=["x@ext.example"], forward_keep_copy=True)
     Alias.objects.create(address="team@a.test", goto="alice@a.test,user@a.test", domain_id="a.test")
     Alias.objects.create(address="far@b.test", goto="alice@a.test", domain_id="b.test")
@@ -350,13 +352,14 @@ def test_rename_moves_row_paths_forwarding_and_alias_targets(actors):
     assert Alias.objects.get(pk="far@b.test").goto == "bob@a.test"
     assert Alias.objects.get(pk="other@a.test").goto == "xalice@a.test"
     job = Job.objects.get(kind=Job.Kind.MAILDIR_MOVE)
-    assert (
-        job.payload["old_homedir"] == "a.test/alice" and job.payload["new_homedir"] == "a.test/bob"
-    )
     assert job.object_id == "bob@a.test"
+    assert set(run_jobs().values()) == {Job.State.DONE}
+    base = settings.MAILADMIN_MAIL_BASE
+    assert (base / "a.test/bob/Maildir/cur").is_dir() and not (base / "a.test/alice").exists()
 
 
 def test_rename_replaces_only_the_last_local_part_segment_of_isp_paths(actors):
+    Domain.objects.filter(pk="a.test").update(hashdirpath="user")
     Mailbox.objects.filter(pk="user@a.test").update(
         homedir="user/a.test/3F/9C/user", maildir="user/a.test/3F/9C/user/Maildir/"
     )
@@ -393,7 +396,7 @@ def test_rename_to_an_address_in_use_is_refused(actors):
 
 
 # --- delete ------------------------------------------------------------------------------------
-def test_delete_cleans_alias_targets_and_reports_them(actors):
+def test_delete_cleans_alias_targets_and_reports_them(actors, run_jobs, settings):
     mailbox = create(actors["admin_a"], forward_to=["x@ext.example"])
     Alias.objects.create(address="team@a.test", goto="alice@a.test,user@a.test", domain_id="a.test")
     Alias.objects.create(address="solo@a.test", goto="alice@a.test", domain_id="a.test")
@@ -403,7 +406,11 @@ def test_delete_cleans_alias_targets_and_reports_them(actors):
     assert not Alias.objects.filter(pk__in=["alice@a.test", "solo@a.test"]).exists()
     assert Alias.objects.get(pk="team@a.test").goto == "user@a.test"
     job = Job.objects.get(kind=Job.Kind.MAILDIR_ARCHIVE)
-    assert job.payload["homedir"] == "a.test/alice" and job.object_id == "alice@a.test"
+    assert job.object_id == "alice@a.test"
+    assert set(run_jobs().values()) == {Job.State.DONE}
+    base = settings.MAILADMIN_MAIL_BASE
+    assert not (base / "a.test/alice").exists()
+    assert [p.name[:6] for p in (base / ".archive/a.test").iterdir()] == ["alice."]
 
 
 def test_purge_is_refused_unless_the_settings_allow_it(actors, settings):

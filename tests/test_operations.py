@@ -75,7 +75,8 @@ def progress_url(operation: Operation) -> str:
 
 
 def watch(client: Client, operation: Operation, timeout: float = 60) -> list[dict]:
-    """Poll the operation's progress as its page's script does, until it has finished."""
+    """Poll the operation's progress as its page's script does, until it has finished; then
+    wait for its thread, which carries out the Maildir jobs and mails after the commit."""
     seen: list[dict] = []
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -85,6 +86,7 @@ def watch(client: Client, operation: Operation, timeout: float = 60) -> list[dic
         data = response.json()
         seen.append(data)
         if data["finished"]:
+            wait_until(operation_threads_done, 60, "the operation's thread to end")
             return seen
         time.sleep(0.02)
     raise AssertionError(f"operation {operation.pk} did not finish in {timeout}s: {seen[-1:]}")
@@ -93,7 +95,8 @@ def watch(client: Client, operation: Operation, timeout: float = 60) -> list[dic
 def started(response) -> Operation:
     """The operation a request started: it answered with a redirect to the operation's page."""
     assert response.status_code == 302, response.content[:2000]
-    operation = Operation.objects.get()
+    with operations.rows_guard():  # the operation's thread may be writing its row (SQLite)
+        operation = Operation.objects.get()
     assert response["Location"] == operation.get_absolute_url()
     return operation
 

@@ -34,7 +34,7 @@ IMPORT_PASSWORD = "Lantern-Quiet-77"
 FAST_SWEEP = {
     "MAILADMIN_JOB_SWEEP_INTERVAL": "1",
     "MAILADMIN_JOB_RESEND_AFTER": "2",
-    "MAILADMIN_JOB_STALE_AFTER": "3",
+    "MAILADMIN_JOB_LEASE": "2",
     "MAILADMIN_OPERATION_STALE_AFTER": "5",
 }
 
@@ -168,13 +168,13 @@ def test_a_worker_runs_large_bulk_actions_as_the_request_would(
     wait_until(jobs_settled, 60, "the quota jobs")
     assert rows_of("async.test") == rows_of("sync.test")
     assert jobs_of("async.test") == jobs_of("sync.test")
-    assert len(jobs_of("async.test")) == count  # one quota job per mailbox
+    assert len(jobs_of("async.test")) == count  # one quota job per mailbox, done once
+    assert {(job[3], job[4]) for job in jobs_of("async.test")} == {(Job.State.DONE, 1)}
     assert audit_of("async.test") == audit_of("sync.test")
     base = settings.MAILADMIN_MAIL_BASE
     for n in (0, count - 1):
-        assert read_quota_line(base, f"async.test/user{n:03d}/Maildir/") == read_quota_line(
-            base, f"sync.test/user{n:03d}/Maildir/"
-        )
+        assert read_quota_line(base, f"async.test/user{n:03d}/Maildir/") == f"{20 * MB}S"
+        assert read_quota_line(base, f"sync.test/user{n:03d}/Maildir/") == f"{20 * MB}S"
 
 
 def csv_file(lines: list[str]) -> SimpleUploadedFile:
@@ -275,7 +275,7 @@ def test_an_operation_started_while_the_broker_is_down_runs_when_it_is_back(
     broker.stop()
     took, response = post_bulk(client, "disable", addresses)
     operation = operation_of(response)
-    assert took < 10  # the panel does not hang on the broker
+    assert took < 3  # the panel does not hang on the broker
     time.sleep(3)
     operation.refresh_from_db()
     assert operation.state == Operation.State.QUEUED

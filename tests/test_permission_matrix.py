@@ -143,6 +143,7 @@ MATRIX: dict[str, Route] = {
     "audit:list": Route(get=OWNERS, post=MANAGERS_REFUSE, query=ON_A),
     "provisioning:jobs": Route(get=OWNERS, post=MANAGERS_REFUSE, query=ON_A),
     "provisioning:retry": Route(get=OWNERS_REFUSE, post=OWNERS_DONE, kwargs={"pk": JOB}),
+    "provisioning:cancel": Route(get=OWNERS_REFUSE, post=OWNERS_DONE, kwargs={"pk": JOB}),
     "provisioning:operation": Route(get=OWNERS, post=OWNERS_REFUSE, kwargs={"pk": OPERATION}),
     "provisioning:operation_progress": Route(
         get=OWNERS, post=OWNERS_REFUSE, kwargs={"pk": OPERATION}

@@ -72,9 +72,20 @@ class PrivateRedis:
 
     def stop(self) -> None:
         if self.process and self.process.poll() is None:
+            self.resume()
             self.process.kill()
             self.process.wait(10)
         wait_until(lambda: not self.ping(), 5, "the private Redis to stop")
+
+    def hang(self) -> None:
+        """SIGSTOP: the server keeps its port (connections are accepted by the kernel) but
+        answers nothing, as a Redis stuck on a full disk or swapped out does."""
+        assert self.process is not None
+        self.process.send_signal(signal.SIGSTOP)
+
+    def resume(self) -> None:
+        if self.process and self.process.poll() is None:
+            self.process.send_signal(signal.SIGCONT)
 
 
 def database_url(settings_dict: dict) -> str:

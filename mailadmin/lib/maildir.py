@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime
+import json
 import os
 import shutil
 import stat
@@ -18,6 +19,10 @@ from pathlib import Path
 
 STANDARD_FOLDERS = (".Sent", ".Drafts", ".Trash", ".Junk")
 ARCHIVE_DIR = ".archive"
+#: The file in a home directory that names the job that created it (see :func:`write_marker`).
+MARKER = "mailadmin-owner"
+#: At most this many entries are looked at to tell leftover mail from new mail.
+SCAN_LIMIT = 10_000
 DIR_MODE = 0o700
 FILE_MODE = 0o600
 
@@ -32,6 +37,11 @@ class OwnershipError(PermissionError):
 
 class MaildirConflictError(RuntimeError):
     """The disk is in a state the job cannot settle by itself (e.g. both old and new exist)."""
+
+
+class NotOwnHomeError(UnsafePathError):
+    """A home directory that is not its mailbox's alone (another domain's directory, the
+    domain directory itself, or one that holds other mailboxes' mail)."""
 
 
 def safe_path(base: Path, relative: str) -> Path:
@@ -198,3 +208,61 @@ def purge(base: Path, homedir: str) -> None:
     if not home.is_dir():
         raise MaildirConflictError(f"{home} is not a directory")
     shutil.rmtree(home)
+
+
+# --- whose directory is it ---------------------------------------------------------------------
+def write_marker(home: Path, job_id: int, address: str, uid: int, gid: int) -> None:
+    """Record in ``home`` which job created it, for whom: a later archive, purge or move acts
+    only on a home created before it was recorded (job ids grow with time)."""
+    marker = home / MARKER
+    _refuse_link(marker)
+    content = json.dumps({"job": job_id, "address": address}, ensure_ascii=True) + "\n"
+    _write_atomically(marker, content, uid, gid)
+
+
+def read_marker(home: Path) -> dict | None:
+    """The marker of ``home`` (``{"job": id, "address": ...}``), or None when there is none
+    (a home made by ExtMan, by the mail server, or by hand) or it cannot be read."""
+    marker = home / MARKER
+    try:
+        if os.path.islink(marker):
+            return None
+        data = json.loads(marker.read_text(encoding="ascii"))
+    except (OSError, ValueError):
+        return None
+    return data if isinstance(data, dict) and isinstance(data.get("job"), int) else None
+
+
+def created_after(home: Path, job_id: int) -> int | None:
+    """The id of the job that created ``home`` when it was recorded after job ``job_id``
+    (the home belongs to a newer mailbox of the same address); else None."""
+    marker = read_marker(home)
+    if marker is not None and marker["job"] > job_id:
+        return marker["job"]
+    return None
+
+
+def holds_anything_older(home: Path, when: datetime.datetime) -> bool:
+    """Whether anything in ``home`` (the directory itself excluded) was last changed before
+    ``when``: mail of an earlier owner, as opposed to mail the server delivered after the
+    mailbox was created. Links are not followed; beyond :data:`SCAN_LIMIT` entries the answer
+    is yes (a home that large did not appear in minutes)."""
+    limit = when.timestamp()
+    seen = 0
+    for root, dirs, files in os.walk(home, followlinks=False):
+        for name in (*dirs, *files):
+            seen += 1
+            if seen > SCAN_LIMIT:
+                return True
+            try:
+                if os.lstat(os.path.join(root, name)).st_mtime < limit:
+                    return True
+            except FileNotFoundError:
+                continue
+    return False
+
+
+def leftover_path(homedir: str, when: datetime.datetime, job_id: int) -> str:
+    """Where mail found in the way of a new mailbox is moved aside:
+    ``.archive/<homedir>.<YYYYmmddTHHMMSS>.leftover-<job>``."""
+    return f"{archive_path(homedir, when)}.leftover-{job_id}"

@@ -178,6 +178,9 @@ ADDITIVE_INDEXES = (
     AdditiveIndex("mailbox", "mailadmin_mailbox_domain", ("domain",)),
     AdditiveIndex("alias", "mailadmin_alias_domain", ("domain",)),
     AdditiveIndex("domain_manager", "mailadmin_dm_username_domain", ("username", "domain")),
+    # Whose directory is it (mailboxes.homes): other mailboxes in or around a home.
+    AdditiveIndex("mailbox", "mailadmin_mailbox_homedir", ("homedir",)),
+    AdditiveIndex("mailbox", "mailadmin_mailbox_maildir", ("maildir",)),
 )
 
 # MyISAM limits an index to 1000 bytes; InnoDB (DYNAMIC rows) to 3072.

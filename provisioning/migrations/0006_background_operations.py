@@ -5,7 +5,7 @@ from django.db import migrations, models
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("provisioning", "0003_job_kind_maildir_create_batch"),
+        ("provisioning", "0005_keys_of_open_jobs"),
     ]
 
     operations = [

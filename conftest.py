@@ -164,6 +164,8 @@ def start_worker(broker, settings, tmp_path, transactional_db):
 
     def start(name: str = "w1", queues: list[str] = ALL_QUEUES, **kwargs) -> Worker:
         kwargs.setdefault("mail_base", settings.MAILADMIN_MAIL_BASE)
+        # The panel's secret key, as an installation's workers have it (sealed secrets).
+        kwargs["env"] = {"SECRET_KEY": settings.SECRET_KEY, **kwargs.get("env", {})}
         worker = Worker(
             name=name,
             queues=queues,

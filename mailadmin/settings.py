@@ -306,6 +306,19 @@ MAILADMIN_JOB_BROKER_PAUSE = env.int("MAILADMIN_JOB_BROKER_PAUSE", 30, minimum=1
 MAILADMIN_JOB_SWEEP_INTERVAL = env.int("MAILADMIN_JOB_SWEEP_INTERVAL", 20, minimum=1)
 MAILADMIN_JOB_RESEND_AFTER = env.int("MAILADMIN_JOB_RESEND_AFTER", 120, minimum=1)
 MAILADMIN_JOB_LEASE = env.int("MAILADMIN_JOB_LEASE", 30, minimum=1)
+# Background operations (provisioning.operations): bulk actions and imports larger than these
+# sizes leave the web request and run with a progress bar; smaller ones are done in the request.
+MAILADMIN_BACKGROUND_BULK_OVER = env.int("MAILADMIN_BACKGROUND_BULK_OVER", 50, minimum=0)
+MAILADMIN_BACKGROUND_IMPORT_OVER = env.int("MAILADMIN_BACKGROUND_IMPORT_OVER", 200, minimum=0)
+MAILADMIN_BACKGROUND_SIGNUP_BULK_OVER = env.int(
+    "MAILADMIN_BACKGROUND_SIGNUP_BULK_OVER", 20, minimum=0
+)
+# A running operation whose heartbeat (written every second) is older than this many seconds
+# lost its worker: it is marked failed (nothing of it was committed).
+MAILADMIN_OPERATION_STALE_AFTER = env.int("MAILADMIN_OPERATION_STALE_AFTER", 60, minimum=5)
+# Generated passwords of a background bulk reset are kept (sealed) until the manager who asked
+# has seen them once, but never longer than this many seconds.
+MAILADMIN_OPERATION_SECRET_TTL = env.int("MAILADMIN_OPERATION_SECRET_TTL", 3600, minimum=60)
 CELERY_BEAT_SCHEDULE = {
     "mailadmin-sweep-jobs": {
         "task": "provisioning.sweep",

@@ -7,7 +7,10 @@ class MailboxesConfig(AppConfig):
     verbose_name = _("Mailboxes")
 
     def ready(self) -> None:
-        # The runner looks handlers up by job kind; this app brings its own.
+        # The runner looks handlers up by job kind; this app brings its own. Background
+        # operations are looked up by kind too: this app brings its bulk and import ones.
         from mailboxes.handlers import register_handlers
+        from mailboxes.operations import register
 
         register_handlers()
+        register()

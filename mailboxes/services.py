@@ -12,6 +12,7 @@ import datetime
 import hmac
 import secrets
 import string
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -961,11 +962,13 @@ def mailbox_bulk(
     request: HttpRequest | None = None,
     quota: int | None = None,
     purge: bool = False,
+    progress: Callable[[int], None] | None = None,
 ) -> BulkResult:
     """Apply one action to several mailboxes, all or nothing.
 
     Raises ``Mailbox.DoesNotExist`` when any address is not a mailbox the actor may see.
     Generated passwords are returned once in the result and stored only as hashes.
+    ``progress(done)`` is called after each mailbox (a background operation's progress bar).
     """
     if action not in BULK_ACTIONS:
         raise ValidationError({"action": _("Choose an action.")})
@@ -982,7 +985,7 @@ def mailbox_bulk(
     if action == "delete" and purge and not settings.MAILADMIN_PURGE_ALLOWED:
         raise ValidationError({"purge": _("Deleting mailbox data is disabled on this server.")})
     result = BulkResult(action=action, addresses=[m.username for m in mailboxes])
-    for mailbox in mailboxes:
+    for done, mailbox in enumerate(mailboxes, start=1):
         try:
             if action in ("enable", "disable"):
                 mailbox_update(
@@ -1000,6 +1003,8 @@ def mailbox_bulk(
                 result.passwords[mailbox.username] = password
         except ValidationError as exc:
             raise _bulk_error(mailbox.username, exc) from exc
+        if progress is not None:
+            progress(done)
     # An alias changed by one deletion may be deleted by a later one.
     result.changed_aliases = sorted(
         set(result.changed_aliases) - set(result.deleted_aliases) - set(result.addresses)
@@ -1048,6 +1053,7 @@ def mailbox_import(
     rows: list[dict[str, Any]],
     actor: Any,
     request: HttpRequest | None = None,
+    progress: Callable[[int], None] | None = None,
 ) -> list[Mailbox]:
     """Create many mailboxes of ``domain`` at once, all or nothing (SPEC §3.4, §7.1).
 
@@ -1065,6 +1071,9 @@ def mailbox_import(
     ``maildir.create_batch`` jobs of :data:`MAILDIR_BATCH_SIZE` mailboxes each. The number of
     queries does not grow with the number of rows, except for one INSERT per
     :data:`INSERT_BATCH_SIZE` rows and one job row per :data:`MAILDIR_BATCH_SIZE` mailboxes.
+
+    ``progress(done)`` is called as the rows are checked (hashing their passwords is most of
+    the time an import takes) and with the number of rows once everything is written.
     """
     _check_domain_visible(actor, domain)
     if not rows:
@@ -1114,7 +1123,9 @@ def mailbox_import(
     name_length = Mailbox._meta.get_field("name").max_length
     accepted: list[tuple[str, str, str, str]] = []  # local, hash, name, quota string
     quota_total = 0
-    for line, local, address, row in candidates:
+    for checked, (line, local, address, row) in enumerate(candidates):
+        if progress is not None:
+            progress(checked)
         before = len(problems)
         owner = owners.get(address)
         if owner:
@@ -1207,6 +1218,8 @@ def mailbox_import(
             mailhost="",
             created_by=actor,
         )
+    if progress is not None:
+        progress(len(rows))
     return mailboxes
 
 

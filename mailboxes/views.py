@@ -40,6 +40,7 @@ from mailboxes.forms import (
 )
 from mailboxes.homes import mailbox_home_problem
 from mailboxes.models import Mailbox
+from mailboxes.operations import mailbox_bulk_start, mailbox_import_start
 from provisioning.models import Job
 
 SORT_FIELDS = {
@@ -288,6 +289,17 @@ def mailbox_bulk(request: HttpRequest) -> HttpResponse:
         context["purge_allowed"] = settings.MAILADMIN_PURGE_ALLOWED
         return render(request, "mailboxes/bulk.html", context)
     data = form.cleaned_data
+    if len(data["addresses"]) > settings.MAILADMIN_BACKGROUND_BULK_OVER:
+        # Too long for a request: a background operation with a progress bar (docs/jobs.md).
+        operation = mailbox_bulk_start(
+            action=data["action"],
+            addresses=data["addresses"],
+            quota=data["quota"],
+            purge=data["purge"],
+            actor=request.user,
+            request=request,
+        )
+        return redirect(operation)
     try:
         result = services.mailbox_bulk(
             action=data["action"],
@@ -328,10 +340,17 @@ def mailbox_import(request: HttpRequest) -> HttpResponse:
     form = ImportForm(request.POST or None, request.FILES or None)
     errors: list[str] = []
     if request.method == "POST" and form.is_valid():
+        rows = form.cleaned_data["file"]
+        if len(rows) > settings.MAILADMIN_BACKGROUND_IMPORT_OVER:
+            # Too long for a request: a background operation with a progress bar.
+            operation = mailbox_import_start(
+                domain=domain.domain, rows=rows, actor=request.user, request=request
+            )
+            return redirect(operation)
         try:
             created = services.mailbox_import(
                 domain=domain.domain,
-                rows=form.cleaned_data["file"],
+                rows=rows,
                 actor=request.user,
                 request=request,
             )

@@ -107,3 +107,93 @@ class JobKey(models.Model):
 
     def __str__(self) -> str:
         return f"{self.key} ({'exclusive' if self.exclusive else 'shared'})"
+
+
+class OperationQuerySet(models.QuerySet):
+    def visible_to(self, manager: Manager | None) -> OperationQuerySet:
+        """All operations for a superadmin; for a domain admin those of their domains, and
+        those without a single domain that they started themselves (a bulk action over
+        several of their domains)."""
+        from accounts.models import DomainManager
+
+        if manager is None or not manager.is_authenticated:
+            return self.none()
+        if manager.is_superadmin:
+            return self.all()
+        return self.filter(
+            models.Q(domain__in=DomainManager.objects.domain_names_of(manager))
+            | models.Q(domain="", actor=manager.pk)
+        )
+
+
+class Operation(models.Model):
+    """A bulk action or an import too large to finish within a web request (docs/jobs.md).
+
+    The request records it and answers at once; a worker (or, without a broker, a thread of
+    the web process) claims it, runs the same all-or-nothing service the request would have
+    run, and records the outcome **in the service's own transaction**: an operation is either
+    ``done`` with every change committed, or ``failed`` with none. Progress and a heartbeat
+    are written while it runs (``provisioning.operations``).
+
+    No plaintext secret is stored: the passwords of an import's lines are sealed
+    (``mailadmin.lib.sealing``) in ``sealed_input`` until the operation ends, and the
+    passwords a bulk reset generated in ``sealed_result`` until the manager who asked has seen
+    them once.
+    """
+
+    class State(models.TextChoices):
+        QUEUED = "queued", _("queued")
+        RUNNING = "running", _("running")
+        DONE = "done", _("done")
+        FAILED = "failed", _("failed")
+
+    class Kind(models.TextChoices):
+        MAILBOX_BULK = "mailbox.bulk", _("bulk action on mailboxes")
+        MAILBOX_IMPORT = "mailbox.import", _("mailbox import")
+        SIGNUP_BULK = "signup.bulk", _("bulk decision on signup requests")
+
+    kind = models.CharField(_("kind"), max_length=32, choices=Kind.choices)
+    state = models.CharField(
+        _("state"), max_length=16, choices=State.choices, default=State.QUEUED, db_index=True
+    )
+    actor = models.CharField(_("started by"), max_length=255)
+    domain = models.CharField(_("domain"), max_length=255, blank=True, default="", db_index=True)
+    # The starting request's language and client address: messages and audit records come out
+    # as they would have in the request.
+    language = models.CharField(max_length=16, blank=True, default="")
+    client_ip = models.CharField(max_length=45, blank=True, default="")
+    total = models.PositiveIntegerField(_("total"), default=0)
+    done_count = models.PositiveIntegerField(_("done"), default=0)
+    payload = models.JSONField(default=dict)
+    sealed_input = models.TextField(blank=True, default="")
+    result = models.JSONField(default=dict)
+    sealed_result = models.TextField(blank=True, default="")
+    errors = models.JSONField(default=list)
+    # "<host>|<pid namespace>:<pid>" of the process that claimed it.
+    runner = models.CharField(max_length=255, blank=True, default="")
+    attempts = models.PositiveIntegerField(default=0)
+    created_at = models.DateTimeField(_("created"), auto_now_add=True)
+    sent_at = models.DateTimeField(null=True, blank=True)
+    started_at = models.DateTimeField(_("started"), null=True, blank=True)
+    heartbeat_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(_("finished"), null=True, blank=True)
+
+    objects = OperationQuerySet.as_manager()
+
+    class Meta:
+        db_table = "mailadmin_operation"
+        ordering = ["-created_at", "-id"]
+        verbose_name = _("operation")
+        verbose_name_plural = _("operations")
+
+    def __str__(self) -> str:
+        return f"#{self.pk} {self.kind} ({self.state})"
+
+    def get_absolute_url(self) -> str:
+        from django.urls import reverse
+
+        return reverse("provisioning:operation", args=[self.pk])
+
+    @property
+    def finished(self) -> bool:
+        return self.state in (self.State.DONE, self.State.FAILED)

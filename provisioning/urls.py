@@ -7,4 +7,6 @@ urlpatterns = [
     path("", views.job_list, name="jobs"),
     path("<int:pk>/retry/", views.job_retry, name="retry"),
     path("<int:pk>/cancel/", views.job_cancel, name="cancel"),
+    path("operations/<int:pk>/", views.operation_detail, name="operation"),
+    path("operations/<int:pk>/progress/", views.operation_progress, name="operation_progress"),
 ]

@@ -1,11 +1,13 @@
-"""The jobs page (SPEC §3.8): state, attempts, last error, and retry for failed jobs."""
+"""The jobs page (SPEC §3.8): state, attempts, last error, and retry for failed jobs; the page
+of a background operation with its progress and result."""
 
 from __future__ import annotations
 
 from django.contrib import messages
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
+from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_POST, require_safe
 
 from audit.services import audit_record
@@ -16,9 +18,12 @@ from mailadmin.lib.access import (
     visible_object,
 )
 from mailadmin.lib.listing import make_listing
-from provisioning import runner
+from provisioning import operations, runner
 from provisioning.dispatch import dispatch
-from provisioning.models import Job
+from provisioning.models import Job, Operation
+
+#: Background operations listed above the jobs (the latest ones the manager may see).
+RECENT_OPERATIONS = 10
 
 
 @manager_required
@@ -42,11 +47,18 @@ def job_list(request: HttpRequest) -> HttpResponse:
         sort_fields={"created": "created_at", "state": "state", "kind": "kind"},
         default_sort="-created",
     )
+    with operations.rows_guard():
+        operations_ = list(
+            Operation.objects.visible_to(request.user)
+            .only("kind", "state", "actor", "domain", "total", "created_at")
+            .order_by("-created_at", "-id")[:RECENT_OPERATIONS]
+        )
     return render(
         request,
         "provisioning/jobs.html",
         {
             "listing": listing,
+            "operations": operations_,
             "states": Job.State.choices,
             "kinds": Job.Kind.choices,
             "state": state,
@@ -95,3 +107,68 @@ def job_cancel(request: HttpRequest, job: Job) -> HttpResponse:
     else:
         messages.info(request, _("Only failed jobs can be given up."))
     return redirect("provisioning:jobs")
+
+
+# --- background operations ---------------------------------------------------------------------
+def _get_operation(request: HttpRequest, pk: int) -> Operation:
+    with operations.rows_guard():
+        operation = get_visible_or_404(Operation.objects.defer("sealed_input"), request.user, pk=pk)
+        # Without a sweeper (the quick start) this is where an operation whose process ended
+        # (a restarted web server) is seen to have failed.
+        operations.fail_if_gone(operation)
+    return operation
+
+
+def _progress(operation: Operation) -> dict[str, object]:
+    done = operations.progress_of(operation)
+    total = operation.total
+    percent = 100 if operation.state == Operation.State.DONE else done * 100 // max(total, 1)
+    if operation.state == Operation.State.QUEUED:
+        label = _("Waiting for a worker…")
+    else:
+        label = _("%(done)s of %(total)s (%(percent)s%%)") % {
+            "done": done,
+            "total": total,
+            "percent": percent,
+        }
+    return {
+        "state": operation.state,
+        "state_label": operation.get_state_display(),
+        "done": done,
+        "total": total,
+        "percent": percent,
+        "label": label,
+        "finished": operation.finished,
+    }
+
+
+@manager_required
+@visible_object(_get_operation, param="pk", name="operation")
+@require_safe
+@never_cache
+def operation_detail(request: HttpRequest, operation: Operation) -> HttpResponse:
+    """The operation's page: a progress bar while it waits or runs (a small script polls
+    :func:`operation_progress`; without script the page reloads itself), then its result,
+    the problems that stopped it, or the generated passwords, once, for whom it started it."""
+    registration = operations.RUNNERS.get(operation.kind)
+    secret = None
+    if request.method == "GET":  # a HEAD request must not use up the passwords
+        secret = operations.take_result_secret(operation, request.user)
+    context = {
+        "operation": operation,
+        "progress": _progress(operation),
+        "result": operation.result,
+        "result_template": registration.result_template if registration else "",
+        "secret": secret,
+        "started_by_viewer": operation.actor == str(request.user.pk),
+    }
+    return render(request, "provisioning/operation.html", context)
+
+
+@manager_required
+@visible_object(_get_operation, param="pk", name="operation")
+@require_safe
+@never_cache
+def operation_progress(request: HttpRequest, operation: Operation) -> JsonResponse:
+    """The progress of an operation as JSON, for the page's script."""
+    return JsonResponse(_progress(operation))

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import datetime
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -377,9 +378,11 @@ def signup_bulk(
     actor: Any,
     reason: str = "",
     request: HttpRequest | None = None,
+    progress: Callable[[int], None] | None = None,
 ) -> BulkResult:
     """Approve or reject several requests, each on its own: one that a limit refuses does not
-    hold back the others. Raises ``SignupRequest.DoesNotExist`` when any id is not visible."""
+    hold back the others. Raises ``SignupRequest.DoesNotExist`` when any id is not visible.
+    ``progress(done)`` is called after each request (a background operation's progress bar)."""
     if action not in BULK_ACTIONS:
         raise ValidationError({"action": _("Choose an action.")})
     wanted = sorted(set(ids))
@@ -391,7 +394,7 @@ def signup_bulk(
     if len(found) != len(wanted):
         raise SignupRequest.DoesNotExist("some requests do not exist or are not visible")
     result = BulkResult(action=action)
-    for pk in wanted:
+    for done, pk in enumerate(wanted, start=1):
         try:
             with transaction.atomic():
                 if action == "approve":
@@ -402,6 +405,8 @@ def signup_bulk(
             result.refused[found[pk]] = " ".join(exc.messages)
         else:
             result.done.append(found[pk])
+        if progress is not None:
+            progress(done)
     return result
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 
+from django.conf import settings
 from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.http import Http404, HttpRequest, HttpResponse
@@ -25,6 +26,7 @@ from mailadmin.lib.listing import make_listing
 from signup import services
 from signup.forms import STATE_FILTER_CHOICES, BulkForm, PolicyForm, RejectForm, SignupForm
 from signup.models import SignupRequest
+from signup.operations import signup_bulk_start
 
 log = logging.getLogger("mailadmin.security")
 
@@ -172,10 +174,24 @@ def bulk(request: HttpRequest) -> HttpResponse:
     if not form.is_valid():
         messages.error(request, _("Select requests and an action."))
         return redirect("signup:queue")
+    ids = form.cleaned_data["ids"]
+    if len(set(ids)) > settings.MAILADMIN_BACKGROUND_SIGNUP_BULK_OVER:
+        # Too long for a request: a background operation with a progress bar (docs/jobs.md).
+        try:
+            operation = signup_bulk_start(
+                action=form.cleaned_data["action"],
+                ids=ids,
+                actor=request.user,
+                reason=form.cleaned_data["reason"],
+                request=request,
+            )
+        except SignupRequest.DoesNotExist as exc:
+            raise Http404 from exc
+        return redirect(operation)
     try:
         result = services.signup_bulk(
             action=form.cleaned_data["action"],
-            ids=form.cleaned_data["ids"],
+            ids=ids,
             actor=request.user,
             reason=form.cleaned_data["reason"],
             request=request,

@@ -115,7 +115,10 @@ def test_sweep_jobs_command(settings):
     Job.objects.filter(pk=job.pk).update(updated_at=timezone.now() - datetime.timedelta(hours=1))
     out = StringIO()
     call_command("sweep_jobs", stdout=out)
-    assert out.getvalue().strip() == "0 stale jobs reclaimed, 1 jobs sent"
+    assert out.getvalue().splitlines() == [
+        "0 stale jobs reclaimed, 1 jobs sent",
+        "0 operations failed (worker gone), 0 operations sent",
+    ]
     job.refresh_from_db()
     assert job.state == Job.State.DONE
 

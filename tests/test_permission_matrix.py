@@ -33,23 +33,26 @@ from audit.models import AuditEntry
 from conftest import PASSWORD, PERSONAS
 from domains.models import Domain
 from mailadmin.lib.passwords import hash_password
+from mailadmin.lib.sealing import seal
 from mailboxes.models import Mailbox
 from mailstack.config import DOMAINS_MAP
 from mailstack.models import InternalOnly
-from provisioning.models import Job
+from provisioning.models import Job, Operation
 from provisioning.services import job_record
 from signup.models import SignupPolicy, SignupRequest
 
 pytestmark = pytest.mark.django_db
 
 # The objects of a.test that fill the path parameters; "{job}" is the id of a.test's job,
-# "{signup}" the id of a pending signup request for a.test, "{captcha}" a captcha's key.
+# "{operation}" that of a.test's background operation, "{signup}" the id of a pending signup
+# request for a.test, "{captcha}" a captcha's key.
 DOMAIN = "a.test"
 MAILBOX = "user@a.test"
 ALIAS = "sales@a.test"
 MANAGER = "admin@a.test"
 APPLICANT = "applicant@a.test"
 JOB = "{job}"
+OPERATION = "{operation}"
 SIGNUP = "{signup}"
 CAPTCHA = "{captcha}"
 ON_A = f"?domain={DOMAIN}"
@@ -141,6 +144,10 @@ MATRIX: dict[str, Route] = {
     "provisioning:jobs": Route(get=OWNERS, post=MANAGERS_REFUSE, query=ON_A),
     "provisioning:retry": Route(get=OWNERS_REFUSE, post=OWNERS_DONE, kwargs={"pk": JOB}),
     "provisioning:cancel": Route(get=OWNERS_REFUSE, post=OWNERS_DONE, kwargs={"pk": JOB}),
+    "provisioning:operation": Route(get=OWNERS, post=OWNERS_REFUSE, kwargs={"pk": OPERATION}),
+    "provisioning:operation_progress": Route(
+        get=OWNERS, post=OWNERS_REFUSE, kwargs={"pk": OPERATION}
+    ),
     "signup:queue": Route(get=OWNERS, post=MANAGERS_REFUSE, query=ON_A),
     "signup:approve": Route(get=OWNERS_REFUSE, post=OWNERS_DONE, kwargs={"pk": SIGNUP}),
     # No reason is needed: an empty POST rejects the request.
@@ -170,7 +177,16 @@ MATRIX: dict[str, Route] = {
 
 # Who may see a.test and its objects; anything the others get must not name them.
 INSIDERS = {"superadmin", "admin_a"}
-SECRETS = (DOMAIN, MAILBOX, ALIAS, MANAGER, APPLICANT, "boss@example.org", "applicant@example.net")
+SECRETS = (
+    DOMAIN,
+    MAILBOX,
+    ALIAS,
+    MANAGER,
+    APPLICANT,
+    "boss@example.org",
+    "applicant@example.net",
+    "Generated-Pass-1",
+)
 # What the mailbox user's own portal pages show them.
 OWN_ACCOUNT = (DOMAIN, MAILBOX)
 
@@ -210,7 +226,24 @@ def objects(personas) -> dict[str, Any]:
         contact_email="applicant@example.net",
         expires_at=timezone.now() + datetime.timedelta(days=1),
     )
-    return {"job": str(job.pk), "signup": str(signup.pk), "captcha": CaptchaStore.generate_key()}
+    # A bulk reset of a.test's mailboxes, done, its generated password not yet shown.
+    operation = Operation.objects.create(
+        kind=Operation.Kind.MAILBOX_BULK,
+        actor=MANAGER,
+        domain=DOMAIN,
+        total=1,
+        state=Operation.State.DONE,
+        payload={"action": "reset_password", "addresses": [MAILBOX]},
+        result={"action": "reset_password", "count": 1, "passwords": 1, "domain": DOMAIN},
+        sealed_result=seal([[MAILBOX, "Generated-Pass-1"]], purpose="operation-result"),
+        finished_at=timezone.now(),
+    )
+    return {
+        "job": str(job.pk),
+        "operation": str(operation.pk),
+        "signup": str(signup.pk),
+        "captcha": CaptchaStore.generate_key(),
+    }
 
 
 def snapshot() -> tuple:
@@ -222,6 +255,7 @@ def snapshot() -> tuple:
         list(Manager.objects.order_by("pk").values()),
         sorted(DomainManager.objects.values_list("manager_id", "domain_id", "active")),
         list(Job.objects.order_by("pk").values_list("pk", "state", "attempts")),
+        list(Operation.objects.order_by("pk").values_list("pk", "state", "sealed_result")),
         list(SignupRequest.objects.order_by("pk").values()),
         list(SignupPolicy.objects.order_by("pk").values()),
         list(InternalOnly.objects.order_by("pk").values()),

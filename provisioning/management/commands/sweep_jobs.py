@@ -6,15 +6,21 @@ from typing import Any
 
 from django.core.management.base import BaseCommand
 
-from provisioning import runner
+from provisioning import operations, runner
 
 
 class Command(BaseCommand):
     help = (
-        "Reclaim jobs left running by a dead worker and send again the pending jobs nobody took "
+        "Reclaim jobs left running by a dead worker and send again the pending jobs nobody took; "
+        "fail background operations whose worker died and send again the queued ones "
         "(what celery beat does every MAILADMIN_JOB_SWEEP_INTERVAL seconds)."
     )
 
     def handle(self, *args: Any, **options: Any) -> None:
         result = runner.sweep()
         self.stdout.write(f"{result['reclaimed']} stale jobs reclaimed, {result['sent']} jobs sent")
+        result = operations.sweep()
+        self.stdout.write(
+            f"{result['operations_failed']} operations failed (worker gone), "
+            f"{result['operations_sent']} operations sent"
+        )

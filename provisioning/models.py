@@ -103,7 +103,11 @@ class JobKey(models.Model):
 
     class Meta:
         db_table = "mailadmin_job_key"
-        indexes = [models.Index(fields=["key", "job"], name="mailadmin_job_key_key")]
+        # Only open jobs have key rows (runner._release deletes them): both stay small.
+        indexes = [
+            models.Index(fields=["key", "job"], name="mailadmin_job_key_key"),
+            models.Index(fields=["key", "exclusive", "job"], name="mailadmin_job_key_excl"),
+        ]
 
     def __str__(self) -> str:
         return f"{self.key} ({'exclusive' if self.exclusive else 'shared'})"

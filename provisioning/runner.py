@@ -25,7 +25,7 @@ import threading
 from collections.abc import Iterable
 
 from django.conf import settings
-from django.db import close_old_connections, connection, transaction
+from django.db import close_old_connections, connection, models, transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
@@ -57,86 +57,87 @@ def lease() -> datetime.timedelta:
 
 
 # --- order -------------------------------------------------------------------------------------
-def _conflicting(job_id: int) -> Q | None:
-    """The keys that conflict with those of job ``job_id``: its exclusive keys in any mode,
-    its shared keys held exclusively. None when the job has no keys."""
+def _keys_of(job_id: int) -> tuple[list[str], list[str]]:
+    """``(exclusive keys, shared keys)`` of a job."""
     exclusive: list[str] = []
     shared: list[str] = []
     for key, is_exclusive in JobKey.objects.filter(job_id=job_id).values_list("key", "exclusive"):
         (exclusive if is_exclusive else shared).append(key)
-    if not exclusive and not shared:
-        return None
-    conflict = Q(key__in=exclusive) if exclusive else Q(pk__in=[])
+    return exclusive, shared
+
+
+def _conflicts(job_id: int) -> list[models.QuerySet]:
+    """Querysets of the key rows of other jobs that conflict with job ``job_id``: its
+    exclusive keys held in any mode, its shared keys held exclusively. One query each, each
+    a range of an index (``key, job`` or ``key, exclusive, job``): only open jobs have key
+    rows, so they stay few whatever the history."""
+    exclusive, shared = _keys_of(job_id)
+    queries = []
+    if exclusive:
+        queries.append(JobKey.objects.filter(key__in=exclusive))
     if shared:
-        conflict |= Q(key__in=shared, exclusive=True)
-    return conflict
+        queries.append(JobKey.objects.filter(key__in=shared, exclusive=True))
+    return queries
 
 
 def blocker(job_id: int) -> int | None:
     """The id of the earliest open job recorded before job ``job_id`` that holds one of its
     keys in a conflicting mode (exclusive on either side), or None when the job may run."""
-    conflict = _conflicting(job_id)
-    if conflict is None:
-        return None
-    return (
-        JobKey.objects.filter(conflict, job_id__lt=job_id, job__state__in=Job.OPEN_STATES)
+    found = [
+        query.filter(job_id__lt=job_id, job__state__in=Job.OPEN_STATES)
         .order_by("job_id")
         .values_list("job_id", flat=True)
         .first()
-    )
+        for query in _conflicts(job_id)
+    ]
+    found = [pk for pk in found if pk is not None]
+    return min(found) if found else None
 
 
 def waiting_after(job: Job) -> list[tuple[int, str]]:
     """``(id, queue)`` of the pending jobs recorded after ``job`` that it held back."""
-    conflict = _conflicting(job.pk)
-    if conflict is None:
-        return []
-    ids = (
-        JobKey.objects.filter(conflict, job_id__gt=job.pk, job__state=Job.State.PENDING)
-        .values_list("job_id", flat=True)
-        .distinct()
-    )
-    return list(
-        Job.objects.filter(pk__in=list(ids[:WAKE_BATCH])).order_by("id").values_list("pk", "queue")
-    )
+    found: dict[int, str] = {}
+    for query in _conflicts(job.pk):
+        rows = (
+            query.filter(job_id__gt=job.pk, job__state=Job.State.PENDING)
+            .order_by("job_id")
+            .values_list("job_id", "job__queue")[:WAKE_BATCH]
+        )
+        found.update(rows)
+    return sorted(found.items())[:WAKE_BATCH]
 
 
-def wake_waiting(job: Job) -> int:
-    """Send the jobs that waited for ``job`` (it ended); each checks its own order again."""
+def _release(job: Job) -> None:
+    """A job that ended for good (done or given up) holds nothing any more: its key rows go,
+    and the jobs it held back are sent (each checks its own order again)."""
+    waiting = waiting_after(job)
+    JobKey.objects.filter(job_id=job.pk).delete()
     from provisioning.dispatch import send
 
-    sent = 0
-    for pk, queue in waiting_after(job):
-        if send(pk, queue):
-            sent += 1
-    return sent
+    for pk, queue in waiting:
+        send(pk, queue)
 
 
-# --- claim and run -----------------------------------------------------------------------------
 def claim(job_id: int) -> Job | None:
     """Take a pending, due job whose earlier jobs are all finished; None otherwise."""
+    # No lock is needed between the check and the claim: the earlier open jobs of an object
+    # can only end (a retried job stays open), never appear, so a check that found none
+    # stays true, and the conditional UPDATE lets one worker win.
     now = timezone.now()
-    with transaction.atomic():
-        job = (
-            Job.objects.select_for_update()
-            .filter(pk=job_id, state=Job.State.PENDING)
-            .filter(Q(run_after__isnull=True) | Q(run_after__lte=now))
-            .first()
-        )
-        if job is None:
-            return None
-        earlier = blocker(job.pk)
-        if earlier is not None:
-            if job.waiting_for != earlier:
-                Job.objects.filter(pk=job.pk).update(waiting_for=earlier)
-            return None
-        claimed = Job.objects.filter(pk=job.pk, state=Job.State.PENDING).update(
-            state=Job.State.RUNNING,
-            attempts=F("attempts") + 1,
-            lease_until=now + lease(),
-            waiting_for=None,
-            updated_at=now,
-        )
+    due = Q(pk=job_id, state=Job.State.PENDING) & (
+        Q(run_after__isnull=True) | Q(run_after__lte=now)
+    )
+    earlier = blocker(job_id)
+    if earlier is not None:
+        Job.objects.filter(due).exclude(waiting_for=earlier).update(waiting_for=earlier)
+        return None
+    claimed = Job.objects.filter(due).update(
+        state=Job.State.RUNNING,
+        attempts=F("attempts") + 1,
+        lease_until=now + lease(),
+        waiting_for=None,
+        updated_at=now,
+    )
     return Job.objects.get(pk=job_id) if claimed else None
 
 
@@ -219,7 +220,7 @@ def _finish(job: Job, state: str, error: str, note: str = "") -> str | None:
     if state == Job.State.FAILED:
         log.error("job %s (%s %s) failed: %s", job.pk, job.kind, job.object_id, error)
     else:
-        wake_waiting(job)
+        _release(job)
     return state
 
 
@@ -240,7 +241,7 @@ def cancel(job: Job) -> bool:
     )
     if changed:
         job.refresh_from_db()
-        wake_waiting(job)
+        _release(job)
     return bool(changed)
 
 
@@ -300,6 +301,8 @@ def sweep(now: datetime.datetime | None = None) -> dict[str, int]:
     Sending a job twice is harmless: only one worker can claim it.
     """
     now = now or timezone.now()
+    # Key rows of jobs that ended while their worker died before releasing them.
+    JobKey.objects.filter(job__state__in=[Job.State.DONE, Job.State.CANCELLED]).delete()
     reclaimed = reclaim_stale(now)
     resend_before = now - datetime.timedelta(seconds=settings.MAILADMIN_JOB_RESEND_AFTER)
     candidates = (

@@ -107,13 +107,14 @@ def _own(path: Path, uid: int, gid: int) -> None:
     os.chown(path, uid, gid, follow_symlinks=False)
 
 
-def _write_atomically(path: Path, content: str, uid: int, gid: int) -> None:
+def _write_atomically(path: Path, content: str, uid: int, gid: int, *, sync: bool = True) -> None:
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".mailadmin-")
     try:
         with os.fdopen(fd, "w", encoding="ascii") as handle:
             handle.write(content)
             handle.flush()
-            os.fsync(handle.fileno())
+            if sync:
+                os.fsync(handle.fileno())
         os.chmod(tmp, FILE_MODE)
         _own(Path(tmp), uid, gid)
         os.replace(tmp, path)
@@ -217,7 +218,9 @@ def write_marker(home: Path, job_id: int, address: str, uid: int, gid: int) -> N
     marker = home / MARKER
     _refuse_link(marker)
     content = json.dumps({"job": job_id, "address": address}, ensure_ascii=True) + "\n"
-    _write_atomically(marker, content, uid, gid)
+    # Not synced: after a crash an empty marker reads as none, which is what a home made by
+    # ExtMan has, and the job that wrote it runs again.
+    _write_atomically(marker, content, uid, gid, sync=False)
 
 
 def read_marker(home: Path) -> dict | None:

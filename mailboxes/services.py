@@ -34,7 +34,7 @@ from mailadmin.lib.addresses import normalize_address, normalize_local_part
 from mailadmin.lib.fields import local_now
 from mailadmin.lib.flags import SERVICE_NAMES
 from mailadmin.lib.passwords import hash_password
-from mailadmin.lib.quota import quota_bytes, quota_from_mb
+from mailadmin.lib.quota import quota_bytes, quota_for_new, quota_from_mb
 from mailadmin.lib.text import has_control_characters
 from mailadmin.selectors import address_in_use_message, address_owner, address_owners
 from mailboxes.homes import home_problem, mailbox_home_problem, overlapping
@@ -139,9 +139,14 @@ def _check_domain_visible(actor: Any, domain: str) -> None:
         raise PermissionDenied(f"{actor} may not manage mailboxes of {domain}")
 
 
-def _quota_string(field_name: str, megabytes: int, previous: str | None) -> str:
+def _quota_string(
+    field_name: str, megabytes: int, previous: str | None, *, new: bool = False
+) -> str:
+    """The stored quota string for ``megabytes``: for an existing mailbox, a size that does
+    not change keeps its stored form; for a ``new`` one (``previous`` is the template's), it
+    is always written in the configured form."""
     try:
-        value = quota_from_mb(megabytes, previous)
+        value = quota_for_new(megabytes, previous) if new else quota_from_mb(megabytes, previous)
     except ValueError as exc:
         raise ValidationError({field_name: _("A quota cannot be negative.")}) from exc
     if len(value) > QUOTA_COLUMN_LENGTH:
@@ -396,7 +401,7 @@ def _template_quota(dom: Domain, field_name: str, megabytes: int | None) -> str:
         default_bytes, default_text = dom.default_netdisk_bytes, dom.default_netdiskquota
     if megabytes is None:
         megabytes = default_bytes // settings.MAILADMIN_QUOTA_MULTIPLIER
-    return _quota_string(field_name, megabytes, default_text)
+    return _quota_string(field_name, megabytes, default_text, new=True)
 
 
 def _template_services(dom: Domain) -> dict[str, bool]:

@@ -89,6 +89,8 @@ def alias_list(request: HttpRequest) -> HttpResponse:
     names = list_scope(request.user, domain)
     if names is not None:  # the same rows, named by a list of domains (see list_scope)
         queryset = Alias.objects.filter(domain_id__in=names)
+        if not request.user.is_superadmin:  # as visible_to(): the address's domain too
+            queryset = queryset.address_in(names)
     listing = make_listing(
         request,
         queryset,

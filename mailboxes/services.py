@@ -139,6 +139,15 @@ def _check_domain_visible(actor: Any, domain: str) -> None:
         raise PermissionDenied(f"{actor} may not manage mailboxes of {domain}")
 
 
+def _check_mailbox_visible(actor: Any, mailbox: Mailbox) -> None:
+    """:func:`_check_domain_visible` for an existing mailbox, by its row: its ``domain`` column
+    and its address's own domain (``MailboxQuerySet.visible_to``)."""
+    if isinstance(actor, str):
+        return
+    if not Mailbox.objects.visible_to(actor).filter(pk=mailbox.pk).exists():
+        raise PermissionDenied(f"{actor} may not manage the mailbox {mailbox.pk}")
+
+
 def _quota_string(
     field_name: str, megabytes: int, previous: str | None, *, new: bool = False
 ) -> str:
@@ -644,7 +653,7 @@ def mailbox_update(
     """Change a mailbox. ``KEEP`` (the default), an empty password and an empty answer leave
     a column as it is; only changed columns are written, so untouched legacy values keep their
     exact stored form."""
-    _check_domain_visible(actor, mailbox.domain_id)
+    _check_mailbox_visible(actor, mailbox)
     mailbox = Mailbox.objects.select_for_update().get(pk=mailbox.pk)
     dom = mailbox.domain
     before = snapshot(mailbox)
@@ -770,7 +779,7 @@ def mailbox_rename(
     *, mailbox: Mailbox, local_part: str, actor: Any, request: HttpRequest | None = None
 ) -> Mailbox:
     """Give a mailbox a new local part in the same domain, with its aliases and Maildir."""
-    _check_domain_visible(actor, mailbox.domain_id)
+    _check_mailbox_visible(actor, mailbox)
     old = Mailbox.objects.select_for_update().get(pk=mailbox.pk)
     local, new_address = new_mailbox_address(old.domain_id, local_part)
     if new_address == old.username:
@@ -877,7 +886,7 @@ def mailbox_delete(
 ) -> DeleteResult:
     """Delete a mailbox, take its address out of every alias, and queue the archiving (or,
     when ``purge`` and ``MAILADMIN_PURGE_ALLOWED``, the deletion) of its data."""
-    _check_domain_visible(actor, mailbox.domain_id)
+    _check_mailbox_visible(actor, mailbox)
     if purge and not settings.MAILADMIN_PURGE_ALLOWED:
         raise ValidationError({"purge": _("Deleting mailbox data is disabled on this server.")})
     mailbox = Mailbox.objects.select_for_update().get(pk=mailbox.pk)

@@ -92,6 +92,8 @@ def mailbox_list(request: HttpRequest) -> HttpResponse:
     names = list_scope(request.user, domain)
     if names is not None:  # the same rows, named by a list of domains (see list_scope)
         queryset = Mailbox.objects.filter(domain_id__in=names)
+        if not request.user.is_superadmin:  # as visible_to(): the address's domain too
+            queryset = queryset.address_in(names)
     queryset = queryset.only("username", "name", "quota", "expiredate", "active", "domain_id")
     # Legacy quota strings ("104857600S,2000C") sort by their leading number.
     queryset = queryset.annotate(quota_number=Cast("quota", BigIntegerField()))

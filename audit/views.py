@@ -12,6 +12,7 @@ from audit.models import AuditEntry
 from mailadmin.lib.access import manager_required
 from mailadmin.lib.addresses import normalize_domain
 from mailadmin.lib.listing import make_listing
+from mailadmin.lib.storable import is_storable
 
 
 def _domain_filter(request: HttpRequest) -> str:
@@ -44,7 +45,7 @@ def audit_list(request: HttpRequest) -> HttpResponse:
     if domain:
         entries = entries.filter(domain=domain)
     if action:
-        entries = entries.filter(action=action)
+        entries = entries.filter(action=action) if is_storable(action) else entries.none()
     listing = make_listing(
         request,
         entries,

@@ -35,6 +35,7 @@ from mailadmin.lib.fields import local_now
 from mailadmin.lib.flags import SERVICE_NAMES
 from mailadmin.lib.passwords import hash_password
 from mailadmin.lib.quota import quota_bytes, quota_for_new, quota_from_mb
+from mailadmin.lib.storable import check_storable
 from mailadmin.lib.text import has_control_characters
 from mailadmin.selectors import address_in_use_message, address_owner, address_owners
 from mailboxes.homes import home_problem, mailbox_home_problem, overlapping
@@ -548,6 +549,7 @@ def mailbox_create(
     owner = address_owner(address)
     if owner:
         errors["local_part"] = [address_in_use_message(address, owner)]
+    collect(check_storable, name=name, question=question)
     hashed = password_hash or collect(_check_password, password)
     quota_text = collect(_template_quota, dom, "quota", quota)
     netdisk_text = collect(_template_quota, dom, "netdiskquota", netdiskquota)
@@ -667,6 +669,11 @@ def mailbox_update(
                 errors.setdefault(key, []).extend(messages)
             return None
 
+    collect(
+        check_storable,
+        name=None if name is KEEP else name,
+        question=None if question is KEEP else question,
+    )
     # A value equal to what the form showed keeps the stored form (spaces, legacy quotas).
     if name is not KEEP and name.strip() != mailbox.name.strip():
         mailbox.name = name.strip()
@@ -1134,6 +1141,7 @@ def mailbox_import(
         if owner:
             problems.append((line, address_in_use_message(address, owner)))
         name = str(row.get("name") or "").strip()
+        collect(line, check_storable, name=name)
         if len(name) > name_length:
             problems.append(
                 (line, _("The name is longer than %(max)s characters.") % {"max": name_length})

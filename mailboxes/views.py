@@ -29,6 +29,7 @@ from mailadmin.lib.access import (
 )
 from mailadmin.lib.flags import SERVICES
 from mailadmin.lib.listing import CONTAINS, address_search_text, list_url, make_listing
+from mailadmin.lib.storable import is_storable
 from mailboxes import services
 from mailboxes.forms import (
     BulkForm,
@@ -279,7 +280,11 @@ def mailbox_delete(request: HttpRequest, mailbox: Mailbox) -> HttpResponse:
 def mailbox_bulk(request: HttpRequest) -> HttpResponse:
     addresses = sorted({a.strip().lower() for a in request.POST.getlist("addresses")})
     visible = Mailbox.objects.visible_to(request.user).filter(pk__in=addresses)
-    if len(addresses) > BulkForm.MAX_ADDRESSES or visible.count() != len(addresses):
+    if (
+        len(addresses) > BulkForm.MAX_ADDRESSES
+        or not all(is_storable(a) for a in addresses)
+        or visible.count() != len(addresses)
+    ):
         raise Http404
     form = BulkForm(request.POST)
     context: dict[str, Any] = {"form": form, "addresses": addresses}

@@ -23,6 +23,8 @@ from django.db.models import Q, QuerySet
 from django.http import HttpRequest
 from django.urls import reverse
 
+from mailadmin.lib.storable import is_storable
+
 PER_PAGE_CHOICES = (25, 50, 100, 200)
 MAX_QUERY_LENGTH = 100
 PREFIX = "prefix"
@@ -120,8 +122,10 @@ def make_listing(
         match = request.GET.get("match", PREFIX)
         if match not in MATCH_CHOICES:
             match = PREFIX
-        if q:
-            queryset = queryset.filter(search(q, match))
+    if q and not is_storable(q):
+        queryset = queryset.none()  # no row can hold it (and MariaDB cannot compare it)
+    elif q and search is not None:
+        queryset = queryset.filter(search(q, match))
     elif q and search_fields:
         queryset = queryset.filter(
             reduce(or_, (Q(**{f"{f}__icontains": q}) for f in search_fields))

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
+from mailadmin.lib.addresses import key_problems
 from mailadmin.lib.expressions import AddressDomain
 from mailadmin.lib.fields import ZeroDateTimeField, local_now
 
@@ -65,6 +66,11 @@ class Alias(models.Model):
     @property
     def is_catchall(self) -> bool:
         return self.address.startswith("@")
+
+    @property
+    def key_problems(self) -> list[str]:
+        """What is wrong with this row's address, for a badge on the pages (legacy rows)."""
+        return key_problems(self.address, self.domain_id)
 
     @property
     def targets(self) -> list[str]:

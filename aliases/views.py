@@ -43,7 +43,8 @@ def alias_search(text: str, match: str) -> Q:
 
 
 def _get_alias(request: HttpRequest, address: str) -> Alias:
-    return get_visible_or_404(_plain_aliases(), request.user, pk=address.strip().lower())
+    # ``address`` is the stored key (the URL converter normalised or decoded it).
+    return get_visible_or_404(_plain_aliases(), request.user, pk=address)
 
 
 def _list_url(domain: str | None = None) -> str:

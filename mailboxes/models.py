@@ -9,6 +9,7 @@ from django.db import models
 from django.utils.translation import gettext_lazy as _
 
 from mailadmin.lib import dates
+from mailadmin.lib.addresses import key_problems
 from mailadmin.lib.expressions import AddressDomain
 from mailadmin.lib.fields import ZeroDateField, ZeroDateTimeField, local_now
 from mailadmin.lib.flags import ServiceFlagsMixin
@@ -108,3 +109,8 @@ class Mailbox(ServiceFlagsMixin, models.Model):
     @property
     def password_change_disabled(self) -> bool:
         return bool(self.disablepwdchange)
+
+    @property
+    def key_problems(self) -> list[str]:
+        """What is wrong with this row's address, for a badge on the pages (legacy rows)."""
+        return key_problems(self.username, self.domain_id)

@@ -73,13 +73,13 @@ def _attach_errors(form: Form, exc: ValidationError) -> None:
 
 
 def _list_url(domain: str | None = None) -> str:
-    return list_url("mailboxes:list", domain)
+    """The list, of ``domain`` when one is given ("" and None: every visible mailbox)."""
+    return list_url("mailboxes:list", domain or None)
 
 
 def _get_mailbox(request: HttpRequest, address: str) -> Mailbox:
-    return get_visible_or_404(
-        Mailbox.objects.select_related("domain"), request.user, pk=address.strip().lower()
-    )
+    # ``address`` is the stored key (the URL converter normalised or decoded it).
+    return get_visible_or_404(Mailbox.objects.select_related("domain"), request.user, pk=address)
 
 
 @manager_required

@@ -109,3 +109,11 @@ def test_the_admin_of_both_domains_and_the_superadmin_see_the_rows(client_as, mi
         assert client.get(f"/mailboxes/{MAILBOX}/").status_code == 200
         assert ALIAS in client.get("/aliases/").content.decode()
         assert MAILBOX in client.get("/mailboxes/").content.decode()
+
+
+def test_a_mismatched_row_carries_a_badge(client_as, mismatched):
+    body = client_as("superadmin").get("/aliases/").content.decode()
+    row = body[body.index(ALIAS) :]
+    assert "domain mismatch" in row[: row.index("</tr>")]
+    body = client_as("superadmin").get(f"/mailboxes/{MAILBOX}/").content.decode()
+    assert "domain mismatch" in body

@@ -15,7 +15,6 @@ from dataclasses import dataclass, field
 from functools import reduce
 from operator import or_
 from typing import Any
-from urllib.parse import urlencode
 
 import idna
 from django.core.paginator import Page, Paginator
@@ -24,6 +23,7 @@ from django.http import HttpRequest
 from django.urls import reverse
 
 from mailadmin.lib.storable import is_storable
+from mailadmin.lib.urlkeys import domain_param
 
 PER_PAGE_CHOICES = (25, 50, 100, 200)
 MAX_QUERY_LENGTH = 100
@@ -154,6 +154,7 @@ def make_listing(
 
 
 def list_url(view_name: str, domain: str | None) -> str:
-    """The URL of a list page, limited to ``domain`` when one is given."""
+    """The URL of a list page, limited to ``domain`` (a stored name, even an empty one) when
+    one is given."""
     url = reverse(view_name)
-    return f"{url}?{urlencode({'domain': domain})}" if domain else url
+    return url if domain is None else f"{url}?domain={domain_param(domain)}"

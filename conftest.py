@@ -3,7 +3,7 @@ the personas.
 
 ``scripts/test.sh`` runs the suite three times: on SQLite, on MariaDB, and (tests marked
 ``legacy``) on a MariaDB test database that was loaded from ``tests/fixtures/extman-legacy.sql``
-before ``migrate`` adopted it.
+and then ``tests/fixtures/extman-hostile.sql`` before ``migrate`` adopted it.
 """
 
 from __future__ import annotations
@@ -23,7 +23,9 @@ if TYPE_CHECKING:
 
 from tests.workers import PrivateRedis, Worker
 
-FIXTURE_SQL = Path(__file__).resolve().parent / "tests" / "fixtures" / "extman-legacy.sql"
+FIXTURES = Path(__file__).resolve().parent / "tests" / "fixtures"
+FIXTURE_SQL = FIXTURES / "extman-legacy.sql"
+HOSTILE_SQL = FIXTURES / "extman-hostile.sql"
 LEGACY_MODE = os.environ.get("MAILADMIN_TEST_LEGACY_FIXTURE") == "1"
 ALL_QUEUES = ["maildir.default", "privileged", "mailadmin"]
 
@@ -43,10 +45,10 @@ def mysql_client_args(settings_dict: dict, database: str | None = None) -> tuple
     return args, {**os.environ, "MYSQL_PWD": settings_dict["PASSWORD"] or ""}
 
 
-def load_legacy_fixture(settings_dict: dict, database: str) -> None:
-    """Load the ExtMan fixture with the mysql client, as an admin would (`mysql DB < file`)."""
+def load_legacy_fixture(settings_dict: dict, database: str, sql_file: Path = FIXTURE_SQL) -> None:
+    """Load an ExtMan fixture with the mysql client, as an admin would (`mysql DB < file`)."""
     args, env = mysql_client_args(settings_dict, database)
-    with FIXTURE_SQL.open("rb") as sql:
+    with sql_file.open("rb") as sql:
         subprocess.run(args, stdin=sql, env=env, check=True)
 
 
@@ -54,7 +56,8 @@ _legacy_loaded = False
 
 
 def _load_fixture_before_migrate(sender, using="default", **kwargs) -> None:
-    """In the legacy pass, fill the fresh test database from the fixture before `migrate`."""
+    """In the legacy pass, fill the fresh test database from the fixtures before `migrate`: the
+    ExtMan database, then the hostile rows on top of it."""
     global _legacy_loaded
     if _legacy_loaded:
         return
@@ -65,7 +68,8 @@ def _load_fixture_before_migrate(sender, using="default", **kwargs) -> None:
     with conn.cursor() as cursor:
         if "manager" in conn.introspection.table_names(cursor):
             return
-    load_legacy_fixture(conn.settings_dict, conn.settings_dict["NAME"])
+    for sql_file in (FIXTURE_SQL, HOSTILE_SQL):
+        load_legacy_fixture(conn.settings_dict, conn.settings_dict["NAME"], sql_file)
 
 
 def pytest_configure(config: pytest.Config) -> None:

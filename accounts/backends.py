@@ -12,6 +12,7 @@ from django.http import HttpRequest
 from accounts.models import Manager
 from mailadmin.lib import passwords
 from mailadmin.lib.clientip import client_ip
+from mailadmin.lib.storable import storable
 
 log = logging.getLogger("mailadmin.security")
 
@@ -22,7 +23,8 @@ def log_safe(value: str) -> str:
 
 
 def normalize_username(username: str) -> str:
-    return username.strip().lower()
+    """A typed login name as looked up and counted; one no account can have finds nothing."""
+    return storable(username.strip().lower())
 
 
 def login_username(request: HttpRequest, credentials: dict[str, Any] | None) -> str:

@@ -10,6 +10,7 @@ from django.http import HttpRequest
 from django.utils.translation import gettext_lazy as _
 
 from mailadmin.lib.captcha import PanelCaptchaField
+from mailadmin.lib.storable import StorableTextMixin
 
 #: Shown above the login form when the account asks for a captcha (accounts.throttle).
 CAPTCHA_NOTE = _(
@@ -18,7 +19,7 @@ CAPTCHA_NOTE = _(
 )
 
 
-class LoginForm(AuthenticationForm):
+class LoginForm(StorableTextMixin, AuthenticationForm):
     """Manager login (fields ``username`` and ``password``, and ``captcha`` when the account
     has had too many failed logins: see accounts.throttle)."""
 

@@ -14,6 +14,7 @@ from django.utils.translation import gettext_lazy as _
 from accounts.models import Manager
 from domains.models import Domain
 from mailadmin.lib.addresses import domain_unicode, normalize_address
+from mailadmin.lib.storable import StorableTextMixin
 from mailadmin.lib.text import refuse_control_characters
 
 DATE_INPUT_FORMATS = ["%Y-%m-%d"]
@@ -62,7 +63,7 @@ class NewPasswordMixin:
         return password2
 
 
-class ManagerForm(NewPasswordMixin, forms.Form):
+class ManagerForm(NewPasswordMixin, StorableTextMixin, forms.Form):
     """Add or edit a manager. ``instance`` given = edit (the username does not change)."""
 
     username = forms.CharField(
@@ -136,7 +137,7 @@ class ManagerForm(NewPasswordMixin, forms.Form):
         return username
 
 
-class OwnPasswordForm(NewPasswordMixin, forms.Form):
+class OwnPasswordForm(NewPasswordMixin, StorableTextMixin, forms.Form):
     """A manager changes their own password: the current one first."""
 
     old_password = forms.CharField(

@@ -22,7 +22,8 @@ LIST_DOMAINS_SHOWN = 5
 
 
 def _get_manager(request: HttpRequest, username: str) -> Manager:
-    return get_visible_or_404(Manager.objects, request.user, pk=username.strip().lower())
+    # ``username`` is the stored key (the URL converter normalised or decoded it).
+    return get_visible_or_404(Manager.objects, request.user, pk=username)
 
 
 @superadmin_required

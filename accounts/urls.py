@@ -8,7 +8,9 @@ urlpatterns = [
     path("logout/", views.LogoutView.as_view(), name="logout"),
     path("managers/", manager_views.manager_list, name="managers"),
     path("managers/add/", manager_views.manager_add, name="manager_add"),
-    path("managers/<str:username>/edit/", manager_views.manager_edit, name="manager_edit"),
-    path("managers/<str:username>/delete/", manager_views.manager_delete, name="manager_delete"),
+    path("managers/<address:username>/edit/", manager_views.manager_edit, name="manager_edit"),
+    path(
+        "managers/<address:username>/delete/", manager_views.manager_delete, name="manager_delete"
+    ),
     path("password/", manager_views.own_password, name="password"),
 ]

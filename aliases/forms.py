@@ -13,6 +13,7 @@ from django.utils.translation import gettext_lazy as _
 from aliases.services import CATCHALL_LOCAL_PART, normalize_targets
 from domains.models import Domain
 from mailadmin.lib.addresses import domain_unicode, normalize_domain, normalize_local_part
+from mailadmin.lib.storable import StorableTextMixin, validate_storable
 
 #: The ``goto`` column is a TEXT column (64 KiB).
 MAX_GOTO_LENGTH = 60000
@@ -49,6 +50,7 @@ class GotoField(forms.CharField):
             return []
         if len(text) > MAX_GOTO_LENGTH:
             raise ValidationError(_("Too many targets for one alias."), code="max_length")
+        validate_storable(text)  # before the targets are read (their checks look them up)
         return normalize_targets(text.splitlines())
 
     def validate(self, value: list[str]) -> None:
@@ -67,7 +69,7 @@ class DomainChoiceField(forms.ChoiceField):
             return text  # not a domain name: the choice check refuses it
 
 
-class AliasEditForm(forms.Form):
+class AliasEditForm(StorableTextMixin, forms.Form):
     """Targets and active flag of an existing alias (the address itself does not change)."""
 
     goto = GotoField(label=_("Targets"), help_text=GOTO_HELP)

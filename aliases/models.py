@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import TYPE_CHECKING
 
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
+from mailadmin.lib.addresses import key_problems
+from mailadmin.lib.expressions import AddressDomain
 from mailadmin.lib.fields import ZeroDateTimeField, local_now
 
 if TYPE_CHECKING:
@@ -15,14 +18,21 @@ if TYPE_CHECKING:
 
 class AliasQuerySet(models.QuerySet):
     def visible_to(self, manager: Manager | None) -> AliasQuerySet:
-        """Aliases of the domains ``manager`` may see."""
+        """Aliases of the domains ``manager`` may see: by the ``domain`` column and by the
+        address's own domain, which a legacy row can have different (``x@corp.example`` with
+        ``domain = 'shop.example'`` is not for the admin of shop.example alone)."""
         from accounts.models import DomainManager
 
         if manager is None or not manager.is_authenticated:
             return self.none()
         if manager.is_superadmin:
             return self.all()
-        return self.filter(domain_id__in=DomainManager.objects.domain_names_of(manager))
+        names = DomainManager.objects.domain_names_of(manager)
+        return self.filter(domain_id__in=names).address_in(names)
+
+    def address_in(self, names: Iterable[str] | models.QuerySet) -> AliasQuerySet:
+        """Aliases whose address's own domain (after its last @) is one of ``names``."""
+        return self.alias(address_domain=AddressDomain("address")).filter(address_domain__in=names)
 
 
 class Alias(models.Model):
@@ -56,6 +66,11 @@ class Alias(models.Model):
     @property
     def is_catchall(self) -> bool:
         return self.address.startswith("@")
+
+    @property
+    def key_problems(self) -> list[str]:
+        """What is wrong with this row's address, for a badge on the pages (legacy rows)."""
+        return key_problems(self.address, self.domain_id)
 
     @property
     def targets(self) -> list[str]:

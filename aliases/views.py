@@ -43,7 +43,8 @@ def alias_search(text: str, match: str) -> Q:
 
 
 def _get_alias(request: HttpRequest, address: str) -> Alias:
-    return get_visible_or_404(_plain_aliases(), request.user, pk=address.strip().lower())
+    # ``address`` is the stored key (the URL converter normalised or decoded it).
+    return get_visible_or_404(_plain_aliases(), request.user, pk=address)
 
 
 def _list_url(domain: str | None = None) -> str:
@@ -89,6 +90,8 @@ def alias_list(request: HttpRequest) -> HttpResponse:
     names = list_scope(request.user, domain)
     if names is not None:  # the same rows, named by a list of domains (see list_scope)
         queryset = Alias.objects.filter(domain_id__in=names)
+        if not request.user.is_superadmin:  # as visible_to(): the address's domain too
+            queryset = queryset.address_in(names)
     listing = make_listing(
         request,
         queryset,

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from django.core.exceptions import ValidationError
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.views.decorators.http import require_safe
@@ -10,8 +9,9 @@ from django.views.decorators.http import require_safe
 from accounts.models import DomainManager
 from audit.models import AuditEntry
 from mailadmin.lib.access import manager_required
-from mailadmin.lib.addresses import normalize_domain
 from mailadmin.lib.listing import make_listing
+from mailadmin.lib.storable import is_storable
+from mailadmin.lib.urlkeys import domain_from_param
 
 
 def _domain_filter(request: HttpRequest) -> str:
@@ -19,13 +19,12 @@ def _domain_filter(request: HttpRequest) -> str:
 
     Entries of deleted domains stay readable to a superadmin, so the domain row is not needed.
     """
-    value = request.GET.get("domain", "").strip()
-    if not value:
-        return ""
     try:
-        name = normalize_domain(value)
-    except ValidationError as exc:
+        name = domain_from_param(request.GET.get("domain", ""))
+    except ValueError as exc:
         raise Http404 from exc
+    if name is None:
+        return ""
     user = request.user
     if not user.is_superadmin and not (
         DomainManager.objects.domain_names_of(user).filter(domain_id=name).exists()
@@ -44,7 +43,7 @@ def audit_list(request: HttpRequest) -> HttpResponse:
     if domain:
         entries = entries.filter(domain=domain)
     if action:
-        entries = entries.filter(action=action)
+        entries = entries.filter(action=action) if is_storable(action) else entries.none()
     listing = make_listing(
         request,
         entries,

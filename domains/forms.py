@@ -19,6 +19,7 @@ from domains.services import SETTING_FIELDS, validate_lifetime, validate_transpo
 from mailadmin.lib.addresses import normalize_domain
 from mailadmin.lib.flags import SERVICES
 from mailadmin.lib.quota import parse_quota
+from mailadmin.lib.storable import StorableTextMixin
 
 MAX_COUNT = 2_147_483_647
 MAX_QUOTA_MB = 100_000_000  # about 95 TB; the quota columns hold 16 characters
@@ -38,7 +39,7 @@ def _columns(*names: str, size: str = "col-sm-6 col-lg-3") -> Div:
     return Div(*(Div(name, css_class=f"col-12 {size}") for name in names), css_class="row")
 
 
-class DomainSettingsForm(forms.Form):
+class DomainSettingsForm(StorableTextMixin, forms.Form):
     """The settings of a domain (every field of §8 except the name)."""
 
     description = forms.CharField(
@@ -231,7 +232,7 @@ class DomainEditForm(DomainSettingsForm):
         return [*super().layout_settings(), "apply_template"]
 
 
-class DomainDeleteForm(forms.Form):
+class DomainDeleteForm(StorableTextMixin, forms.Form):
     delete_all = forms.BooleanField(
         label=_("Delete with all mailboxes and aliases"),
         required=False,
@@ -251,7 +252,7 @@ class DomainDeleteForm(forms.Form):
         self.helper.disable_csrf = True  # the page's <form> carries the token
 
 
-class DomainRenameForm(forms.Form):
+class DomainRenameForm(StorableTextMixin, forms.Form):
     domain = forms.CharField(label=_("New domain name"), max_length=255)
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:

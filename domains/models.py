@@ -9,6 +9,7 @@ from django.db import models
 from django.utils.translation import gettext_lazy as _
 
 from mailadmin.lib import dates
+from mailadmin.lib.addresses import domain_key_problems
 from mailadmin.lib.fields import ZeroDateField, ZeroDateTimeField, local_now
 from mailadmin.lib.flags import ServiceFlagsMixin
 from mailadmin.lib.quota import quota_bytes
@@ -85,6 +86,11 @@ class Domain(ServiceFlagsMixin, models.Model):
     @property
     def is_expired(self) -> bool:
         return dates.is_expired(self.expiredate)
+
+    @property
+    def key_problems(self) -> list[str]:
+        """What is wrong with this row's name, for a badge on the pages (legacy rows)."""
+        return domain_key_problems(self.domain)
 
     def default_mailbox_expiry(self, start: datetime.date | None = None) -> datetime.date | None:
         """Expiry of a new mailbox: today + the default lifetime, capped by the domain's."""

@@ -6,8 +6,8 @@ app_name = "domains"
 urlpatterns = [
     path("", views.domain_list, name="list"),
     path("add/", views.domain_add, name="add"),
-    path("<str:domain>/", views.domain_detail, name="detail"),
-    path("<str:domain>/edit/", views.domain_edit, name="edit"),
-    path("<str:domain>/delete/", views.domain_delete, name="delete"),
-    path("<str:domain>/rename/", views.domain_rename, name="rename"),
+    path("<domain:domain>/", views.domain_detail, name="detail"),
+    path("<domain:domain>/edit/", views.domain_edit, name="edit"),
+    path("<domain:domain>/delete/", views.domain_delete, name="delete"),
+    path("<domain:domain>/rename/", views.domain_rename, name="rename"),
 ]

@@ -24,7 +24,7 @@ from mailadmin.lib.access import (
     superadmin_required,
     visible_object,
 )
-from mailadmin.lib.addresses import domain_unicode, normalize_domain
+from mailadmin.lib.addresses import domain_unicode
 from mailadmin.lib.flags import SERVICES
 from mailadmin.lib.listing import make_listing
 from mailboxes.models import Mailbox
@@ -38,14 +38,6 @@ SORT_FIELDS = {
     "expiry": "expiredate",
     "active": "active",
 }
-
-
-def _key(domain: str) -> str:
-    """The stored form of a domain named in a URL (Unicode or upper case are accepted)."""
-    try:
-        return normalize_domain(domain)
-    except ValidationError:
-        return domain
 
 
 def _data(request: HttpRequest) -> QueryDict | None:
@@ -68,7 +60,7 @@ def domain_list(request: HttpRequest) -> HttpResponse:
 
 
 def _get_domain_with_usage(request: HttpRequest, domain: str) -> Domain:
-    return get_visible_or_404(with_usage(Domain.objects.all()), request.user, pk=_key(domain))
+    return get_visible_or_404(with_usage(Domain.objects.all()), request.user, pk=domain)
 
 
 @manager_required
@@ -118,7 +110,7 @@ def domain_add(request: HttpRequest) -> HttpResponse:
 
 @superadmin_required
 def domain_edit(request: HttpRequest, domain: str) -> HttpResponse:
-    obj = get_visible_or_404(Domain.objects, request.user, pk=_key(domain))
+    obj = get_visible_or_404(Domain.objects, request.user, pk=domain)
     form = DomainEditForm(_data(request), instance=obj)
     if request.method == "POST" and form.is_valid():
         try:
@@ -141,7 +133,7 @@ def domain_edit(request: HttpRequest, domain: str) -> HttpResponse:
 
 @superadmin_required
 def domain_delete(request: HttpRequest, domain: str) -> HttpResponse:
-    obj = get_visible_or_404(Domain.objects, request.user, pk=_key(domain))
+    obj = get_visible_or_404(Domain.objects, request.user, pk=domain)
     mailbox_count = Mailbox.objects.filter(domain_id=obj.pk).count()
     alias_count = Alias.objects.filter(domain_id=obj.pk).count()
     has_content = bool(mailbox_count or alias_count)
@@ -196,7 +188,7 @@ def domain_delete(request: HttpRequest, domain: str) -> HttpResponse:
 
 @superadmin_required
 def domain_rename(request: HttpRequest, domain: str) -> HttpResponse:
-    obj = get_visible_or_404(Domain.objects, request.user, pk=_key(domain))
+    obj = get_visible_or_404(Domain.objects, request.user, pk=domain)
     form = DomainRenameForm(_data(request))
     if request.method == "POST" and form.is_valid():
         try:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from mailadmin.lib import passwords
+from mailadmin.lib.storable import storable
 from mailboxes.models import Mailbox
 
 
@@ -21,7 +22,8 @@ def authenticate_mailbox(address: str, password: str) -> Mailbox | None:
     """The mailbox for these credentials, or None (unknown, wrong password, or refused)."""
     if not address or not password:
         return None
-    mailbox = Mailbox.objects.select_related("domain").filter(pk=address.strip().lower()).first()
+    key = storable(address.strip().lower())  # one no mailbox can have finds nothing
+    mailbox = Mailbox.objects.select_related("domain").filter(pk=key).first()
     if mailbox is None:
         passwords.dummy_verify(password)
         return None

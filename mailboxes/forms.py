@@ -16,6 +16,7 @@ from django.utils.translation import gettext_lazy as _
 from domains.models import Domain
 from mailadmin.lib.addresses import domain_unicode, normalize_local_part
 from mailadmin.lib.flags import SERVICE_NAMES, SERVICES
+from mailadmin.lib.storable import StorableTextMixin
 from mailadmin.lib.text import refuse_control_characters
 from mailboxes.models import Mailbox
 from mailboxes.services import (
@@ -70,7 +71,7 @@ def _clean_local_part(value: str) -> str:
     return normalize_local_part(value)
 
 
-class MailboxForm(forms.Form):
+class MailboxForm(StorableTextMixin, forms.Form):
     """Add (``mailbox=None``) or edit a mailbox. Superadmin-only fields are left out for
     domain admins; the service re-checks every rule anyway."""
 
@@ -313,7 +314,7 @@ for _service, _label in SERVICES:
     MailboxForm.base_fields[f"enable_{_service}"] = forms.BooleanField(label=_label, required=False)
 
 
-class ChooseDomainForm(forms.Form):
+class ChooseDomainForm(StorableTextMixin, forms.Form):
     """The first step of "add mailbox" when the domain is not given."""
 
     domain = forms.ChoiceField(label=_("Domain"))
@@ -327,7 +328,7 @@ class ChooseDomainForm(forms.Form):
         self.helper.disable_csrf = True  # the page template has its own token
 
 
-class RenameForm(forms.Form):
+class RenameForm(StorableTextMixin, forms.Form):
     local_part = _local_part_field()
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
@@ -341,7 +342,7 @@ class RenameForm(forms.Form):
         return _clean_local_part(self.cleaned_data["local_part"])
 
 
-class DeleteForm(forms.Form):
+class DeleteForm(StorableTextMixin, forms.Form):
     """Confirmation of a deletion; "purge data" only where the settings allow it."""
 
     purge = forms.BooleanField(
@@ -368,7 +369,7 @@ class DeleteForm(forms.Form):
         return bool(self.cleaned_data.get("purge"))
 
 
-class BulkForm(forms.Form):
+class BulkForm(StorableTextMixin, forms.Form):
     """The bulk-action form of the list page (plain POST, no script)."""
 
     ACTION_LABELS = {
@@ -423,7 +424,7 @@ IMPORT_COLUMNS = ("local_part", "name", "password", "quota")
 MAX_IMPORT_BYTES = 2 * 1024 * 1024
 
 
-class ImportForm(forms.Form):
+class ImportForm(StorableTextMixin, forms.Form):
     """A CSV file of new mailboxes: ``local_part,name,password,quota`` per line (UTF-8, an
     optional header line of these names, an empty quota for the domain's default)."""
 

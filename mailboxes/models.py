@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import TYPE_CHECKING
 
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
 from mailadmin.lib import dates
+from mailadmin.lib.addresses import key_problems
+from mailadmin.lib.expressions import AddressDomain
 from mailadmin.lib.fields import ZeroDateField, ZeroDateTimeField, local_now
 from mailadmin.lib.flags import ServiceFlagsMixin
 from mailadmin.lib.quota import quota_bytes
@@ -18,14 +21,21 @@ if TYPE_CHECKING:
 
 class MailboxQuerySet(models.QuerySet):
     def visible_to(self, manager: Manager | None) -> MailboxQuerySet:
-        """Mailboxes of the domains ``manager`` may see."""
+        """Mailboxes of the domains ``manager`` may see: by the ``domain`` column and by the
+        address's own domain, which a legacy row can have different (``x@corp.example`` with
+        ``domain = 'shop.example'`` is not for the admin of shop.example alone)."""
         from accounts.models import DomainManager
 
         if manager is None or not manager.is_authenticated:
             return self.none()
         if manager.is_superadmin:
             return self.all()
-        return self.filter(domain_id__in=DomainManager.objects.domain_names_of(manager))
+        names = DomainManager.objects.domain_names_of(manager)
+        return self.filter(domain_id__in=names).address_in(names)
+
+    def address_in(self, names: Iterable[str] | models.QuerySet) -> MailboxQuerySet:
+        """Mailboxes whose address's own domain (after its last @) is one of ``names``."""
+        return self.alias(address_domain=AddressDomain("username")).filter(address_domain__in=names)
 
 
 class Mailbox(ServiceFlagsMixin, models.Model):
@@ -99,3 +109,8 @@ class Mailbox(ServiceFlagsMixin, models.Model):
     @property
     def password_change_disabled(self) -> bool:
         return bool(self.disablepwdchange)
+
+    @property
+    def key_problems(self) -> list[str]:
+        """What is wrong with this row's address, for a badge on the pages (legacy rows)."""
+        return key_problems(self.username, self.domain_id)

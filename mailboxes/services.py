@@ -35,7 +35,8 @@ from mailadmin.lib.addresses import normalize_address, normalize_local_part
 from mailadmin.lib.fields import local_now
 from mailadmin.lib.flags import SERVICE_NAMES
 from mailadmin.lib.passwords import hash_password
-from mailadmin.lib.quota import quota_bytes, quota_from_mb
+from mailadmin.lib.quota import quota_bytes, quota_for_new, quota_from_mb
+from mailadmin.lib.storable import check_storable
 from mailadmin.lib.text import has_control_characters
 from mailadmin.selectors import address_in_use_message, address_owner, address_owners
 from mailboxes.homes import home_problem, mailbox_home_problem, overlapping
@@ -140,9 +141,23 @@ def _check_domain_visible(actor: Any, domain: str) -> None:
         raise PermissionDenied(f"{actor} may not manage mailboxes of {domain}")
 
 
-def _quota_string(field_name: str, megabytes: int, previous: str | None) -> str:
+def _check_mailbox_visible(actor: Any, mailbox: Mailbox) -> None:
+    """:func:`_check_domain_visible` for an existing mailbox, by its row: its ``domain`` column
+    and its address's own domain (``MailboxQuerySet.visible_to``)."""
+    if isinstance(actor, str):
+        return
+    if not Mailbox.objects.visible_to(actor).filter(pk=mailbox.pk).exists():
+        raise PermissionDenied(f"{actor} may not manage the mailbox {mailbox.pk}")
+
+
+def _quota_string(
+    field_name: str, megabytes: int, previous: str | None, *, new: bool = False
+) -> str:
+    """The stored quota string for ``megabytes``: for an existing mailbox, a size that does
+    not change keeps its stored form; for a ``new`` one (``previous`` is the template's), it
+    is always written in the configured form."""
     try:
-        value = quota_from_mb(megabytes, previous)
+        value = quota_for_new(megabytes, previous) if new else quota_from_mb(megabytes, previous)
     except ValueError as exc:
         raise ValidationError({field_name: _("A quota cannot be negative.")}) from exc
     if len(value) > QUOTA_COLUMN_LENGTH:
@@ -397,7 +412,7 @@ def _template_quota(dom: Domain, field_name: str, megabytes: int | None) -> str:
         default_bytes, default_text = dom.default_netdisk_bytes, dom.default_netdiskquota
     if megabytes is None:
         megabytes = default_bytes // settings.MAILADMIN_QUOTA_MULTIPLIER
-    return _quota_string(field_name, megabytes, default_text)
+    return _quota_string(field_name, megabytes, default_text, new=True)
 
 
 def _template_services(dom: Domain) -> dict[str, bool]:
@@ -535,6 +550,7 @@ def mailbox_create(
     owner = address_owner(address)
     if owner:
         errors["local_part"] = [address_in_use_message(address, owner)]
+    collect(check_storable, name=name, question=question)
     hashed = password_hash or collect(_check_password, password)
     quota_text = collect(_template_quota, dom, "quota", quota)
     netdisk_text = collect(_template_quota, dom, "netdiskquota", netdiskquota)
@@ -640,7 +656,7 @@ def mailbox_update(
     """Change a mailbox. ``KEEP`` (the default), an empty password and an empty answer leave
     a column as it is; only changed columns are written, so untouched legacy values keep their
     exact stored form."""
-    _check_domain_visible(actor, mailbox.domain_id)
+    _check_mailbox_visible(actor, mailbox)
     mailbox = Mailbox.objects.select_for_update().get(pk=mailbox.pk)
     dom = mailbox.domain
     before = snapshot(mailbox)
@@ -654,6 +670,11 @@ def mailbox_update(
                 errors.setdefault(key, []).extend(messages)
             return None
 
+    collect(
+        check_storable,
+        name=None if name is KEEP else name,
+        question=None if question is KEEP else question,
+    )
     # A value equal to what the form showed keeps the stored form (spaces, legacy quotas).
     if name is not KEEP and name.strip() != mailbox.name.strip():
         mailbox.name = name.strip()
@@ -766,7 +787,7 @@ def mailbox_rename(
     *, mailbox: Mailbox, local_part: str, actor: Any, request: HttpRequest | None = None
 ) -> Mailbox:
     """Give a mailbox a new local part in the same domain, with its aliases and Maildir."""
-    _check_domain_visible(actor, mailbox.domain_id)
+    _check_mailbox_visible(actor, mailbox)
     old = Mailbox.objects.select_for_update().get(pk=mailbox.pk)
     local, new_address = new_mailbox_address(old.domain_id, local_part)
     if new_address == old.username:
@@ -873,7 +894,7 @@ def mailbox_delete(
 ) -> DeleteResult:
     """Delete a mailbox, take its address out of every alias, and queue the archiving (or,
     when ``purge`` and ``MAILADMIN_PURGE_ALLOWED``, the deletion) of its data."""
-    _check_domain_visible(actor, mailbox.domain_id)
+    _check_mailbox_visible(actor, mailbox)
     if purge and not settings.MAILADMIN_PURGE_ALLOWED:
         raise ValidationError({"purge": _("Deleting mailbox data is disabled on this server.")})
     mailbox = Mailbox.objects.select_for_update().get(pk=mailbox.pk)
@@ -1131,6 +1152,7 @@ def mailbox_import(
         if owner:
             problems.append((line, address_in_use_message(address, owner)))
         name = str(row.get("name") or "").strip()
+        collect(line, check_storable, name=name)
         if len(name) > name_length:
             problems.append(
                 (line, _("The name is longer than %(max)s characters.") % {"max": name_length})

@@ -8,8 +8,8 @@ urlpatterns = [
     path("add/", views.mailbox_add, name="add"),
     path("bulk/", views.mailbox_bulk, name="bulk"),
     path("import/", views.mailbox_import, name="import"),
-    path("<str:address>/", views.mailbox_detail, name="detail"),
-    path("<str:address>/edit/", views.mailbox_edit, name="edit"),
-    path("<str:address>/delete/", views.mailbox_delete, name="delete"),
-    path("<str:address>/rename/", views.mailbox_rename, name="rename"),
+    path("<address:address>/", views.mailbox_detail, name="detail"),
+    path("<address:address>/edit/", views.mailbox_edit, name="edit"),
+    path("<address:address>/delete/", views.mailbox_delete, name="delete"),
+    path("<address:address>/rename/", views.mailbox_rename, name="rename"),
 ]

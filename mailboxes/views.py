@@ -29,6 +29,7 @@ from mailadmin.lib.access import (
 )
 from mailadmin.lib.flags import SERVICES
 from mailadmin.lib.listing import CONTAINS, address_search_text, list_url, make_listing
+from mailadmin.lib.storable import is_storable
 from mailboxes import services
 from mailboxes.forms import (
     BulkForm,
@@ -73,13 +74,13 @@ def _attach_errors(form: Form, exc: ValidationError) -> None:
 
 
 def _list_url(domain: str | None = None) -> str:
-    return list_url("mailboxes:list", domain)
+    """The list, of ``domain`` when one is given ("" and None: every visible mailbox)."""
+    return list_url("mailboxes:list", domain or None)
 
 
 def _get_mailbox(request: HttpRequest, address: str) -> Mailbox:
-    return get_visible_or_404(
-        Mailbox.objects.select_related("domain"), request.user, pk=address.strip().lower()
-    )
+    # ``address`` is the stored key (the URL converter normalised or decoded it).
+    return get_visible_or_404(Mailbox.objects.select_related("domain"), request.user, pk=address)
 
 
 @manager_required
@@ -93,6 +94,8 @@ def mailbox_list(request: HttpRequest) -> HttpResponse:
     names = list_scope(request.user, domain)
     if names is not None:  # the same rows, named by a list of domains (see list_scope)
         queryset = Mailbox.objects.filter(domain_id__in=names)
+        if not request.user.is_superadmin:  # as visible_to(): the address's domain too
+            queryset = queryset.address_in(names)
     queryset = queryset.only("username", "name", "quota", "expiredate", "active", "domain_id")
     # Legacy quota strings ("104857600S,2000C") sort by their leading number.
     queryset = queryset.annotate(quota_number=Cast("quota", BigIntegerField()))
@@ -278,7 +281,11 @@ def mailbox_delete(request: HttpRequest, mailbox: Mailbox) -> HttpResponse:
 def mailbox_bulk(request: HttpRequest) -> HttpResponse:
     addresses = sorted({a.strip().lower() for a in request.POST.getlist("addresses")})
     visible = Mailbox.objects.visible_to(request.user).filter(pk__in=addresses)
-    if len(addresses) > BulkForm.MAX_ADDRESSES or visible.count() != len(addresses):
+    if (
+        len(addresses) > BulkForm.MAX_ADDRESSES
+        or not all(is_storable(a) for a in addresses)
+        or visible.count() != len(addresses)
+    ):
         raise Http404
     form = BulkForm(request.POST)
     context: dict[str, Any] = {"form": form, "addresses": addresses}

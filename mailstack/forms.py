@@ -5,12 +5,13 @@ from __future__ import annotations
 from django import forms
 from django.utils.translation import gettext_lazy as _
 
+from mailadmin.lib.storable import StorableTextMixin
 from mailstack.actions import ACTIONS
 
 REBUILD_TABLES = "postfix_tables"
 
 
-class ServiceActionForm(forms.Form):
+class ServiceActionForm(StorableTextMixin, forms.Form):
     action = forms.ChoiceField(
         label=_("Action"),
         choices=[

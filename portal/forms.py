@@ -11,6 +11,7 @@ from django.utils.translation import gettext_lazy as _
 
 from mailadmin.lib.captcha import PanelCaptchaField
 from mailadmin.lib.forms import ClearedPasswordsMixin
+from mailadmin.lib.storable import StorableTextMixin
 from mailadmin.lib.text import refuse_control_characters
 from mailboxes.forms import recovery_answer_help
 
@@ -58,7 +59,7 @@ CAPTCHA_NOTE = _(
 )
 
 
-class PortalLoginForm(_HelperMixin, forms.Form):
+class PortalLoginForm(_HelperMixin, StorableTextMixin, forms.Form):
     """``username`` and ``password``; ``captcha`` too for an address with many failures."""
 
     submit_label = _("Log in")
@@ -77,7 +78,7 @@ class PortalLoginForm(_HelperMixin, forms.Form):
         return set(self.errors) == {"captcha"}
 
 
-class PortalPasswordForm(_HelperMixin, _NewPasswordMixin, forms.Form):
+class PortalPasswordForm(_HelperMixin, _NewPasswordMixin, StorableTextMixin, forms.Form):
     submit_label = _("Change password")
     old_password = _password(_("Current password"), "current-password")
     new_password1 = _password(_("New password"))
@@ -93,7 +94,7 @@ class PortalPasswordForm(_HelperMixin, _NewPasswordMixin, forms.Form):
         return data
 
 
-class PortalRecoveryForm(_HelperMixin, forms.Form):
+class PortalRecoveryForm(_HelperMixin, StorableTextMixin, forms.Form):
     submit_label = _("Save recovery question")
     question = forms.CharField(
         label=_("Recovery question"), max_length=255, validators=[refuse_control_characters]
@@ -112,7 +113,9 @@ class PortalRecoveryForm(_HelperMixin, forms.Form):
         self.helper = self._helper()
 
 
-class ForgotPasswordForm(ClearedPasswordsMixin, _HelperMixin, _NewPasswordMixin, forms.Form):
+class ForgotPasswordForm(
+    ClearedPasswordsMixin, _HelperMixin, _NewPasswordMixin, StorableTextMixin, forms.Form
+):
     password_field_names = ("new_password1", "new_password2")
     submit_label = _("Set new password")
     username = _address()

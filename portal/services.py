@@ -29,6 +29,7 @@ from accounts.backends import log_safe
 from audit.services import audit_record
 from mailadmin.lib import passwords, ratelimit
 from mailadmin.lib.clientip import client_ip
+from mailadmin.lib.storable import storable
 from mailboxes.auth import mailbox_may_log_in
 from mailboxes.models import Mailbox
 from mailboxes.services import (
@@ -51,7 +52,7 @@ class Outcome(Enum):
 
 
 def _normalize(address: str) -> str:
-    return address.strip().lower()[:255]
+    return storable(address.strip().lower()[:255])
 
 
 def _pair(address: str, ip: str) -> str:

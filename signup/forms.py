@@ -14,6 +14,7 @@ from django.utils.translation import gettext_lazy as _
 from mailadmin.lib.addresses import normalize_address, normalize_local_part
 from mailadmin.lib.captcha import PanelCaptchaField
 from mailadmin.lib.forms import ClearedPasswordsMixin
+from mailadmin.lib.storable import StorableTextMixin
 from mailadmin.lib.text import refuse_control_characters, refuse_control_characters_multiline
 from mailboxes.forms import recovery_answer_help
 from signup.models import SignupPolicy, SignupRequest
@@ -32,7 +33,7 @@ def _password(label: str, autocomplete: str = "new-password") -> forms.CharField
     )
 
 
-class SignupForm(ClearedPasswordsMixin, forms.Form):
+class SignupForm(ClearedPasswordsMixin, StorableTextMixin, forms.Form):
     password_field_names = ("password1", "password2")
     local_part = forms.CharField(
         label=_("Wanted address"),
@@ -115,7 +116,7 @@ class SignupForm(ClearedPasswordsMixin, forms.Form):
         return bool(self.data.get(HONEYPOT_FIELD, "").strip())
 
 
-class PolicyForm(forms.Form):
+class PolicyForm(StorableTextMixin, forms.Form):
     approval = forms.ChoiceField(label=_("Signup approval"), choices=SignupPolicy.Approval.choices)
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
@@ -126,7 +127,7 @@ class PolicyForm(forms.Form):
         self.helper.add_input(Submit("save", _("Save policy"), css_class="btn-sm"))
 
 
-class RejectForm(forms.Form):
+class RejectForm(StorableTextMixin, forms.Form):
     reason = forms.CharField(
         label=_("Reason"),
         max_length=MAX_REASON_LENGTH,
@@ -144,7 +145,7 @@ class RejectForm(forms.Form):
         self.helper.add_input(Submit("reject", _("Reject"), css_class="btn-danger"))
 
 
-class BulkForm(forms.Form):
+class BulkForm(StorableTextMixin, forms.Form):
     action = forms.ChoiceField(
         label=_("Action"),
         choices=[("approve", _("Approve")), ("reject", _("Reject"))],

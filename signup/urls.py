@@ -8,6 +8,6 @@ urlpatterns = [
     path("signups/bulk/", views.bulk, name="bulk"),
     path("signups/<int:pk>/approve/", views.approve, name="approve"),
     path("signups/<int:pk>/reject/", views.reject, name="reject"),
-    path("signups/policy/<str:domain>/", views.policy, name="policy"),
-    path("signup/<str:domain>/", views.signup_form, name="form"),
+    path("signups/policy/<domain:domain>/", views.policy, name="policy"),
+    path("signup/<domain:domain>/", views.signup_form, name="form"),
 ]

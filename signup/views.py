@@ -216,11 +216,7 @@ def bulk(request: HttpRequest) -> HttpResponse:
 @require_POST
 def policy(request: HttpRequest, domain: str) -> HttpResponse:
     """The approval policy of a domain (superadmin; anyone else gets 404)."""
-    try:
-        key = normalize_domain(domain)
-    except ValidationError as exc:
-        raise Http404 from exc
-    dom = get_visible_or_404(Domain.objects, request.user, pk=key)
+    dom = get_visible_or_404(Domain.objects, request.user, pk=domain)
     form = PolicyForm(request.POST)
     if form.is_valid():
         services.signup_policy_set(

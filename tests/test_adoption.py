@@ -16,7 +16,7 @@ import MySQLdb
 import pytest
 from django.db import connection
 
-from conftest import load_legacy_fixture, mysql_client_args
+from conftest import HOSTILE_SQL, load_legacy_fixture, mysql_client_args
 
 pytestmark = pytest.mark.mariadb
 
@@ -150,6 +150,21 @@ def test_migrate_adopts_the_legacy_database_without_touching_its_data(legacy_dat
 
     report = manage(name, "check_schema")
     assert report.returncode == 0 and "index" not in report.stdout
+
+
+def test_migrate_adopts_the_hostile_rows_without_touching_them(legacy_database):
+    """Odd keys, foreign homes, bare quotas, zero dates (tests/fixtures/extman-hostile.sql)."""
+    name = legacy_database
+    load_legacy_fixture(connection.settings_dict, name, HOSTILE_SQL)
+    data_before = dump_data(name)
+    assert len(data_before) == (3 + 9 + 4 + 5 + 7) + (6 + 17 + 7 + 4 + 6)
+
+    result = manage(name, "migrate", "--no-input")
+    assert result.returncode == 0, result.stderr
+    assert dump_data(name) == data_before
+    table = f"`{name}`.mailadmin_domain_usage"  # the test's own database
+    usage = dict(raw_sql(f"SELECT domain, mailboxes FROM {table}"))  # noqa: S608
+    assert usage[""] == 1 and usage["odd_domain!.example"] == 1 and usage["shop.example"] == 12
 
 
 def test_check_schema_names_a_missing_column_and_fails(legacy_database):

@@ -54,7 +54,8 @@ def all_done(expected: int | None = None):
     return check
 
 
-def assert_maildir(base: Path, homedir: str, quota: str = "0") -> None:
+def assert_maildir(base: Path, homedir: str, quota: str = "0S") -> None:
+    # "0S": a new mailbox gets the configured (courier) form, even from the bare template "0".
     maildir = base / homedir / "Maildir"
     for sub in ("cur", "new", "tmp"):
         assert (maildir / sub).is_dir(), maildir / sub

@@ -1,4 +1,5 @@
-"""The panel on a MariaDB loaded from tests/fixtures/extman-legacy.sql and adopted by migrate.
+"""The panel on a MariaDB loaded from tests/fixtures/extman-legacy.sql (and the hostile rows of
+extman-hostile.sql on top of it) and adopted by migrate.
 
 These run in their own pass of scripts/test.sh (marker ``legacy``). The legacy tables are
 MyISAM, so nothing here may change their data: the test transaction cannot roll it back.
@@ -22,6 +23,8 @@ from tests.test_adoption import dump_data
 
 pytestmark = [pytest.mark.legacy, pytest.mark.django_db]
 
+#: The domains of extman-legacy.sql (extman-hostile.sql adds others).
+LEGACY_DOMAINS = ("extmail.org", "example.net", "old.example")
 MANAGERS = [
     ("root@extmail.org", "extmail*123*", True),
     ("pm@example.net", "pm-example-1", True),
@@ -73,11 +76,49 @@ def test_assignments_to_deleted_domains_are_ignored():
 
 
 def test_every_row_reads_without_error():
-    assert Domain.objects.count() == 3
-    assert Mailbox.objects.count() == 9
-    assert Alias.objects.count() == 4
-    assert Manager.objects.count() == 5
-    assert DomainManager.objects.count() == 7
+    # extman-legacy.sql + extman-hostile.sql
+    assert Domain.objects.count() == 3 + 6
+    assert Mailbox.objects.count() == 9 + 17
+    assert Alias.objects.count() == 4 + 7
+    assert Manager.objects.count() == 5 + 4
+    assert DomainManager.objects.count() == 7 + 6
+    for domain in Domain.objects.all():
+        assert domain.max_quota_bytes >= 0 and domain.default_quota_bytes >= 0
+        expiry = domain.default_mailbox_expiry()  # "forever" is an unreadable lifetime
+        assert expiry is None or domain.expiredate is None or expiry <= domain.expiredate
+    for mailbox in Mailbox.objects.all():
+        assert mailbox.quota_bytes >= 0 and mailbox.netdisk_bytes >= 0
+        assert set(mailbox.enabled_services) <= {
+            "smtpd",
+            "smtp",
+            "webmail",
+            "netdisk",
+            "imap",
+            "pop3",
+        }
+    # The rows the pages flag (tests/fixtures/README.md), and only those.
+    flagged = {m.pk: m.key_problems for m in Mailbox.objects.all() if m.key_problems}
+    assert flagged == {
+        "a/b@x.example": ["invalid address"],
+        "nobody@": ["invalid address"],
+        "user@odd_domain!.example": ["invalid address"],
+        "Upper@shop.example": ["invalid address"],
+        "with space@shop.example": ["invalid address"],
+        "müller@shop.example": ["invalid address"],
+        "mismatch@corp.example": ["domain mismatch"],
+    }
+    flagged = {a.pk: a.key_problems for a in Alias.objects.all() if a.key_problems}
+    assert flagged == {
+        "a@b@c": ["invalid address", "domain mismatch"],
+        "@": ["invalid address"],
+        "@odd_domain!.example": ["invalid address"],
+        "x@corp.example": ["domain mismatch"],
+    }
+    assert [d.pk for d in Domain.objects.all() if d.key_problems] == [
+        "",
+        "odd_domain!.example",
+        "Upper.Example",
+    ]
 
 
 def test_legacy_values_read_as_typed_values():
@@ -114,10 +155,11 @@ def test_the_legacy_zero_dates_are_still_zero_dates():
     with connection.cursor() as cursor:
         cursor.execute(
             "SELECT COUNT(*) FROM mailbox WHERE expiredate = '0000-00-00'"
-            " AND createdate <> '0000-00-00 00:00:00'"
+            " AND createdate <> '0000-00-00 00:00:00' AND domain IN %s",
+            [LEGACY_DOMAINS],
         )
         assert cursor.fetchone()[0] == 6
-    assert Mailbox.objects.filter(expiredate=None).count() == 6
+    assert Mailbox.objects.filter(expiredate=None, domain_id__in=LEGACY_DOMAINS).count() == 6
 
 
 def test_migrate_filled_the_usage_rows_from_the_legacy_rows():

@@ -84,10 +84,31 @@ def test_create_takes_quota_services_and_expiry_from_the_domain_template(actors,
         disablepop3=1,
     )
     mailbox = create(actors["superadmin"], domain="tpl.test")
-    assert mailbox.quota == "52428800S,1000C"  # the template's own form, count part kept
-    assert mailbox.netdiskquota == "10485760"
+    assert mailbox.quota == "52428800S,1000C"  # the template's count part kept
+    assert mailbox.netdiskquota == "10485760S"  # in the configured form, not the template's
     assert mailbox.expiredate == dates.add_lifetime(dates.today(), "1y")
     assert mailbox.enable_pop3 is False and mailbox.enable_imap is True
+
+
+@pytest.mark.parametrize(("quota_type", "stored"), [("courier", "5242880S"), ("vda", "5242880")])
+def test_a_new_mailbox_gets_the_configured_quota_form_whatever_the_template_holds(
+    actors, make_domain, settings, quota_type, stored
+):
+    """ExtMan stores default_quota without the S; copied as it is, a courier mailbox got a
+    quota maildrop cannot parse, and no limit at all. Every way in writes the configured form."""
+    settings.MAILADMIN_QUOTA_TYPE = quota_type
+    make_domain("bare.test", default_quota="5242880", default_netdiskquota="5242880S")
+    created = create(actors["superadmin"], domain="bare.test")
+    assert (created.quota, created.netdiskquota) == (stored, stored)
+    assert Job.objects.get(object_id=created.username).payload["quota"] == stored
+    sized = create(actors["superadmin"], domain="bare.test", local_part="sized", quota=5)
+    assert sized.quota == stored
+    imported = services.mailbox_import(
+        domain="bare.test",
+        rows=[{"local_part": "csv", "name": "", "password": PASSWORD, "quota": ""}],
+        actor=actors["superadmin"],
+    )
+    assert (imported[0].quota, imported[0].netdiskquota) == (stored, stored)
 
 
 def test_template_expiry_is_capped_by_the_domain_expiry(actors, make_domain):

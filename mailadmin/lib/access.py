@@ -18,12 +18,11 @@ from functools import wraps
 from typing import Any, TypeVar
 
 from django.contrib.auth.decorators import login_required
-from django.core.exceptions import ValidationError
 from django.db.models import Model, QuerySet
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404
 
-from mailadmin.lib.addresses import normalize_domain
+from mailadmin.lib.urlkeys import domain_from_param
 
 M = TypeVar("M", bound=Model)
 View = Callable[..., HttpResponse]
@@ -67,16 +66,16 @@ def visible_object(
 
 
 def domain_from_query(request: HttpRequest) -> Any:
-    """The domain named by ``?domain=``: None when absent, 404 when invalid or not visible."""
+    """The domain named by ``?domain=`` (as :func:`mailadmin.lib.urlkeys.domain_param` writes
+    it): None when absent, 404 when it names no domain the user may see."""
     from domains.models import Domain
 
-    value = request.GET.get("domain", "").strip()
-    if not value:
-        return None
     try:
-        name = normalize_domain(value)
-    except ValidationError as exc:
+        name = domain_from_param(request.GET.get("domain", ""))
+    except ValueError as exc:
         raise Http404 from exc
+    if name is None:
+        return None
     return get_visible_or_404(Domain.objects, request.user, pk=name)
 
 

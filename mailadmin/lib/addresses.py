@@ -105,3 +105,36 @@ def normalize_address(value: str) -> str:
 def split_address(address: str) -> tuple[str, str]:
     local, _at, domain = address.rpartition("@")
     return local, domain
+
+
+def _valid_domain(name: str) -> bool:
+    try:
+        return normalize_domain(name) == name
+    except ValidationError:
+        return False
+
+
+def _valid_address(address: str) -> bool:
+    if address.startswith("@"):  # a catch-all alias
+        return _valid_domain(address[1:])
+    try:
+        return normalize_address(address) == address
+    except ValidationError:
+        return False
+
+
+def domain_key_problems(name: str) -> list[str]:
+    """Labels for what is wrong with a stored domain name (none for a valid one): legacy rows
+    can hold names such as '' or ``odd_domain!.example``."""
+    return [] if _valid_domain(name) else [str(_("invalid domain name"))]
+
+
+def key_problems(address: str, domain: str) -> list[str]:
+    """Labels for what is wrong with a stored mailbox or alias address (``@domain`` for a
+    catch-all) in the row of ``domain``: no valid address, or another domain than the row's."""
+    problems = []
+    if not _valid_address(address):
+        problems.append(str(_("invalid address")))
+    if split_address(address)[1].lower() != domain.lower():
+        problems.append(str(_("domain mismatch")))
+    return problems

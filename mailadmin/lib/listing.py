@@ -15,13 +15,15 @@ from dataclasses import dataclass, field
 from functools import reduce
 from operator import or_
 from typing import Any
-from urllib.parse import urlencode
 
 import idna
 from django.core.paginator import Page, Paginator
 from django.db.models import Q, QuerySet
 from django.http import HttpRequest
 from django.urls import reverse
+
+from mailadmin.lib.storable import is_storable
+from mailadmin.lib.urlkeys import domain_param
 
 PER_PAGE_CHOICES = (25, 50, 100, 200)
 MAX_QUERY_LENGTH = 100
@@ -120,8 +122,10 @@ def make_listing(
         match = request.GET.get("match", PREFIX)
         if match not in MATCH_CHOICES:
             match = PREFIX
-        if q:
-            queryset = queryset.filter(search(q, match))
+    if q and not is_storable(q):
+        queryset = queryset.none()  # no row can hold it (and MariaDB cannot compare it)
+    elif q and search is not None:
+        queryset = queryset.filter(search(q, match))
     elif q and search_fields:
         queryset = queryset.filter(
             reduce(or_, (Q(**{f"{f}__icontains": q}) for f in search_fields))
@@ -150,6 +154,7 @@ def make_listing(
 
 
 def list_url(view_name: str, domain: str | None) -> str:
-    """The URL of a list page, limited to ``domain`` when one is given."""
+    """The URL of a list page, limited to ``domain`` (a stored name, even an empty one) when
+    one is given."""
     url = reverse(view_name)
-    return f"{url}?{urlencode({'domain': domain})}" if domain else url
+    return url if domain is None else f"{url}?domain={domain_param(domain)}"

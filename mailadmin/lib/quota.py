@@ -77,7 +77,8 @@ def quota_from_mb(megabytes: int, previous: str | None = None) -> str:
     """A stored quota string for ``megabytes`` MB, keeping the count part of ``previous``.
 
     When ``previous`` already stands for the same size it is returned unchanged, so that an
-    edit that does not touch the quota keeps the legacy form byte for byte.
+    edit that does not touch the quota keeps the legacy form byte for byte. A new mailbox
+    takes :func:`quota_for_new` instead: its template's form is not to be copied.
     """
     if megabytes < 0:
         raise ValueError("a quota cannot be negative")
@@ -89,3 +90,18 @@ def quota_from_mb(megabytes: int, previous: str | None = None) -> str:
     if old is not None and old.bytes == new_bytes and previous:
         return previous
     return format_quota(Quota(new_bytes, old.count if old else None))
+
+
+def quota_for_new(megabytes: int, template: str | None = None) -> str:
+    """The stored quota string of a new mailbox for ``megabytes`` MB, made from the domain's
+    ``template`` (``default_quota``): always in the configured form, keeping the template's
+    count part. ExtMan stores templates without the ``S`` (``5242880``); copied as they are,
+    a courier mailbox would get a quota that maildrop cannot parse, and no limit at all.
+    """
+    if megabytes < 0:
+        raise ValueError("a quota cannot be negative")
+    try:
+        count = parse_quota(template).count
+    except ValueError:
+        count = None
+    return format_quota(Quota(mb_to_bytes(megabytes), count))

@@ -11,6 +11,8 @@ from django.utils.translation import gettext as _
 
 from mailadmin.lib.addresses import domain_unicode
 from mailadmin.lib.listing import Listing
+from mailadmin.lib.urlkeys import domain_param as _domain_param
+from mailadmin.lib.urlkeys import encode_key, normalize_domain_key
 
 register = template.Library()
 
@@ -37,6 +39,24 @@ def idn(name: str) -> str:
         return name
     local, at, domain = name.rpartition("@")
     return f"{local}{at}{domain_unicode(domain)}" if at else domain_unicode(name)
+
+
+@register.filter
+def key_label(key: str) -> str:
+    """A stored key as a link text: :func:`idn`, and a word for an empty legacy key."""
+    return idn(key) if key else _("(empty)")
+
+
+@register.filter
+def domain_param(name: str) -> str:
+    """A stored domain name for ``?domain=`` in a link (even an empty or odd legacy name)."""
+    return _domain_param(name)
+
+
+@register.filter
+def domain_key(name: str) -> str:
+    """A stored domain name as the value of a ``domain`` form field (a select option)."""
+    return encode_key(name, normalize_domain_key)
 
 
 @register.simple_tag(takes_context=True)

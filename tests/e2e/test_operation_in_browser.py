@@ -9,6 +9,7 @@ from __future__ import annotations
 import time
 
 import pytest
+from playwright.sync_api import Error as PlaywrightError
 from playwright.sync_api import Page, expect
 
 from mailadmin.lib.passwords import verify_password
@@ -30,9 +31,13 @@ def percents_until_done(page: Page, timeout: float = 60) -> list[int]:
     while time.monotonic() < deadline:
         if page.get_by_test_id("operation-done").count():
             break
-        value = page.evaluate(
-            "() => document.querySelector('progress.operation-progress')?.dataset.percent"
-        )
+        try:
+            value = page.evaluate(
+                "() => document.querySelector('progress.operation-progress')?.dataset.percent"
+            )
+        except PlaywrightError:  # the page is being replaced by the result: look again
+            time.sleep(0.05)
+            continue
         if value is not None and (not seen or seen[-1] != int(value)):
             seen.append(int(value))
         time.sleep(0.05)

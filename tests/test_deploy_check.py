@@ -58,3 +58,9 @@ def test_the_plain_check_is_not_troubled_by_the_test_mode():
         timeout=120,
     )
     assert result.returncode == 0, result.stderr
+
+
+def test_a_retired_setting_is_named_with_its_replacement():
+    result = check_deploy(MAILADMIN_CAPTCHA_TEST_MODE="0", MAILADMIN_JOB_STALE_AFTER="900")
+    assert result.returncode != 0  # --fail-level WARNING
+    assert "mailadmin.W001" in result.stderr and "MAILADMIN_JOB_LEASE" in result.stderr

@@ -9,7 +9,7 @@ from django.conf import settings
 
 from mailadmin.lib import maildir
 from mailadmin.lib.maildir import NotOwnHomeError
-from mailboxes.handlers import remove_home
+from mailboxes.handlers import each_home, remove_home
 from mailboxes.homes import NAMED, domain_directory, foreign_paths, segments, shares_with
 from provisioning.handlers import register
 from provisioning.models import Job
@@ -71,9 +71,8 @@ def domain_archive(job: Job) -> str:
         {"address": "", "homedir": homedir} for homedir in p.get("homedirs", [])
     ]
     foreign: dict[str, list] = {}
-    refused: list[str] = []
-    notes: list[str] = []
-    for entry in entries:
+
+    def archive(entry: dict[str, str]) -> str:
         homedir = entry["homedir"]
         address = entry.get("address") or homedir
         directory = domain_directory(homedir, domain, hashdirpath)
@@ -82,24 +81,19 @@ def domain_archive(job: Job) -> str:
                 foreign[directory] = foreign_paths(directory, domain)
             shared = shares_with(homedir, foreign[directory])
             if shared:
-                refused.append(
+                raise NotOwnHomeError(
                     f"{address}: {homedir} holds mail of other domains' mailboxes"
                     f" ({', '.join(shared[:NAMED])})."
                 )
-                continue
         one = {
             "domain": domain,
             "hashdirpath": hashdirpath,
             "homedir": homedir,
             "maildir": entry.get("maildir") or homedir,
         }
-        try:
-            note = remove_home(job, one, address, purge=False, others=False)
-        except NotOwnHomeError as exc:
-            refused.append(str(exc))
-            continue
-        if note:
-            notes.append(note)
+        return remove_home(job, one, address, purge=False, others=False)
+
+    notes, refused = each_home(archive, entries)
     if refused:
         raise NotOwnHomeError(
             f"{len(entries) - len(refused)} of {len(entries)} homes archived; left on disk: "

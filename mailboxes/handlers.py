@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import datetime
 import os
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
@@ -119,19 +120,26 @@ def maildir_create_batch(job: Job) -> str:
     """The Maildirs of an import, one after the other; each creation is idempotent, so a
     retried job redoes nothing that an earlier run finished. A mailbox whose home is not its
     own is left out and named in the job's error, after all the others were made."""
+    notes, refused = each_home(lambda p: create_one(job, p, p["address"]), job.payload["mailboxes"])
+    if refused:
+        raise NotOwnHomeError(" ".join(refused + notes))
+    return " ".join(notes)
+
+
+def each_home(work: Callable[[Any], str], items: Iterable[Any]) -> tuple[list[str], list[str]]:
+    """Do ``work`` for each of ``items`` (one mailbox's home each), going on past a home that
+    is not its mailbox's own: ``(notes, refusals)`` for the job to report at the end."""
     notes: list[str] = []
     refused: list[str] = []
-    for p in job.payload["mailboxes"]:
+    for item in items:
         try:
-            note = create_one(job, p, p["address"])
+            note = work(item)
         except NotOwnHomeError as exc:
             refused.append(str(exc))
             continue
         if note:
             notes.append(note)
-    if refused:
-        raise NotOwnHomeError(" ".join(refused + notes))
-    return " ".join(notes)
+    return notes, refused
 
 
 # --- quota --------------------------------------------------------------------------------------

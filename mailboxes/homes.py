@@ -21,7 +21,7 @@ import re
 from collections.abc import Iterable
 
 from django.conf import settings
-from django.db.models import Q
+from django.db.models import Q, QuerySet
 from django.utils.translation import gettext as _
 
 from domains.models import Domain
@@ -79,63 +79,58 @@ def _variants(path: str) -> list[str]:
     return [form for stem in (path, f"./{path}", f"{base}/{path}") for form in (stem, f"{stem}/")]
 
 
+def _near(parts: list[str], rows: QuerySet, limit: int | None = None) -> list[tuple]:
+    """``(address, column, path segments)`` of the mailboxes among ``rows`` whose home is the
+    directory ``parts`` or lies inside it, or whose Maildir is, lies inside or contains it
+    (what the database finds: it compares without regard to case or a trailing slash). Two
+    index lookups (the panel indexes ``homedir`` and ``maildir``)."""
+    here = "/".join(parts)
+    base = str(settings.MAILADMIN_MAIL_BASE).rstrip("/")
+    ancestors = [form for n in range(1, len(parts) + 1) for form in _variants("/".join(parts[:n]))]
+    found: list[tuple] = []
+    for column, around in (("homedir", _variants(here)), ("maildir", ancestors)):
+        inside = Q(**{f"{column}__startswith": f"{here}/"}) | Q(
+            **{f"{column}__startswith": f"{base}/{here}/"}
+        )
+        matches = rows.filter(Q(**{f"{column}__in": around}) | inside).values_list(
+            "username", column
+        )
+        for address, path in matches[:limit] if limit else matches:
+            other = segments(path.removeprefix(f"{base}/"))
+            if other is not None:
+                found.append((address, column, other))
+    return found
+
+
 def overlapping(homedir: str, exclude: Iterable[str] = ()) -> list[tuple[str, str]]:
     """``(address, path)`` of other mailboxes whose data a job on ``homedir`` would take
     along: their home or Maildir is ``homedir`` or lies inside it, or their Maildir contains
     it. (A home inside another mailbox's home but outside its Maildir is not shared: legacy
-    rows whose home is the domain directory would otherwise hold every mailbox hostage.)
-    Two index lookups (the panel indexes ``homedir`` and ``maildir``)."""
+    rows whose home is the domain directory would otherwise hold every mailbox hostage.)"""
     parts = segments(homedir)
     if parts is None:
         return []
-    home = "/".join(parts)
-    base = str(settings.MAILADMIN_MAIL_BASE).rstrip("/")
-    ancestors = [form for n in range(1, len(parts) + 1) for form in _variants("/".join(parts[:n]))]
     found: dict[str, str] = {}
-    for column, equal_or_around in (("homedir", _variants(home)), ("maildir", ancestors)):
-        inside = Q(**{f"{column}__startswith": f"{home}/"}) | Q(
-            **{f"{column}__startswith": f"{base}/{home}/"}
-        )
-        rows = (
-            Mailbox.objects.filter(Q(**{f"{column}__in": equal_or_around}) | inside)
-            .exclude(username__in=list(exclude))
-            .values_list("username", column)
-        )
-        for address, path in rows[: NAMED * 4]:
-            other = segments(path.removeprefix(f"{base}/")) or []
-            # The database compares without regard to case or a trailing slash: check again.
-            if _inside_or_equal(other, parts) or (
-                column == "maildir" and _inside_or_equal(parts, other)
-            ):
-                found.setdefault(address, path)
+    rows = Mailbox.objects.exclude(username__in=list(exclude))
+    for address, column, other in _near(parts, rows, limit=NAMED * 4):
+        if _inside_or_equal(other, parts) or (
+            column == "maildir" and _inside_or_equal(parts, other)
+        ):
+            found.setdefault(address, "/".join(other))
     return sorted(found.items())
 
 
 def foreign_paths(directory: str, domain: str) -> list[tuple[str, list[str]]]:
     """``(address, path segments)`` of the homes and Maildirs of mailboxes of other domains
     than ``domain`` that lie inside ``directory`` (a domain's directory), or whose Maildir
-    contains it: what a job on the whole domain must leave alone. Two index lookups."""
+    contains it: what a job on the whole domain must leave alone."""
     parts = segments(directory)
     if parts is None:
         return []
-    here = "/".join(parts)
-    base = str(settings.MAILADMIN_MAIL_BASE).rstrip("/")
-    ancestors = [form for n in range(1, len(parts) + 1) for form in _variants("/".join(parts[:n]))]
-    found: list[tuple[str, list[str]]] = []
-    for column, around in (("homedir", _variants(here)), ("maildir", ancestors)):
-        inside = Q(**{f"{column}__startswith": f"{here}/"}) | Q(
-            **{f"{column}__startswith": f"{base}/{here}/"}
-        )
-        rows = (
-            Mailbox.objects.filter(Q(**{f"{column}__in": around}) | inside)
-            .exclude(domain_id=domain)
-            .values_list("username", column)
-        )
-        for address, path in rows:
-            other = segments(path.removeprefix(f"{base}/"))
-            if other is not None:
-                found.append((address, other))
-    return found
+    return [
+        (address, other)
+        for address, _column, other in _near(parts, Mailbox.objects.exclude(domain_id=domain))
+    ]
 
 
 def shares_with(homedir: str, others: list[tuple[str, list[str]]]) -> list[str]:

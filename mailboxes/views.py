@@ -258,12 +258,17 @@ def mailbox_delete(request: HttpRequest, mailbox: Mailbox) -> HttpResponse:
         if problem
         else "",
         "title": _("Delete mailbox %(address)s") % {"address": mailbox.username},
-        "message": _(
-            "The mailbox stops receiving mail at once and its data is archived on the server."
-            " These aliases will no longer deliver to it:"
-        )
-        if aliases
-        else _("The mailbox stops receiving mail at once and its data is archived on the server."),
+        "message": " ".join(
+            [
+                _("The mailbox stops receiving mail at once.")
+                if problem
+                else _(
+                    "The mailbox stops receiving mail at once and its data is archived on the"
+                    " server."
+                ),
+                _("These aliases will no longer deliver to it:") if aliases else "",
+            ]
+        ).strip(),
         "items": aliases,
         "form": form,
         "submit_label": _("Delete mailbox"),

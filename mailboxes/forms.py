@@ -46,7 +46,7 @@ def recovery_answer_help(*, admin: bool, keep: bool = False) -> str:
             return str(
                 _("Not case-sensitive. Stored as typed: the mail administrators can read it.")
             )
-        return str(_("Stored encrypted; not case-sensitive."))
+        return str(_("Stored hashed; not case-sensitive."))
     if clear:
         text = _("Stored in clear text (for ExtMail webmail) and never shown here.")
     else:

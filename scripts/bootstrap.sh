@@ -16,7 +16,7 @@ packages=(python3 python3-venv python3-dev build-essential pkg-config libmariadb
 if [ "$profile" = test ]; then
   packages+=(mariadb-server mariadb-client redis-server postfix postfix-mysql
              dovecot-core dovecot-mysql courier-authdaemon courier-authlib-mysql maildrop
-             chromium chromium-driver fail2ban systemd)
+             chromium chromium-driver fail2ban systemd nginx-light)
 fi
 
 missing=()

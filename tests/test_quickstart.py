@@ -10,6 +10,7 @@ import signal
 import socket
 import subprocess
 import time
+import urllib.error
 import urllib.parse
 import urllib.request
 from pathlib import Path
@@ -94,6 +95,20 @@ def test_run_script_serves_the_panel_and_the_demo_superadmin_logs_in(tmp_path):
         overview = opener.open(request, timeout=10).read().decode()
         assert "Signed in as admin@example.com (Superadmin)" in overview
         assert (checkout / "var" / "mailadmin.sqlite3").exists()
+        # Served as production serves it: the printed URL is the one listened on, gunicorn
+        # answers, DEBUG is off (a friendly 404, no traceback), static files come from the app.
+        assert f"http://127.0.0.1:{port}/" in output
+        assert opener.open(f"{base}/login/", timeout=5).headers["Server"] == "gunicorn"
+        try:
+            opener.open(f"{base}/no-such-page/", timeout=5)
+        except urllib.error.HTTPError as missing:
+            body = missing.read().decode()
+            assert missing.code == 404 and "Page not found" in body
+            assert "Traceback" not in body and "DEBUG = True" not in body
+        else:
+            raise AssertionError("a missing page answered 200")
+        css = opener.open(f"{base}/static/css/mailadmin.css", timeout=5)
+        assert css.status == 200 and "text/css" in css.headers["Content-Type"]
     finally:
         if process.poll() is None:
             os.killpg(process.pid, signal.SIGTERM)

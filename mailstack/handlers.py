@@ -12,6 +12,9 @@ from provisioning.models import Job
 
 
 def postfix_tables(job: Job) -> str:
+    missing = tables.postfix_missing()
+    if missing:
+        return missing
     written = tables.write_tables()
     reloaded = tables.postfix_reload()
     Job.objects.filter(pk=job.pk).update(payload={**job.payload, "written": written})

@@ -165,6 +165,28 @@ def write_tables() -> list[str]:
 
 
 POSTFIX_NOT_RUNNING = "Postfix is not running: it reads the new tables when it starts."
+POSTFIX_NOT_INSTALLED = (
+    "Postfix is not installed on this host ({program} is missing): the tables were not written."
+    " Run this job where Postfix runs (the privileged queue's worker)."
+)
+POSTFIX_NOT_SET_UP = (
+    "Postfix is installed on this host but not set up ({main_cf} is missing): the tables were"
+    " not written."
+)
+
+
+def postfix_missing() -> str | None:
+    """Why Postfix cannot use tables on this host (a note for the job), or None when it can.
+
+    A quick start or a panel host without Postfix is normal: the job then ends with this note
+    instead of failing (and turning the overview red) at every change."""
+    postmap = Path(settings.MAILADMIN_POSTMAP)
+    if not postmap.exists():
+        return POSTFIX_NOT_INSTALLED.format(program=postmap)
+    main_cf = Path(settings.MAILADMIN_POSTFIX_CONFIG_DIR or "/etc/postfix") / "main.cf"
+    if not main_cf.exists():
+        return POSTFIX_NOT_SET_UP.format(main_cf=main_cf)
+    return None
 
 
 def postfix_reload() -> str:

@@ -594,3 +594,26 @@ def test_the_page_shows_where_each_file_is_installed(client_as, mysql_settings):
     assert "Install as /etc/dovecot/dovecot-sql.conf.ext" in page
     assert "Install as /etc/courier/authmysqlrc" in page
     assert "Merge into /etc/postfix/main.cf" in page
+
+
+@pytest.mark.parametrize("missing", ["postmap", "main.cf"])
+def test_a_host_without_postfix_notes_it_instead_of_failing_the_job(
+    personas, settings, tmp_path, client_as, missing
+):
+    """The quick start, or a panel host without Postfix: every change that touches the tables
+    records the job, which ends with a note rather than a failure that turns the overview red."""
+    if missing == "postmap":
+        settings.MAILADMIN_POSTMAP = str(tmp_path / "no-postmap")
+    else:
+        settings.MAILADMIN_POSTFIX_CONFIG_DIR = str(tmp_path / "empty-conf")
+    root = personas["superadmin"]
+    mailbox_update(mailbox=Mailbox.objects.get(pk="user@a.test"), actor=root, internal_only=True)
+    assert run_pending() == [Job.State.DONE]
+    job = Job.objects.get(kind=Job.Kind.POSTFIX_TABLES)
+    wanted = "is not installed on this host" if missing == "postmap" else "not set up"
+    assert wanted in job.note
+    assert not (settings.MAILADMIN_POSTFIX_DIR / "local_recipient").exists()
+    overview = client_as("superadmin").get("/").content.decode()
+    failed_card = overview.split('data-testid="count-failed-jobs"')[1].split("</div></div>")[0]
+    assert "border-danger" not in overview.split('data-testid="count-failed-jobs"')[0][-200:]
+    assert ">0<" in failed_card

@@ -36,9 +36,13 @@ def system(request: HttpRequest) -> HttpResponse:
         files = [(name, text, install[name]) for name, text in rendered.items()]
     except config.MailstackConfigError as exc:
         error = str(exc)
-    jobs = Job.objects.filter(kind__in=[Job.Kind.POSTFIX_TABLES, Job.Kind.SERVICE_ACTION]).order_by(
-        "-created_at", "-id"
-    )[:RECENT_JOBS]
+    jobs = list(
+        Job.objects.filter(kind__in=[Job.Kind.POSTFIX_TABLES, Job.Kind.SERVICE_ACTION]).order_by(
+            "-created_at", "-id"
+        )[:RECENT_JOBS]
+    )
+    for job in jobs:  # the action in words, as on its button
+        job.action_label = ACTIONS[job.object_id][0] if job.object_id in ACTIONS else ""
     return render(
         request,
         "mailstack/system.html",

@@ -487,6 +487,17 @@ def test_an_action_runs_its_fixed_argument_list(client_as, settings, tmp_path):
     assert AuditEntry.objects.filter(action="mailstack.service_action").count() == 1
     page = client.get("/system/mailstack/").content.decode()
     assert "status" in page and "done" in page
+    assert "Postfix status" in page  # the action in words, not its name
+
+
+def test_an_action_of_a_program_this_host_lacks_says_so(client_as, settings, tmp_path):
+    settings.MAILADMIN_DOVEADM = str(tmp_path / "no-doveadm")
+    client = client_as("superadmin")
+    client.post("/system/mailstack/actions/", {"action": "dovecot_reload"})
+    job = Job.objects.get(kind=Job.Kind.SERVICE_ACTION)
+    assert runner.execute(job.pk) == Job.State.DONE
+    page = client.get("/system/mailstack/").content.decode()
+    assert "is not installed on this host" in page and "Reload Dovecot" in page
 
 
 def test_a_failing_action_shows_its_error(client_as, settings):

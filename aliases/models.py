@@ -76,3 +76,22 @@ class Alias(models.Model):
     def targets(self) -> list[str]:
         """The targets in stored order; ExtMan joins them with commas, no spaces."""
         return [t.strip() for t in self.goto.replace("\n", ",").split(",") if t.strip()]
+
+
+class AliasTarget(models.Model):
+    """The reverse index of alias targets: one row per (alias, target), kept by the panel beside
+    the legacy ``alias`` table (``aliases.index``), so that "which aliases deliver to this
+    address" and the cascades of a mailbox or domain rename or delete are index lookups, not a
+    scan of every ``goto``. Targets are lower-case; a catch-all target ``@domain`` has the
+    domain as its ``target_domain``."""
+
+    alias = models.CharField(max_length=255, db_index=True)
+    alias_domain = models.CharField(max_length=255, db_index=True)
+    target = models.CharField(max_length=255, db_index=True)
+    target_domain = models.CharField(max_length=255, db_index=True)
+
+    class Meta:
+        db_table = "mailadmin_alias_target"
+
+    def __str__(self) -> str:
+        return f"{self.alias} -> {self.target}"

@@ -23,6 +23,7 @@ from django.http import HttpRequest
 from django.utils.translation import gettext as _
 
 from accounts.models import DomainManager
+from aliases import index as alias_index
 from aliases.models import Alias
 from aliases.services import alias_keep_targets
 from audit.services import audit_record, diff, snapshot
@@ -456,7 +457,9 @@ def domain_delete(
         )
     before = snapshot(locked)
     mailboxes.delete()
-    aliases.delete()
+    # In one statement, without loading every row to signal it (the index follows below).
+    aliases._raw_delete(aliases.db)
+    alias_index.forget_domain(name)
     managers = DomainManager.objects.filter(domain_id=name)
     manager_count = managers.count()
     managers.delete()
@@ -510,7 +513,9 @@ def _remove_domain_targets(
     deleted. Each change is audited. Returns ``(changed aliases, deleted aliases)``."""
     changed: list[str] = []
     deleted: list[str] = []
-    candidates = Alias.objects.filter(goto__icontains=f"@{name}").order_by("address")
+    candidates = Alias.objects.filter(pk__in=alias_index.aliases_targeting_domain(name)).order_by(
+        "address"
+    )
     for alias in candidates.select_for_update():
         removed = _targets_in(alias.goto, name)
         if not removed:
@@ -660,20 +665,23 @@ def domain_rename(
     Mailbox.objects.filter(domain_id=old).update(domain_id=new)
 
     aliases = list(Alias.objects.filter(domain_id=old).values_list("address", flat=True))
-    _update_rows(
-        Alias, {address: {"address": f"{address.rpartition('@')[0]}@{new}"} for address in aliases}
-    )
+    moved_aliases = {address: f"{address.rpartition('@')[0]}@{new}" for address in aliases}
+    # Aliases anywhere (other domains' too) with a target in the old domain, by the index,
+    # under the addresses they will have.
+    pointing = [moved_aliases.get(a, a) for a in alias_index.aliases_targeting_domain(old)]
+    _update_rows(Alias, {address: {"address": moved} for address, moved in moved_aliases.items()})
     Alias.objects.filter(domain_id=old).update(domain_id=new)
 
-    # Targets anywhere (other domains' aliases too) that point into the old domain.
     targets = {
         address: {"goto": renamed}
-        for address, goto in Alias.objects.filter(goto__icontains=f"@{old}").values_list(
-            "address", "goto"
-        )
+        for address, goto in Alias.objects.filter(pk__in=pointing).values_list("address", "goto")
         if (renamed := _rename_targets(goto, old, new)) != goto
     }
     _update_rows(Alias, targets)
+    # The rows changed in bulk (no model signals): the reverse index follows.
+    alias_index.forget_domain(old)
+    alias_index.index_domain(new)
+    alias_index.index_aliases(targets)
 
     manager_count = DomainManager.objects.filter(domain_id=old).update(domain_id=new)
     signup_domain_renamed(old, new)

@@ -23,6 +23,7 @@ from django.db import transaction
 from django.http import HttpRequest
 from django.utils.translation import gettext as _
 
+from aliases.index import aliases_targeting
 from aliases.models import Alias
 from aliases.services import alias_keep_targets
 from audit.models import AuditEntry
@@ -359,7 +360,9 @@ def _replace_in_alias_targets(
     """
     changed: list[str] = []
     deleted: list[str] = []
-    candidates = Alias.objects.filter(goto__icontains=old).exclude(pk=old).order_by("address")
+    candidates = (
+        Alias.objects.filter(pk__in=aliases_targeting(old)).exclude(pk=old).order_by("address")
+    )
     for alias in candidates.select_for_update():
         targets = alias.targets
         if old not in (t.lower() for t in targets):
@@ -385,7 +388,7 @@ def _replace_in_alias_targets(
 
 def aliases_pointing_to(address: str) -> list[str]:
     """Aliases (other than the mailbox's own forwarding alias) that list ``address``."""
-    candidates = Alias.objects.filter(goto__icontains=address).exclude(pk=address)
+    candidates = Alias.objects.filter(pk__in=aliases_targeting(address)).exclude(pk=address)
     return sorted(
         alias.address for alias in candidates if address in (t.lower() for t in alias.targets)
     )

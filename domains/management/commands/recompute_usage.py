@@ -6,15 +6,18 @@ from typing import Any
 
 from django.core.management.base import BaseCommand
 
+from aliases import index as alias_index
 from domains.usage import recompute_all
 
 
 class Command(BaseCommand):
     help = (
         "Count every domain's mailboxes, aliases and allocated quotas again and correct the"
-        " usage rows that differ (after changes made outside the panel, e.g. by ExtMan)."
+        " usage rows that differ, and bring the reverse index of alias targets up to date"
+        " (after changes made outside the panel, e.g. by ExtMan)."
     )
 
     def handle(self, *args: Any, **options: Any) -> None:
         changed = recompute_all()
         self.stdout.write(f"usage rows corrected: {changed}")
+        self.stdout.write(f"alias target index rows corrected: {alias_index.reindex_all()}")

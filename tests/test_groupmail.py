@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import datetime
 import email
+import io
+import threading
 from email.header import decode_header, make_header
 from email.policy import default as default_policy
 
@@ -19,6 +21,7 @@ from django.core import mail
 from django.core.exceptions import ValidationError
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.core.mail.backends.locmem import EmailBackend as LocmemBackend
+from django.core.management import CommandError, call_command
 from django.urls import reverse
 
 from accounts.models import DomainManager
@@ -367,3 +370,47 @@ def test_a_disabled_mailbox_between_start_and_send_gets_nothing(boxes):
     Mailbox.objects.filter(pk="alice@a.test").update(active=False)
     run(group_mail)
     assert outbox_recipients() == ["bob@a.test", "user@a.test"]
+
+
+# --- the command line -----------------------------------------------------------------------
+@pytest.mark.django_db(transaction=True)
+def test_the_command_sends_through_the_same_service(boxes, tmp_path):
+    notice = tmp_path / "notice.txt"
+    notice.write_text(BODY, encoding="utf-8")
+    out = io.StringIO()
+    call_command(
+        "groupmail",
+        "--as",
+        "admin@a.test",
+        "--domain",
+        "A.TEST",
+        "--subject",
+        SUBJECT,
+        "--body-file",
+        str(notice),
+        stdout=out,
+    )
+    for thread in threading.enumerate():  # the operation's thread (no broker) ends with it
+        if thread.name.startswith("mailadmin-operation-"):
+            thread.join(30)
+    assert "done: 3 sent, 0 refused, 0 unknown, 0 not sent of 3" in out.getvalue()
+    assert outbox_recipients() == ["alice@a.test", "bob@a.test", "user@a.test"]
+    assert AuditEntry.objects.filter(action="groupmail.end", actor="admin@a.test").count() == 1
+
+
+@pytest.mark.parametrize(
+    ("args", "error"),
+    [
+        (["--as", "admin@a.test", "--domain", "b.test"], "not all of these are domains"),
+        (["--as", "nobody@a.test", "--domain", "a.test"], "no active manager"),
+        (["--as", "admin@a.test", "--domain", "a.test", "--subject", "x\ny"], "control"),
+    ],
+)
+def test_the_command_refuses_what_the_page_refuses(boxes, tmp_path, args, error):
+    notice = tmp_path / "notice.txt"
+    notice.write_text("Text", encoding="utf-8")
+    if "--subject" not in args:
+        args = [*args, "--subject", "Notice"]
+    with pytest.raises(CommandError, match=error):
+        call_command("groupmail", *args, "--body-file", str(notice))
+    assert not GroupMail.objects.exists()

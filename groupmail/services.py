@@ -321,7 +321,12 @@ def _send_batch(
         except ValidationError:
             _mark(row, run, Recipient.State.FAILED, _("Not a valid address."))
             continue
-        email = message.build_message(group_mail, row.address, row.domain)
+        try:
+            email = message.build_message(group_mail, row.address, row.domain)
+            email.message()  # the headers: what cannot be one is refused here, for this row
+        except ValueError as exc:  # BadHeaderError among them
+            _mark(row, run, Recipient.State.FAILED, _("Cannot be written as a message: %s") % exc)
+            continue
         try:
             transport.send(email, message.sender_address(row.domain))
         except message.Refused as exc:

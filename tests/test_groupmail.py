@@ -24,7 +24,7 @@ from django.core.mail.backends.locmem import EmailBackend as LocmemBackend
 from django.core.management import CommandError, call_command
 from django.urls import reverse
 
-from accounts.models import DomainManager
+from accounts.models import DomainManager, Manager
 from audit.models import AuditEntry
 from domains.models import Domain
 from groupmail import services
@@ -414,3 +414,32 @@ def test_the_command_refuses_what_the_page_refuses(boxes, tmp_path, args, error)
     with pytest.raises(CommandError, match=error):
         call_command("groupmail", *args, "--body-file", str(notice))
     assert not GroupMail.objects.exists()
+
+
+# --- hostile legacy rows --------------------------------------------------------------------
+@pytest.mark.legacy
+@pytest.mark.parametrize("sender", ["root@hostile.example", "shop@hostile.example"])
+def test_a_group_mail_over_the_hostile_legacy_rows_sends_or_refuses_each_row(sender):
+    """Every active domain the manager may pick (the empty and odd ones among them): each
+    recipient of the rule is sent one message or refused with a reason, nobody else is."""
+    actor = Manager.objects.get(pk=sender)
+    domains = list(
+        Domain.objects.visible_to(actor).filter(active=True).values_list("pk", flat=True)
+    )
+    group_mail = services.groupmail_start(
+        actor=actor, domains=domains, subject="Notice", body="Text", skip_expired=False
+    )
+    operation = run(group_mail)
+
+    assert operation.state == Operation.State.DONE, operation.errors
+    rows = services.recipients_of(actor, domains, skip_expired=False)
+    expected = set(rows.values_list("pk", flat=True))
+    taken = set(group_mail.recipients.values_list("address", flat=True))
+    assert taken == expected and taken
+    sent = outbox_recipients()
+    assert len(sent) == len(set(sent))
+    refused = set(
+        group_mail.recipients.filter(state=Recipient.State.FAILED).values_list("address", flat=True)
+    )
+    assert set(sent) | refused == taken and not set(sent) & refused
+    assert operation.result["sent"] == len(sent)

@@ -212,6 +212,20 @@ def start_worker(broker, settings, tmp_path, transactional_db):
         worker.kill()  # what the worker did is checked; how it shuts down is not
 
 
+@pytest.fixture(scope="session")
+def mail_stack(django_db_setup, django_db_blocker):
+    """The private mail stack (``tests.mailservers.MailStack``), one per test run, on the test
+    database (its name is known once it is set up)."""
+    from tests.mailservers import MailStack
+
+    stack = MailStack()
+    try:
+        with django_db_blocker.unblock():
+            yield stack.install()
+    finally:
+        stack.stop()
+
+
 @pytest.fixture
 def run_jobs(settings):
     """``run_jobs()``: carry out every pending job in order with the real handlers, as a worker

@@ -14,6 +14,7 @@ NAVIGATION = (
     ("aliases:list", _("Aliases"), "signpost-split", False),
     ("signup:queue", _("Signups"), "person-plus", False),
     ("accounts:managers", _("Managers"), "people", True),
+    ("groupmail:list", _("Group mail"), "megaphone", False),
     ("provisioning:jobs", _("Jobs"), "gear", False),
     ("audit:list", _("Audit log"), "journal-text", False),
     ("mailstack:system", _("Mail system"), "hdd-network", True),

@@ -7,6 +7,7 @@ path given by ``scripts/run.sh``. Production installs set at least ``SECRET_KEY`
 
 from __future__ import annotations
 
+import re
 import shutil
 import zoneinfo
 from pathlib import Path
@@ -41,6 +42,7 @@ INSTALLED_APPS = [
     "audit",
     "provisioning",
     "signup",
+    "groupmail",
     "portal",
     "captcha",
     "mailstack",
@@ -277,6 +279,33 @@ EMAIL_HOST = env.str("MAILADMIN_SMTP_HOST", "127.0.0.1")
 EMAIL_PORT = env.int("MAILADMIN_SMTP_PORT", 25, minimum=1, maximum=65535)
 DEFAULT_FROM_EMAIL = env.str("MAILADMIN_EMAIL_FROM", "mailadmin@localhost")
 SERVER_EMAIL = DEFAULT_FROM_EMAIL
+
+# --- Group mail -----------------------------------------------------------------------------
+# Group mails (groupmail.services) go through the mail settings above, to the local MTA, one
+# message per recipient. From and envelope sender: an address, where {domain} stands for the
+# recipient's domain (default postmaster@<the recipient's domain>); a manager never types it.
+MAILADMIN_GROUPMAIL_FROM = env.str("MAILADMIN_GROUPMAIL_FROM", "postmaster@{domain}")
+_ADDRESS_PART = r"[^@\s<>\"(),;:{}]+"
+if not re.fullmatch(rf"{_ADDRESS_PART}@({_ADDRESS_PART}|\{{domain\}})", MAILADMIN_GROUPMAIL_FROM):
+    env.errors.append(
+        "MAILADMIN_GROUPMAIL_FROM: expected an address such as notices@example.com or"
+        " postmaster@{domain}"
+    )
+# Messages sent over one SMTP connection before the stop button is looked at again, and the
+# seconds to wait between two batches (to spread a large group mail over time).
+MAILADMIN_GROUPMAIL_BATCH = env.int("MAILADMIN_GROUPMAIL_BATCH", 50, minimum=1, maximum=10_000)
+MAILADMIN_GROUPMAIL_PAUSE = env.int("MAILADMIN_GROUPMAIL_PAUSE", 0, minimum=0, maximum=3600)
+# Largest attachment in bytes (0: no attachments). It is kept in the database until the
+# group mail is deleted, and sent once per recipient.
+MAILADMIN_GROUPMAIL_ATTACHMENT_MAX = env.int(
+    "MAILADMIN_GROUPMAIL_ATTACHMENT_MAX", 5 * 1024 * 1024, minimum=0, maximum=10 * 1024 * 1024
+)
+# When the mail server does not take the messages: tries again this many times, this many
+# seconds apart, then the group mail fails (resumable) with what was sent.
+MAILADMIN_GROUPMAIL_RETRIES = env.int("MAILADMIN_GROUPMAIL_RETRIES", 3, minimum=0, maximum=100)
+MAILADMIN_GROUPMAIL_RETRY_DELAY = env.int(
+    "MAILADMIN_GROUPMAIL_RETRY_DELAY", 30, minimum=1, maximum=3600
+)
 
 # --- Jobs -----------------------------------------------------------------------------------
 CELERY_BROKER_URL = env.str("CELERY_BROKER_URL")

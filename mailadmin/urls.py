@@ -11,6 +11,7 @@ urlpatterns = [
     path("aliases/", include("aliases.urls")),
     path("audit/", include("audit.urls")),
     path("jobs/", include("provisioning.urls")),
+    path("groupmail/", include("groupmail.urls")),
     path("account/", include("portal.urls")),
     path("captcha/", include("captcha.urls")),
     path("", include("signup.urls")),

@@ -139,6 +139,10 @@ class Operation(models.Model):
     ``done`` with every change committed, or ``failed`` with none. Progress and a heartbeat
     are written while it runs (``provisioning.operations``).
 
+    A kind registered *in steps* (a group mail) instead commits its work as it goes, batch by
+    batch: it may be stopped between two batches (``stop_requested_at``, then ``stopped``),
+    and a run whose worker died is resumed, skipping what was done.
+
     No plaintext secret is stored: the passwords of an import's lines are sealed
     (``mailadmin.lib.sealing``) in ``sealed_input`` until the operation ends, and the
     passwords a bulk reset generated in ``sealed_result`` until the manager who asked has seen
@@ -150,11 +154,13 @@ class Operation(models.Model):
         RUNNING = "running", _("running")
         DONE = "done", _("done")
         FAILED = "failed", _("failed")
+        STOPPED = "stopped", _("stopped")
 
     class Kind(models.TextChoices):
         MAILBOX_BULK = "mailbox.bulk", _("bulk action on mailboxes")
         MAILBOX_IMPORT = "mailbox.import", _("mailbox import")
         SIGNUP_BULK = "signup.bulk", _("bulk decision on signup requests")
+        GROUP_MAIL = "groupmail.send", _("group mail")
 
     kind = models.CharField(_("kind"), max_length=32, choices=Kind.choices)
     state = models.CharField(
@@ -181,8 +187,16 @@ class Operation(models.Model):
     started_at = models.DateTimeField(_("started"), null=True, blank=True)
     heartbeat_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(_("finished"), null=True, blank=True)
+    # A kind run in steps stops after its current step once this is set (and who asked).
+    stop_requested_at = models.DateTimeField(null=True, blank=True)
+    stop_requested_by = models.CharField(max_length=255, blank=True, default="")
+    # A kind run in steps: runs that ended with their process since the last start or resume
+    # by hand (it is resumed up to provisioning.operations.STEP_RUNS times).
+    lost_runs = models.PositiveIntegerField(default=0)
 
     objects = OperationQuerySet.as_manager()
+
+    FINISHED_STATES = (State.DONE, State.FAILED, State.STOPPED)
 
     class Meta:
         db_table = "mailadmin_operation"
@@ -200,4 +214,4 @@ class Operation(models.Model):
 
     @property
     def finished(self) -> bool:
-        return self.state in (self.State.DONE, self.State.FAILED)
+        return self.state in self.FINISHED_STATES

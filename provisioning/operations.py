@@ -19,6 +19,14 @@
    progress stays in the memory of the running process (the quick start's only process).
 6. The sweeper fails a ``running`` operation whose process is gone or whose heartbeat stopped
    (nothing of it was committed) and sends again a ``queued`` one whose message was lost.
+
+A kind registered with ``in_steps=True`` (a group mail) is not all or nothing: its runner
+commits its work step by step and records what each item became, asks ``should_stop()``
+between two steps (a manager pressed *Stop*: :func:`operation_stop`), and ends ``done`` or
+``stopped``. As its work is committed as it goes, an operation of such a kind whose process
+died is put back in the queue and resumed (up to :data:`STEP_RUNS` runs), and a failed or
+stopped one can be resumed by hand (:func:`operation_resume`); its runner skips the items it
+has done.
 """
 
 from __future__ import annotations
@@ -56,6 +64,8 @@ OPERATION_QUEUE = "mailadmin"
 HEARTBEAT_SECONDS = 1.0
 #: Queued operations one sweep sends at most (the next sweep takes the rest).
 SWEEP_BATCH = 100
+#: Runs an operation in steps gets before a dead process fails it instead of resuming it.
+STEP_RUNS = 3
 _SEAL_INPUT = "operation-input"
 _SEAL_RESULT = "operation-result"
 
@@ -72,15 +82,23 @@ class OperationRun:
     request: HttpRequest
     secret: Any
     progress: Callable[[int], None]
+    #: In steps only: whether to end after the current step (a manager pressed *Stop*, or
+    #: the operation is no longer this run's), and how to record the number of items once
+    #: the runner knows it.
+    should_stop: Callable[[], bool] = lambda: False
+    set_total: Callable[[int], None] = lambda total: None
 
 
 @dataclass
 class Outcome:
     """A runner's result: ``result`` is stored as it is (no secrets in it); ``secret`` is
-    sealed and shown once to the manager who started the operation (generated passwords)."""
+    sealed and shown once to the manager who started the operation (generated passwords).
+    In steps only: ``stopped`` when it ended on a stop request, ``done`` the items done."""
 
     result: dict[str, Any]
     secret: Any = None
+    stopped: bool = False
+    done: int | None = None
 
 
 Runner = Callable[[OperationRun], Outcome]
@@ -92,15 +110,22 @@ class Registration:
     #: The template that shows a done operation's result on its page (context: ``operation``,
     #: ``result``, ``secret``, ``secret_gone``).
     result_template: str
+    #: The runner commits as it goes and may be stopped and resumed (module docstring).
+    in_steps: bool = False
 
 
 RUNNERS: dict[str, Registration] = {}
 
 
-def register(kind: str, run: Runner, *, result_template: str) -> None:
+def register(kind: str, run: Runner, *, result_template: str, in_steps: bool = False) -> None:
     """Called by the app that owns ``kind`` (from its ``AppConfig.ready``): provisioning is a
     lower layer and never imports the apps whose services it runs."""
-    RUNNERS[kind] = Registration(run, result_template)
+    RUNNERS[kind] = Registration(run, result_template, in_steps)
+
+
+def runs_in_steps(operation: Operation) -> bool:
+    registration = RUNNERS.get(operation.kind)
+    return registration is not None and registration.in_steps
 
 
 # --- this process --------------------------------------------------------------------------------
@@ -303,6 +328,9 @@ def _report(operation_id: int) -> Callable[[int], None]:
 
 
 def _run(operation: Operation) -> str | None:
+    registration = RUNNERS.get(operation.kind)
+    if registration is not None and registration.in_steps:
+        return _run_in_steps(operation, registration)
     heartbeat = _Heartbeat(operation.pk)
     heartbeat.start()
     turn = _Turn()
@@ -359,6 +387,113 @@ def _run(operation: Operation) -> str | None:
         heartbeat.stop()
     log.info("operation %s (%s) done", operation.pk, operation.kind)
     return Operation.State.DONE
+
+
+def _run_in_steps(operation: Operation, registration: Registration) -> str | None:
+    """A kind that commits as it goes: no transaction around the runner; the progress is
+    written at each step, the outcome at the end. What was done before a failure stays done,
+    and the messages say so."""
+    heartbeat = _Heartbeat(operation.pk)
+    heartbeat.start()
+    try:
+        run = OperationRun(
+            operation=operation,
+            actor=_acting_manager(operation),
+            request=_request_for(operation),
+            secret=_input_secret(operation),
+            progress=_report_committed(operation),
+            should_stop=lambda: not _still_going(operation),
+            set_total=lambda total: _set_total(operation, total),
+        )
+        outcome = registration.run(run)
+    except ValidationError as exc:
+        heartbeat.stop()
+        return _record_failure(operation, _messages(exc))
+    except PermissionDenied:
+        heartbeat.stop()
+        return _record_failure(
+            operation,
+            [
+                _(
+                    "The manager who started this operation may no longer manage these"
+                    " objects: it stopped. What it did before stays done."
+                )
+            ],
+        )
+    except Exception:
+        heartbeat.stop()
+        log.exception("operation %s (%s) failed", operation.pk, operation.kind)
+        return _record_failure(
+            operation,
+            [
+                _(
+                    "The operation stopped on an unexpected error. What it did before stays"
+                    " done; the details are in the server's log."
+                )
+            ],
+        )
+    finally:
+        heartbeat.stop()
+    return _record_end(operation, outcome)
+
+
+def _still_going(operation: Operation) -> bool:
+    """Whether a run in steps may go on: still this run's, and nobody asked it to stop."""
+    with rows_guard():
+        return Operation.objects.filter(
+            pk=operation.pk,
+            state=Operation.State.RUNNING,
+            attempts=operation.attempts,
+            stop_requested_at__isnull=True,
+        ).exists()
+
+
+def _report_committed(operation: Operation) -> Callable[[int], None]:
+    """The progress of a run in steps, written at once: its steps are committed already."""
+    remember = _report(operation.pk)
+
+    def progress(done: int) -> None:
+        remember(done)
+        with rows_guard():
+            Operation.objects.filter(
+                pk=operation.pk, state=Operation.State.RUNNING, attempts=operation.attempts
+            ).update(done_count=done, heartbeat_at=timezone.now())
+
+    return progress
+
+
+def _set_total(operation: Operation, total: int) -> None:
+    operation.total = total
+    with rows_guard():
+        Operation.objects.filter(
+            pk=operation.pk, state=Operation.State.RUNNING, attempts=operation.attempts
+        ).update(total=total)
+
+
+def _record_end(operation: Operation, outcome: Outcome) -> str | None:
+    """The end of a run in steps: ``done``, or ``stopped`` on a stop request."""
+    state = Operation.State.STOPPED if outcome.stopped else Operation.State.DONE
+    now = timezone.now()
+    with rows_guard():
+        updated = Operation.objects.filter(
+            pk=operation.pk, state=Operation.State.RUNNING, attempts=operation.attempts
+        ).update(
+            state=state,
+            done_count=operation.total if outcome.done is None else outcome.done,
+            result=outcome.result,
+            sealed_result=""
+            if outcome.secret is None
+            else seal(outcome.secret, purpose=_SEAL_RESULT),
+            sealed_input="",
+            errors=[],
+            heartbeat_at=now,
+            finished_at=now,
+        )
+    if not updated:
+        log.warning("operation %s was taken from this run while it ran", operation.pk)
+        return None
+    log.info("operation %s (%s) %s", operation.pk, operation.kind, state)
+    return state
 
 
 def _acting_manager(operation: Operation) -> Manager:
@@ -515,12 +650,20 @@ def runner_gone(operation: Operation, now: datetime.datetime | None = None) -> b
     return last < (now or timezone.now()) - stale_after()
 
 
-def fail_if_gone(operation: Operation, now: datetime.datetime | None = None) -> bool:
+def fail_if_gone(
+    operation: Operation, now: datetime.datetime | None = None, *, send_now: bool = False
+) -> bool:
     """Fail an operation whose process has ended. Its transaction ended with the process, so
     nothing of it was committed; if it is in fact still running, its final conditional update
-    finds it failed and rolls its changes back (:class:`_Superseded`)."""
+    finds it failed and rolls its changes back (:class:`_Superseded`).
+
+    An operation in steps is put back in the queue instead, to be resumed (sent at once with
+    ``send_now``, else by the sweeper), unless it was asked to stop (then it is ``stopped``)
+    or has lost :data:`STEP_RUNS` runs in a row (then it is ``failed``)."""
     if not runner_gone(operation, now):
         return False
+    if runs_in_steps(operation):
+        return _settle_lost_run(operation, now or timezone.now(), send_now=send_now)
     with translation.override(operation.language or settings.LANGUAGE_CODE):
         message = _(
             "The operation stopped before it finished (its worker or web process ended):"
@@ -541,6 +684,93 @@ def fail_if_gone(operation: Operation, now: datetime.datetime | None = None) -> 
     if changed:
         log.warning("operation %s (%s): its process ended, failed", operation.pk, operation.kind)
     return bool(changed)
+
+
+def _settle_lost_run(operation: Operation, now: datetime.datetime, *, send_now: bool) -> bool:
+    running = Operation.objects.filter(
+        pk=operation.pk, state=Operation.State.RUNNING, attempts=operation.attempts
+    )
+    with translation.override(operation.language or settings.LANGUAGE_CODE):
+        message = _(
+            "The operation's worker or web process ended %(count)s times while it ran. What it"
+            " did stays done; resume it once the cause is settled."
+        ) % {"count": operation.lost_runs + 1}
+    with rows_guard():
+        if operation.stop_requested_at is not None:
+            changed = running.update(state=Operation.State.STOPPED, finished_at=now)
+        elif operation.lost_runs + 1 >= STEP_RUNS:
+            changed = running.update(
+                state=Operation.State.FAILED,
+                errors=[message],
+                lost_runs=F("lost_runs") + 1,
+                finished_at=now,
+            )
+        else:
+            changed = running.update(
+                state=Operation.State.QUEUED,
+                runner="",
+                lost_runs=F("lost_runs") + 1,
+                sent_at=now if send_now else None,
+            )
+        if changed:
+            operation.refresh_from_db()
+    if not changed:
+        return False
+    log.warning(
+        "operation %s (%s): its process ended, %s", operation.pk, operation.kind, operation.state
+    )
+    if operation.state == Operation.State.QUEUED and send_now:
+        send(operation.pk)
+    return True
+
+
+def operation_stop(operation: Operation, manager: Manager) -> bool:
+    """Ask an operation in steps to stop after its current step (a queued one stops at once).
+    False when it cannot be stopped (another kind, or it has ended or is stopping already)."""
+    if not runs_in_steps(operation):
+        return False
+    now = timezone.now()
+    who = str(manager.pk)[:255]
+    with rows_guard():
+        asked = Operation.objects.filter(pk=operation.pk, state=Operation.State.QUEUED).update(
+            state=Operation.State.STOPPED,
+            stop_requested_at=now,
+            stop_requested_by=who,
+            finished_at=now,
+        ) or Operation.objects.filter(
+            pk=operation.pk, state=Operation.State.RUNNING, stop_requested_at__isnull=True
+        ).update(stop_requested_at=now, stop_requested_by=who)
+        operation.refresh_from_db()
+    return bool(asked)
+
+
+def operation_resume(operation: Operation) -> bool:
+    """Queue a failed or stopped operation in steps again; its runner skips what was done.
+    False for another kind or state."""
+    if not runs_in_steps(operation):
+        return False
+    with rows_guard(), transaction.atomic():
+        resumed = Operation.objects.filter(
+            pk=operation.pk, state__in=(Operation.State.FAILED, Operation.State.STOPPED)
+        ).update(
+            state=Operation.State.QUEUED,
+            stop_requested_at=None,
+            stop_requested_by="",
+            lost_runs=0,
+            errors=[],
+            runner="",
+            finished_at=None,
+            sent_at=timezone.now(),
+        )
+        if resumed:
+            transaction.on_commit(lambda: send(operation.pk))
+        operation.refresh_from_db()
+    return bool(resumed)
+
+
+def may_steer(operation: Operation, manager: Manager) -> bool:
+    """Who may stop or resume an operation: the manager who started it, or a superadmin."""
+    return manager.is_superadmin or operation.actor == str(manager.pk)
 
 
 def result_secret_kept_for() -> datetime.timedelta:

@@ -9,4 +9,6 @@ urlpatterns = [
     path("<int:pk>/cancel/", views.job_cancel, name="cancel"),
     path("operations/<int:pk>/", views.operation_detail, name="operation"),
     path("operations/<int:pk>/progress/", views.operation_progress, name="operation_progress"),
+    path("operations/<int:pk>/stop/", views.operation_stop, name="operation_stop"),
+    path("operations/<int:pk>/resume/", views.operation_resume, name="operation_resume"),
 ]

@@ -4,6 +4,7 @@ of a background operation with its progress and result."""
 from __future__ import annotations
 
 from django.contrib import messages
+from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
@@ -114,8 +115,8 @@ def _get_operation(request: HttpRequest, pk: int) -> Operation:
     with operations.rows_guard():
         operation = get_visible_or_404(Operation.objects.defer("sealed_input"), request.user, pk=pk)
         # Without a sweeper (the quick start) this is where an operation whose process ended
-        # (a restarted web server) is seen to have failed.
-        operations.fail_if_gone(operation)
+        # (a restarted web server) is seen to have failed (or, in steps, is resumed).
+        operations.fail_if_gone(operation, send_now=True)
     return operation
 
 
@@ -131,9 +132,12 @@ def _progress(operation: Operation) -> dict[str, object]:
             "total": total,
             "percent": percent,
         }
+    state_label = operation.get_state_display()
+    if operation.state == Operation.State.RUNNING and operation.stop_requested_at:
+        state_label = _("stopping after the current batch")
     return {
         "state": operation.state,
-        "state_label": operation.get_state_display(),
+        "state_label": state_label,
         "done": done,
         "total": total,
         "percent": percent,
@@ -161,6 +165,8 @@ def operation_detail(request: HttpRequest, operation: Operation) -> HttpResponse
         "result_template": registration.result_template if registration else "",
         "secret": secret,
         "started_by_viewer": operation.actor == str(request.user.pk),
+        "in_steps": bool(registration and registration.in_steps),
+        "may_steer": operations.may_steer(operation, request.user),
     }
     return render(request, "provisioning/operation.html", context)
 
@@ -172,3 +178,53 @@ def operation_detail(request: HttpRequest, operation: Operation) -> HttpResponse
 def operation_progress(request: HttpRequest, operation: Operation) -> JsonResponse:
     """The progress of an operation as JSON, for the page's script."""
     return JsonResponse(_progress(operation))
+
+
+def _steer(request: HttpRequest, operation: Operation) -> None:
+    if not operations.may_steer(operation, request.user):
+        raise PermissionDenied
+
+
+@manager_required
+@visible_object(_get_operation, param="pk", name="operation")
+@require_POST
+def operation_stop(request: HttpRequest, operation: Operation) -> HttpResponse:
+    """Stop an operation run in steps after its current step (the manager who started it, or
+    a superadmin; others who may see it get 403)."""
+    _steer(request, operation)
+    if operations.operation_stop(operation, request.user):
+        audit_record(
+            actor=request.user,
+            action="operation.stop",
+            request=request,
+            object_type="operation",
+            object_id=str(operation.pk),
+            domain=operation.domain,
+            message=f"{operation.kind}: {operations.progress_of(operation)} of {operation.total}",
+        )
+        messages.success(request, _("The operation stops after its current batch."))
+    else:
+        messages.info(request, _("The operation has ended or is stopping already."))
+    return redirect(operation)
+
+
+@manager_required
+@visible_object(_get_operation, param="pk", name="operation")
+@require_POST
+def operation_resume(request: HttpRequest, operation: Operation) -> HttpResponse:
+    """Go on with a failed or stopped operation run in steps: what was done is skipped."""
+    _steer(request, operation)
+    if operations.operation_resume(operation):
+        audit_record(
+            actor=request.user,
+            action="operation.resume",
+            request=request,
+            object_type="operation",
+            object_id=str(operation.pk),
+            domain=operation.domain,
+            message=f"{operation.kind}: {operation.done_count} of {operation.total} done before",
+        )
+        messages.success(request, _("The operation goes on where it ended."))
+    else:
+        messages.info(request, _("Only a failed or stopped operation can be resumed."))
+    return redirect(operation)

@@ -247,22 +247,50 @@ class PrivateAuthdaemon:
         return subprocess.run(self.command(*args), input=message, capture_output=True, timeout=60)
 
 
+#: What the delivering instance adds after the generated lines: the panel's local MTA, which
+#: delivers with virtual(8) into the Maildirs below virtual_mailbox_base as the mail user (EMOS:
+#: vuser 1000), and whose smtpd serves the panel only (no SMTP AUTH; it trusts this host).
+DELIVERY_MAIN_CF = """
+# The delivering instance: the panel's local MTA.
+smtpd_sasl_auth_enable = no
+virtual_transport = virtual
+virtual_uid_maps = static:1000
+virtual_gid_maps = static:1000
+virtual_minimum_uid = 100
+"""
+
+
 class PrivatePostfix:
     """A Postfix instance of the test's own (``postfix -c``): an smtpd on a loopback port whose
-    ``main.cf`` is a minimal private base plus the generated ``main.cf`` lines, unchanged."""
+    ``main.cf`` is a minimal private base plus the generated ``main.cf`` lines, unchanged.
 
-    def __init__(self, root: Path, queue_directory: Path, generated_main_cf: str) -> None:
+    With ``delivery`` it is the panel's local MTA instead: this host is in ``mynetworks`` (as
+    Postfix's default ``mynetworks_style = host`` has it) and mail for the mailboxes of the
+    generated maps is delivered by virtual(8) into their Maildirs (``DELIVERY_MAIN_CF``)."""
+
+    def __init__(
+        self,
+        root: Path,
+        queue_directory: Path,
+        generated_main_cf: str,
+        *,
+        name: str = "postfix",
+        delivery: bool = False,
+    ) -> None:
         _require("postfix", "postconf", package="postfix")
-        self.conf = root / "postfix-conf"
+        self.conf = root / f"{name}-conf"
         self.queue = queue_directory
-        self.data = root / "postfix-data"
-        self.log = root / "postfix.log"
+        self.data = root / f"{name}-data"
+        self.log = root / f"{name}.log"
         self.port = free_port()
         self.generated_main_cf = generated_main_cf
+        self.delivery = delivery
         self.started = False
 
     def base_main_cf(self) -> str:
-        # Nobody is in mynetworks: every client is an outsider unless it logs in.
+        # Without delivery nobody is in mynetworks: every client is an outsider unless it logs
+        # in.
+        trusted = "127.0.0.0/8" if self.delivery else ""
         return f"""compatibility_level = 3.6
 queue_directory = {self.queue}
 data_directory = {self.data}
@@ -272,7 +300,7 @@ maillog_file = {self.log}
 maillog_file_prefixes = {self.log.parent}
 myhostname = mailadmin-test.localhost
 mydestination =
-mynetworks =
+mynetworks = {trusted}
 inet_interfaces = 127.0.0.1
 inet_protocols = ipv4
 local_recipient_maps =
@@ -286,7 +314,10 @@ max_idle = 5s
 
     def write_config(self) -> None:
         self.conf.mkdir(exist_ok=True)
-        (self.conf / "main.cf").write_text(self.base_main_cf() + "\n" + self.generated_main_cf)
+        extra = DELIVERY_MAIN_CF if self.delivery else ""
+        (self.conf / "main.cf").write_text(
+            self.base_main_cf() + "\n" + self.generated_main_cf + extra
+        )
         services = [
             f"127.0.0.1:{self.port} inet n - n - - smtpd",
             "cleanup unix n - n - 0 cleanup",
@@ -304,6 +335,8 @@ max_idle = 5s
             "scache unix - - n - 1 scache",
             "postlog unix-dgram n - n - 1 postlogd",
         ]
+        if self.delivery:
+            services += ["virtual unix - n n - - virtual", "showq unix n - n - - showq"]
         (self.conf / "master.cf").write_text("\n".join(services) + "\n")
 
     def postconf(self, *args: str) -> subprocess.CompletedProcess[str]:
@@ -341,6 +374,13 @@ max_idle = 5s
     def log_text(self) -> str:
         return self.log.read_text(errors="replace") if self.log.exists() else ""
 
+    def queue_empty(self) -> bool:
+        """Whether every message it took has left the queue (delivered or bounced)."""
+        result = subprocess.run(
+            ["postqueue", "-c", str(self.conf), "-j"], capture_output=True, text=True, timeout=60
+        )
+        return result.returncode == 0 and result.stdout.strip() == ""
+
 
 class MailStack:
     """One private mail stack per test run, on the test database (see the module docstring).
@@ -367,6 +407,7 @@ class MailStack:
         self._dovecot: PrivateDovecot | None = None
         self._authlib: PrivateAuthdaemon | None = None
         self._postfix: PrivatePostfix | None = None
+        self._delivery: PrivatePostfix | None = None
 
     def settings(self) -> dict[str, object]:
         return {
@@ -423,8 +464,25 @@ class MailStack:
             self._postfix.start()
         return self._postfix
 
+    @property
+    def delivery(self) -> PrivatePostfix:
+        """The panel's local MTA: a second Postfix, with its own queue, that delivers into the
+        stack's mail base (``PrivatePostfix`` with ``delivery``)."""
+        if self._delivery is None:
+            queue = self.root / "postfix-delivery-spool"
+            queue.mkdir(exist_ok=True)
+            self._delivery = PrivatePostfix(
+                self.root,
+                queue,
+                self.files[config.MAIN_CF],
+                name="postfix-delivery",
+                delivery=True,
+            )
+            self._delivery.start()
+        return self._delivery
+
     def stop(self) -> None:
-        for server in (self._postfix, self._authlib, self._dovecot):
+        for server in (self._delivery, self._postfix, self._authlib, self._dovecot):
             if server is not None:
                 server.stop()
         shutil.rmtree(self.root, ignore_errors=True)

@@ -65,6 +65,7 @@ LIST_ROUTES = [
     "provisioning:jobs",
     "audit:list",
     "signup:queue",
+    "groupmail:list",
 ]
 #: List pages that take ``?domain=``.
 DOMAIN_LISTS = ["mailboxes:list", "aliases:list", "provisioning:jobs", "audit:list", "signup:queue"]
@@ -404,6 +405,7 @@ FORM_PAGES = [
     ("/managers/add/", ROOT, {"username": "emoji@example.net", "domains": ["example.net"]}),
     ("/managers/pm@example.net/edit/", ROOT, {}),
     ("/signups/{signup}/reject/", ROOT, {}),
+    ("/groupmail/new/", ROOT, {"domains": ["example.net"], "subject": "Notice", "body": "Text"}),
 ]
 
 

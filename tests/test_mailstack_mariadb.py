@@ -27,17 +27,6 @@ pytestmark = [pytest.mark.mariadb, pytest.mark.django_db(transaction=True)]
 SECRET = "Mail-Stack-Pass-7"
 
 
-@pytest.fixture(scope="session")
-def mail_stack(django_db_setup, django_db_blocker) -> Iterator[MailStack]:
-    """The private stack, on the test database (its name is known once it is set up)."""
-    stack = MailStack()
-    try:
-        with django_db_blocker.unblock():
-            yield stack.install()
-    finally:
-        stack.stop()
-
-
 @pytest.fixture
 def stack(mail_stack: MailStack, settings) -> Iterator[MailStack]:
     """The stack, with the settings its files were rendered for; its Maildirs are emptied after

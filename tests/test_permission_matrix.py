@@ -32,6 +32,7 @@ from aliases.models import Alias
 from audit.models import AuditEntry
 from conftest import PASSWORD, PERSONAS
 from domains.models import Domain
+from groupmail.models import GroupMail
 from mailadmin.lib.passwords import hash_password
 from mailadmin.lib.sealing import seal
 from mailboxes.models import Mailbox
@@ -148,6 +149,17 @@ MATRIX: dict[str, Route] = {
     "provisioning:operation_progress": Route(
         get=OWNERS, post=OWNERS_REFUSE, kwargs={"pk": OPERATION}
     ),
+    # The manager who started it (admin_a) or a superadmin; a bulk action is not stoppable:
+    # a message and back to its page.
+    "provisioning:operation_stop": Route(
+        get=OWNERS_REFUSE, post=OWNERS_DONE, kwargs={"pk": OPERATION}
+    ),
+    "provisioning:operation_resume": Route(
+        get=OWNERS_REFUSE, post=OWNERS_DONE, kwargs={"pk": OPERATION}
+    ),
+    # Group mails: the list is scoped; the form preselects a.test (an empty POST shows errors).
+    "groupmail:list": Route(get=ANY_MANAGER, post=MANAGERS_REFUSE),
+    "groupmail:new": Route(get=OWNERS, post=OWNERS, query=ON_A),
     "signup:queue": Route(get=OWNERS, post=MANAGERS_REFUSE, query=ON_A),
     "signup:approve": Route(get=OWNERS_REFUSE, post=OWNERS_DONE, kwargs={"pk": SIGNUP}),
     # No reason is needed: an empty POST rejects the request.
@@ -238,6 +250,19 @@ def objects(personas) -> dict[str, Any]:
         sealed_result=seal([[MAILBOX, "Generated-Pass-1"]], purpose="operation-result"),
         finished_at=timezone.now(),
     )
+    # A group mail to a.test's mailboxes, sent.
+    sent = Operation.objects.create(
+        kind=Operation.Kind.GROUP_MAIL,
+        actor=MANAGER,
+        domain=DOMAIN,
+        total=1,
+        state=Operation.State.DONE,
+        result={"sent": 1},
+        finished_at=timezone.now(),
+    )
+    GroupMail.objects.create(
+        operation=sent, actor=MANAGER, subject="Maintenance", body="Tonight.", domains=[DOMAIN]
+    )
     return {
         "job": str(job.pk),
         "operation": str(operation.pk),
@@ -255,7 +280,12 @@ def snapshot() -> tuple:
         list(Manager.objects.order_by("pk").values()),
         sorted(DomainManager.objects.values_list("manager_id", "domain_id", "active")),
         list(Job.objects.order_by("pk").values_list("pk", "state", "attempts")),
-        list(Operation.objects.order_by("pk").values_list("pk", "state", "sealed_result")),
+        list(
+            Operation.objects.order_by("pk").values_list(
+                "pk", "state", "sealed_result", "stop_requested_at"
+            )
+        ),
+        list(GroupMail.objects.order_by("pk").values_list("pk", "subject")),
         list(SignupRequest.objects.order_by("pk").values()),
         list(SignupPolicy.objects.order_by("pk").values()),
         list(InternalOnly.objects.order_by("pk").values()),

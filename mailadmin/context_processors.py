@@ -15,6 +15,8 @@ NAVIGATION = (
     ("signup:queue", _("Signups"), "person-plus", False),
     ("accounts:managers", _("Managers"), "people", True),
     ("provisioning:jobs", _("Jobs"), "gear", False),
+    ("expiry:list", _("Expiry"), "hourglass-split", False),
+    ("archives:list", _("Archives"), "archive", False),
     ("audit:list", _("Audit log"), "journal-text", False),
     ("mailstack:system", _("Mail system"), "hdd-network", True),
 )

@@ -11,6 +11,8 @@ urlpatterns = [
     path("aliases/", include("aliases.urls")),
     path("audit/", include("audit.urls")),
     path("jobs/", include("provisioning.urls")),
+    path("expiry/", include("expiry.urls")),
+    path("archives/", include("archives.urls")),
     path("account/", include("portal.urls")),
     path("captcha/", include("captcha.urls")),
     path("", include("signup.urls")),

@@ -37,7 +37,8 @@ from mailadmin.lib.sealing import seal
 from mailboxes.models import Mailbox
 from mailstack.config import DOMAINS_MAP
 from mailstack.models import InternalOnly
-from provisioning.models import Job, Operation
+from expiry.models import ExpiryNotice
+from provisioning.models import Archive, Job, Operation
 from provisioning.services import job_record
 from signup.models import SignupPolicy, SignupRequest
 
@@ -54,6 +55,7 @@ APPLICANT = "applicant@a.test"
 JOB = "{job}"
 OPERATION = "{operation}"
 SIGNUP = "{signup}"
+ARCHIVE = "{archive}"
 CAPTCHA = "{captcha}"
 ON_A = f"?domain={DOMAIN}"
 
@@ -124,6 +126,7 @@ MATRIX: dict[str, Route] = {
     "accounts:password": Route(get=ANY_MANAGER, post=ANY_MANAGER),
     "domains:list": Route(get=ANY_MANAGER, post=MANAGERS_REFUSE),
     "mailboxes:bulk": Route(get=MANAGERS_REFUSE, post=ANY_MANAGER),
+    "expiry:list": Route(get=ANY_MANAGER, post=MANAGERS_REFUSE),
     "signup:bulk": Route(get=MANAGERS_REFUSE, post=ANY_MANAGER_DONE),
     # The objects of a.test
     "domains:detail": Route(get=OWNERS, post=OWNERS_REFUSE, kwargs={"domain": DOMAIN}),
@@ -149,6 +152,10 @@ MATRIX: dict[str, Route] = {
         get=OWNERS, post=OWNERS_REFUSE, kwargs={"pk": OPERATION}
     ),
     "signup:queue": Route(get=OWNERS, post=MANAGERS_REFUSE, query=ON_A),
+    "archives:list": Route(get=OWNERS, post=MANAGERS_REFUSE, query=ON_A),
+    # An empty POST shows the form's errors.
+    "archives:restore": Route(get=OWNERS, post=OWNERS, kwargs={"pk": ARCHIVE}),
+    "archives:delete": Route(get=OWNERS_REFUSE, post=OWNERS_DONE, kwargs={"pk": ARCHIVE}),
     "signup:approve": Route(get=OWNERS_REFUSE, post=OWNERS_DONE, kwargs={"pk": SIGNUP}),
     # No reason is needed: an empty POST rejects the request.
     "signup:reject": Route(get=OWNERS, post=OWNERS_DONE, kwargs={"pk": SIGNUP}),
@@ -166,6 +173,8 @@ MATRIX: dict[str, Route] = {
     # An empty POST is no valid policy: a message and back to the domain page.
     "signup:policy": Route(get=SUPERADMIN_REFUSE, post=SUPERADMIN_DONE, kwargs={"domain": DOMAIN}),
     "mailstack:system": Route(get=SUPERADMIN, post=SUPERADMIN_REFUSE),
+    "expiry:run": Route(get=SUPERADMIN_REFUSE, post=SUPERADMIN_DONE),
+    "archives:scan": Route(get=SUPERADMIN_REFUSE, post=SUPERADMIN_DONE),
     "mailstack:download": Route(
         get=(OK_ON_MYSQL, NOT_FOUND, NOT_FOUND, LOGIN, LOGIN),
         post=SUPERADMIN_REFUSE,
@@ -238,7 +247,16 @@ def objects(personas) -> dict[str, Any]:
         sealed_result=seal([[MAILBOX, "Generated-Pass-1"]], purpose="operation-result"),
         finished_at=timezone.now(),
     )
+    archive = Archive.objects.create(
+        path=".archive/a.test/gone.20260101T000000",
+        homedir="a.test/gone",
+        address="gone@a.test",
+        domain=DOMAIN,
+        size_bytes=4096,
+        archived_at=timezone.now(),
+    )
     return {
+        "archive": str(archive.pk),
         "job": str(job.pk),
         "operation": str(operation.pk),
         "signup": str(signup.pk),
@@ -259,6 +277,8 @@ def snapshot() -> tuple:
         list(SignupRequest.objects.order_by("pk").values()),
         list(SignupPolicy.objects.order_by("pk").values()),
         list(InternalOnly.objects.order_by("pk").values()),
+        list(Archive.objects.order_by("pk").values_list("pk", "state")),
+        list(ExpiryNotice.objects.order_by("pk").values()),
         AuditEntry.objects.exclude(action__startswith="login").count(),
     )
 

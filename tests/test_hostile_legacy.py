@@ -65,9 +65,18 @@ LIST_ROUTES = [
     "provisioning:jobs",
     "audit:list",
     "signup:queue",
+    "expiry:list",
+    "archives:list",
 ]
 #: List pages that take ``?domain=``.
-DOMAIN_LISTS = ["mailboxes:list", "aliases:list", "provisioning:jobs", "audit:list", "signup:queue"]
+DOMAIN_LISTS = [
+    "mailboxes:list",
+    "aliases:list",
+    "provisioning:jobs",
+    "audit:list",
+    "signup:queue",
+    "archives:list",
+]
 
 
 def client_for(username: str | None) -> Client:

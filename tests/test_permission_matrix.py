@@ -32,12 +32,12 @@ from aliases.models import Alias
 from audit.models import AuditEntry
 from conftest import PASSWORD, PERSONAS
 from domains.models import Domain
+from expiry.models import ExpiryNotice
 from mailadmin.lib.passwords import hash_password
 from mailadmin.lib.sealing import seal
 from mailboxes.models import Mailbox
 from mailstack.config import DOMAINS_MAP
 from mailstack.models import InternalOnly
-from expiry.models import ExpiryNotice
 from provisioning.models import Archive, Job, Operation
 from provisioning.services import job_record
 from signup.models import SignupPolicy, SignupRequest

@@ -344,9 +344,12 @@ CELERY_BEAT_SCHEDULE = {
 # domains past their expiry date: "disable" sets active=0 (audited), "report" only mails the
 # list to the superadmins.
 MAILADMIN_EXPIRY_ACTION = env.choice("MAILADMIN_EXPIRY_ACTION", "disable", ("disable", "report"))
-# Days before the expiry date on which the mailbox and its domain's admins are told (once each).
+# Days before the expiry date on which the mailbox and its domain's admins are told (once each;
+# 0 = no notices).
 MAILADMIN_EXPIRY_NOTICE_DAYS: list[int] = []
 for _days in env.list("MAILADMIN_EXPIRY_NOTICE_DAYS", ("14", "3")):
+    if _days == "0":
+        continue  # 0: no notices
     if not _days.isdigit() or not 1 <= int(_days) <= 3650:
         env.errors.append(
             f"MAILADMIN_EXPIRY_NOTICE_DAYS: expected whole numbers of days (1-3650) separated"

@@ -337,3 +337,27 @@ def test_the_beat_schedule_scans_and_purges_archives_daily():
     schedule = app.conf.beat_schedule
     assert schedule["mailadmin-scan-archives"]["task"] == "archives.scan_archives"
     assert schedule["mailadmin-purge-archives"]["task"] == "archives.purge_archives"
+
+
+@pytest.mark.django_db
+def test_the_command_lists_scans_and_purges(shop, run_jobs, settings):
+    from io import StringIO
+
+    from django.core.management import call_command
+
+    old = archive_inline(shop, run_jobs, "alice")
+    Archive.objects.filter(pk=old.pk).update(
+        archived_at=timezone.now() - datetime.timedelta(days=40)
+    )
+    out = StringIO()
+    call_command("archives", "list", stdout=out)
+    assert old.path in out.getvalue() and "alice@shop.test" in out.getvalue()
+    out = StringIO()
+    call_command("archives", "purge", "--dry-run", stdout=out)
+    assert f"would delete {old.pk}" in out.getvalue()
+    assert (shop["base"] / old.path).is_dir()
+    call_command("archives", "purge", stdout=StringIO())
+    run_jobs()
+    assert not (shop["base"] / old.path).exists()
+    call_command("archives", "scan", stdout=StringIO())
+    assert list(run_jobs().values()) == [Job.State.DONE]

@@ -75,11 +75,10 @@ class Command(BaseCommand):
                 f"{notice_verb} {notice.object_type} {notice.object_id}: expires"
                 f" {notice.expiredate.isoformat()} (in {notice.left} days)"
             )
-        expired = len(report.expired_domains) + len(report.expired_mailboxes)
         out(
             f"summary: {len(report.expired_domains)} domains and"
             f" {len(report.expired_mailboxes)} mailboxes past their expiry date,"
             f" {0 if report.dry_run else len(report.disabled)} disabled,"
             f" {len(report.notices)} notices, {report.mails} mails sent,"
-            f" {len(report.failures)} failures" + (f" ({expired} found)" if report.dry_run else "")
+            f" {len(report.failures)} failures"
         )

@@ -247,7 +247,15 @@ def test_the_beat_schedule_runs_the_expiry_daily_at_the_configured_hour():
 @pytest.mark.legacy
 def test_the_run_goes_through_the_hostile_legacy_rows(legacy_rows_kept):
     """The legacy fixture's rows (zero dates, impossible dates, orphans, odd names) neither
-    stop the run nor the command."""
+    stop the run nor the command, nor the page."""
+    from django.test import Client
+
+    from accounts.models import Manager
+
+    for manager in ("root@hostile.example", "shop@hostile.example", "corp@hostile.example"):
+        client = Client()
+        client.force_login(Manager.objects.get(pk=manager))
+        assert client.get("/expiry/").status_code == 200, manager
     expired = [name for name, _d in run_expiry(dry_run=True).expired_mailboxes]
     assert expired  # the fixture has active mailboxes past their date
     out = StringIO()

@@ -65,7 +65,6 @@ LIST_ROUTES = [
     "provisioning:jobs",
     "audit:list",
     "signup:queue",
-    "expiry:list",
     "archives:list",
 ]
 #: List pages that take ``?domain=``.

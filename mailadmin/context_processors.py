@@ -16,6 +16,8 @@ NAVIGATION = (
     ("accounts:managers", _("Managers"), "people", True),
     ("groupmail:list", _("Group mail"), "megaphone", False),
     ("provisioning:jobs", _("Jobs"), "gear", False),
+    ("expiry:list", _("Expiry"), "hourglass-split", False),
+    ("archives:list", _("Archives"), "archive", False),
     ("audit:list", _("Audit log"), "journal-text", False),
     ("mailstack:system", _("Mail system"), "hdd-network", True),
 )

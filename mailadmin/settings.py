@@ -46,6 +46,8 @@ INSTALLED_APPS = [
     "portal",
     "captcha",
     "mailstack",
+    "expiry",
+    "archives",
 ]
 
 MIDDLEWARE = [
@@ -373,6 +375,55 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": crontab(hour=7, minute=0),
     },
 }
+
+# --- Expiry and archives --------------------------------------------------------------------
+# What the daily expiry run (expiry.run_expiry, manage.py expire_users) does with mailboxes and
+# domains past their expiry date: "disable" sets active=0 (audited), "report" only mails the
+# list to the superadmins.
+MAILADMIN_EXPIRY_ACTION = env.choice("MAILADMIN_EXPIRY_ACTION", "disable", ("disable", "report"))
+# Days before the expiry date on which the mailbox and its domain's admins are told (once each;
+# 0 = no notices).
+MAILADMIN_EXPIRY_NOTICE_DAYS: list[int] = []
+for _days in env.list("MAILADMIN_EXPIRY_NOTICE_DAYS", ("14", "3")):
+    if _days == "0":
+        continue  # 0: no notices
+    if not _days.isdigit() or not 1 <= int(_days) <= 3650:
+        env.errors.append(
+            f"MAILADMIN_EXPIRY_NOTICE_DAYS: expected whole numbers of days (1-3650) separated"
+            f" by commas, got {_days!r}"
+        )
+    else:
+        MAILADMIN_EXPIRY_NOTICE_DAYS.append(int(_days))
+MAILADMIN_EXPIRY_NOTICE_DAYS = sorted(set(MAILADMIN_EXPIRY_NOTICE_DAYS), reverse=True)
+# The hour (MAILADMIN_TIME_ZONE) of the daily expiry run.
+MAILADMIN_EXPIRY_HOUR = env.int("MAILADMIN_EXPIRY_HOUR", 6, minimum=0, maximum=23)
+# The generated Postfix/Dovecot/authlib queries also refuse mailboxes and domains past their
+# expiry date (the database's CURDATE()), without waiting for the daily run.
+MAILADMIN_MAILSTACK_REFUSE_EXPIRED = env.bool("MAILADMIN_MAILSTACK_REFUSE_EXPIRED", False)
+# Days an archive of deleted mail is kept on the storage host before the daily purge removes
+# it; 0 keeps archives until an admin deletes them.
+MAILADMIN_ARCHIVE_RETENTION_DAYS = env.int("MAILADMIN_ARCHIVE_RETENTION_DAYS", 30, minimum=0)
+# The hour (MAILADMIN_TIME_ZONE) of the daily archive scan and purge.
+MAILADMIN_ARCHIVE_HOUR = env.int("MAILADMIN_ARCHIVE_HOUR", 3, minimum=0, maximum=23)
+CELERY_BEAT_SCHEDULE.update(
+    {
+        # Mailboxes and domains past their expiry date; notices before it.
+        "mailadmin-expire-users": {
+            "task": "expiry.run_expiry",
+            "schedule": crontab(hour=MAILADMIN_EXPIRY_HOUR, minute=15),
+        },
+        # Each storage host measures its archives and finds those the table does not know.
+        "mailadmin-scan-archives": {
+            "task": "archives.scan_archives",
+            "schedule": crontab(hour=MAILADMIN_ARCHIVE_HOUR, minute=0),
+        },
+        # Archives older than MAILADMIN_ARCHIVE_RETENTION_DAYS are deleted.
+        "mailadmin-purge-archives": {
+            "task": "archives.purge_archives",
+            "schedule": crontab(hour=MAILADMIN_ARCHIVE_HOUR, minute=30),
+        },
+    }
+)
 
 # --- The mail system ------------------------------------------------------------------------
 MAILADMIN_MAIL_BASE = env.path("MAILADMIN_MAIL_BASE", "/home/domains")

@@ -12,6 +12,8 @@ urlpatterns = [
     path("audit/", include("audit.urls")),
     path("jobs/", include("provisioning.urls")),
     path("groupmail/", include("groupmail.urls")),
+    path("expiry/", include("expiry.urls")),
+    path("archives/", include("archives.urls")),
     path("account/", include("portal.urls")),
     path("captcha/", include("captcha.urls")),
     path("", include("signup.urls")),

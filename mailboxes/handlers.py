@@ -22,8 +22,9 @@ from domains.models import Domain
 from mailadmin.lib import maildir
 from mailadmin.lib.maildir import MaildirConflictError, NotOwnHomeError
 from mailboxes.homes import home_problem
+from provisioning.archives import record_archive
 from provisioning.handlers import register
-from provisioning.models import Job
+from provisioning.models import Archive, Job
 
 #: Mail changed this long before a creation was recorded is an earlier owner's (clock skew
 #: between the panel and the storage host is allowed for).
@@ -93,6 +94,16 @@ def create_one(job: Job, p: dict[str, Any], address: str) -> str:
             if marker is not None or maildir.holds_anything_older(home, recorded - LEFTOVER_SLACK):
                 target = maildir.leftover_path(homedir, recorded, job.pk)
                 maildir.move(base, homedir, target)
+                record_archive(
+                    job,
+                    base,
+                    path=target,
+                    homedir=homedir,
+                    maildir_path=box,
+                    address=str(marker.get("address") or address) if marker else address,
+                    domain=p.get("domain") or job.domain,
+                    kind=Archive.Kind.LEFTOVER,
+                )
                 note = (
                     f"{address}: mail left at {homedir} by an earlier mailbox was moved aside"
                     f" to {target}; the new mailbox starts empty."
@@ -220,7 +231,10 @@ def remove_home(
         others=others,
     )
     home = maildir.safe_path(base, homedir)
+    target = _archive_target(job, homedir)
     if not home.exists():
+        if not purge and maildir.safe_path(base, target).exists():
+            _record(job, base, p, address, target)  # moved by an earlier run of this job
         return ""
     newer = maildir.created_after(home, job.pk)
     if newer is not None:
@@ -231,8 +245,22 @@ def remove_home(
     if purge:
         maildir.purge(base, homedir)
     else:
-        maildir.archive(base, homedir, _archive_target(job, homedir))
+        maildir.archive(base, homedir, target)
+        _record(job, base, p, address, target)
     return ""
+
+
+def _record(job: Job, base: Path, p: dict[str, Any], address: str, target: str) -> None:
+    """The archive in the table, for the archives page (the web host may not see this disk)."""
+    record_archive(
+        job,
+        base,
+        path=target,
+        homedir=p["homedir"],
+        maildir_path=p.get("maildir") or p["homedir"],
+        address=address if "@" in address else "",
+        domain=p.get("domain") or job.domain,
+    )
 
 
 def maildir_archive(job: Job) -> str:

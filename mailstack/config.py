@@ -184,7 +184,7 @@ class Install:
 
 def install_plan(dirs: InstallDirs) -> list[Install]:
     """Every generated file and where it goes, in the order of ``render_all``."""
-    maps = [Install(name, dirs.postfix, "root", "postfix", "0640") for name in POSTFIX_QUERIES]
+    maps = [Install(name, dirs.postfix, "root", "postfix", "0640") for name in POSTFIX_MAPS]
     return [
         *maps,
         Install(DOVECOT_SQL, dirs.dovecot, "root", "dovecot", "0640"),
@@ -213,45 +213,66 @@ def install_commands(output: str, dirs: InstallDirs) -> list[str]:
 
 
 # --- Postfix mysql: maps ------------------------------------------------------------------------
+POSTFIX_MAPS = (DOMAINS_MAP, MAILBOX_MAP, ALIAS_MAP, LIMIT_MAP, SENDER_MAP)
+
+
+def _not_expired(column: str) -> str:
+    """With ``MAILADMIN_MAILSTACK_REFUSE_EXPIRED``: ``column`` is no expiry date or one not
+    passed yet. The date is the last valid day; ``0000-00-00`` (ExtMan's "never", below any
+    real date) and NULL never expire. Without the setting: nothing (the daily expiry run acts)."""
+    if not settings.MAILADMIN_MAILSTACK_REFUSE_EXPIRED:
+        return ""
+    return f" AND ({column} IS NULL OR {column} < '1000-01-01' OR {column} >= CURDATE())"
+
+
 def _domain_active(table: str) -> str:
-    return f"EXISTS (SELECT 1 FROM domain d WHERE d.domain = {table}.domain AND d.active = '1')"
+    return (
+        f"EXISTS (SELECT 1 FROM domain d WHERE d.domain = {table}.domain AND d.active = '1'"
+        f"{_not_expired('d.expiredate')})"
+    )
 
 
-POSTFIX_QUERIES: dict[str, tuple[str, str]] = {
-    DOMAINS_MAP: (
-        "virtual_mailbox_domains: an active domain",
-        "SELECT domain FROM domain WHERE domain = '%s' AND active = '1'",
-    ),
-    MAILBOX_MAP: (
-        "virtual_mailbox_maps: the Maildir of an active mailbox",
-        "SELECT maildir FROM mailbox WHERE username = '%s' AND active = '1'\n"
-        f"    AND {_domain_active('mailbox')}",
-    ),
-    ALIAS_MAP: (
-        "virtual_alias_maps: the targets of an active alias; an active mailbox without one\n"
-        "# answers itself, so that Postfix never falls back to the domain's catch-all for it",
-        "SELECT goto FROM alias WHERE address = '%s' AND active = '1'\n"
-        f"    AND {_domain_active('alias')}\n"
-        "  UNION ALL\n"
-        "  SELECT username FROM mailbox WHERE username = '%s' AND active = '1'\n"
-        f"    AND {_domain_active('mailbox')}\n"
-        "    AND NOT EXISTS (SELECT 1 FROM alias a WHERE a.address = '%s' AND a.active = '1')",
-    ),
-    LIMIT_MAP: (
-        "virtual_mailbox_limit_maps (VDA quota patch): the quota of an active mailbox",
-        "SELECT quota FROM mailbox WHERE username = '%s' AND active = '1'\n"
-        f"    AND {_domain_active('mailbox')}",
-    ),
-    SENDER_MAP: (
-        "smtpd_sender_login_maps: the login that may send as an active mailbox",
-        "SELECT username FROM mailbox WHERE username = '%s' AND active = '1'\n"
-        f"    AND {_domain_active('mailbox')}",
-    ),
-}
+def postfix_queries() -> dict[str, tuple[str, str]]:
+    """``{map file: (description, query)}``. A mailbox past its own expiry date, or of a domain
+    past its date, is refused as an inactive one is when ``MAILADMIN_MAILSTACK_REFUSE_EXPIRED``
+    is on (a mailbox without a date follows its domain)."""
+    mailbox_ok = f"active = '1'{_not_expired('mailbox.expiredate')}"
+    return {
+        DOMAINS_MAP: (
+            "virtual_mailbox_domains: an active domain",
+            "SELECT domain FROM domain WHERE domain = '%s' AND active = '1'"
+            f"{_not_expired('domain.expiredate')}",
+        ),
+        MAILBOX_MAP: (
+            "virtual_mailbox_maps: the Maildir of an active mailbox",
+            f"SELECT maildir FROM mailbox WHERE username = '%s' AND {mailbox_ok}\n"
+            f"    AND {_domain_active('mailbox')}",
+        ),
+        ALIAS_MAP: (
+            "virtual_alias_maps: the targets of an active alias; an active mailbox without one\n"
+            "# answers itself, so that Postfix never falls back to the domain's catch-all for it",
+            "SELECT goto FROM alias WHERE address = '%s' AND active = '1'\n"
+            f"    AND {_domain_active('alias')}\n"
+            "  UNION ALL\n"
+            f"  SELECT username FROM mailbox WHERE username = '%s' AND {mailbox_ok}\n"
+            f"    AND {_domain_active('mailbox')}\n"
+            "    AND NOT EXISTS (SELECT 1 FROM alias a WHERE a.address = '%s' AND a.active = '1')",
+        ),
+        LIMIT_MAP: (
+            "virtual_mailbox_limit_maps (VDA quota patch): the quota of an active mailbox",
+            f"SELECT quota FROM mailbox WHERE username = '%s' AND {mailbox_ok}\n"
+            f"    AND {_domain_active('mailbox')}",
+        ),
+        SENDER_MAP: (
+            "smtpd_sender_login_maps: the login that may send as an active mailbox",
+            f"SELECT username FROM mailbox WHERE username = '%s' AND {mailbox_ok}\n"
+            f"    AND {_domain_active('mailbox')}",
+        ),
+    }
 
 
 def postfix_map(name: str, db: DatabaseParams) -> str:
-    description, query = POSTFIX_QUERIES[name]
+    description, query = postfix_queries()[name]
     if db.socket:
         hosts = f"unix:{db.socket}"
     elif db.port:
@@ -291,7 +312,7 @@ connect = {" ".join(connect)}
 default_pass_scheme = CRYPT
 
 password_query = SELECT username AS user, password FROM mailbox \\
-  WHERE username = '%u' AND active = '1' \\
+  WHERE username = '%u' AND active = '1'{_not_expired("mailbox.expiredate")} \\
   AND {_domain_active("mailbox")} \\
   AND ('%s' <> 'imap' OR COALESCE(disableimap, 0) = 0) \\
   AND ('%s' <> 'pop3' OR COALESCE(disablepop3, 0) = 0) \\
@@ -301,7 +322,7 @@ user_query = SELECT CONCAT('{base}/', homedir) AS home, \\
   CONCAT('maildir:{base}/', maildir) AS mail, \\
   uidnumber AS uid, gidnumber AS gid, \\
   CONCAT('*:bytes=', {_quota_bytes_sql("quota")}) AS quota_rule \\
-  FROM mailbox WHERE username = '%u' AND active = '1' \\
+  FROM mailbox WHERE username = '%u' AND active = '1'{_not_expired("mailbox.expiredate")} \\
   AND {_domain_active("mailbox")}
 
 iterate_query = SELECT username AS user FROM mailbox WHERE active = '1'
@@ -381,7 +402,8 @@ def authmysqlrc(db: DatabaseParams) -> str:
         "                        ',disablepop3=', COALESCE(disablepop3, 0), \\",
         "                        ',netdiskquota=', COALESCE(netdiskquota, '')) \\",
         "                        FROM mailbox \\",
-        "                        WHERE username = '$(local_part)@$(domain)' AND active = '1' \\",
+        "                        WHERE username = '$(local_part)@$(domain)' AND active = '1'"
+        f"{_not_expired('mailbox.expiredate')} \\",
         f"                        AND {_domain_active('mailbox')}",
         "",
         AUTHLIB_MARKER,
@@ -439,7 +461,7 @@ def render_all(db: DatabaseParams, dirs: InstallDirs | None = None) -> dict[str,
     """``{file name: content}`` of every generated file, for installation into ``dirs``
     (``install_plan``; they appear in main.cf and the Dovecot include)."""
     dirs = dirs or install_dirs()
-    files = {name: postfix_map(name, db) for name in POSTFIX_QUERIES}
+    files = {name: postfix_map(name, db) for name in POSTFIX_MAPS}
     files[DOVECOT_SQL] = dovecot_sql(db)
     files[DOVECOT_AUTH] = dovecot_auth(dirs)
     files[AUTHMYSQLRC] = authmysqlrc(db)

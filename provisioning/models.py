@@ -6,7 +6,8 @@ about what has to happen, the broker only wakes a worker up.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+import hashlib
+from typing import TYPE_CHECKING, Any
 
 from django.db import models
 from django.utils.translation import gettext_lazy as _
@@ -48,6 +49,9 @@ class Job(models.Model):
         MAILDIR_PURGE = "maildir.purge", _("delete mailbox data")
         DOMAIN_MOVE = "domain.move", _("move domain directory")
         DOMAIN_ARCHIVE = "domain.archive", _("archive domain directory")
+        MAILDIR_RESTORE = "maildir.restore", _("restore archived mail")
+        MAILDIR_ARCHIVE_PURGE = "maildir.archive_purge", _("delete an archive")
+        MAILDIR_ARCHIVE_SCAN = "maildir.archive_scan", _("measure and list archives")
         POSTFIX_TABLES = "postfix.tables", _("write Postfix tables")
         SERVICE_ACTION = "service.action", _("mail service action")
 
@@ -215,3 +219,94 @@ class Operation(models.Model):
     @property
     def finished(self) -> bool:
         return self.state in self.FINISHED_STATES
+
+
+class ArchiveQuerySet(models.QuerySet):
+    def visible_to(self, manager: Manager | None) -> ArchiveQuerySet:
+        """All archives for a superadmin; for a domain admin those of their domains, by the
+        ``domain`` column and by the original address's own domain."""
+        from accounts.models import DomainManager
+        from mailadmin.lib.expressions import AddressDomain
+
+        if manager is None or not manager.is_authenticated:
+            return self.none()
+        if manager.is_superadmin:
+            return self.all()
+        names = DomainManager.objects.domain_names_of(manager)
+        return (
+            self.filter(domain__in=names)
+            .alias(address_domain=AddressDomain("address"))
+            .filter(models.Q(address="") | models.Q(address_domain__in=names))
+        )
+
+    def listed(self) -> ArchiveQuerySet:
+        """The archives still on disk (or being restored or deleted)."""
+        return self.filter(state__in=Archive.LISTED_STATES)
+
+
+class Archive(models.Model):
+    """Mail moved aside on a storage host: the home of a deleted mailbox
+    (``.archive/<homedir>.<YYYYmmddTHHMMSS>``) or mail found in the way of a new mailbox
+    (``….leftover-<job>``). The web host may not see the storage hosts' disks: the jobs that
+    archive record here what they moved, and each storage host's scan job
+    (``maildir.archive_scan``) measures the archives and adds those made before this table
+    existed (docs/jobs.md, "Archives"). Restore and purge act only on what a row names."""
+
+    class Kind(models.TextChoices):
+        ARCHIVE = "archive", _("deleted mailbox")
+        LEFTOVER = "leftover", _("mail left on disk")
+
+    class State(models.TextChoices):
+        PRESENT = "present", _("archived")
+        RESTORING = "restoring", _("being restored")
+        PURGING = "purging", _("being deleted")
+        RESTORED = "restored", _("restored")
+        PURGED = "purged", _("deleted")
+        MISSING = "missing", _("no longer on disk")
+
+    # sha256 of "<mailhost>\0<path>": one row per directory of one host (a unique index on
+    # both long columns would exceed MySQL's key length).
+    key = models.CharField(max_length=64, unique=True, editable=False)
+    mailhost = models.CharField(_("storage host"), max_length=255, blank=True, default="")
+    path = models.CharField(_("path"), max_length=600)
+    homedir = models.CharField(_("home directory"), max_length=255, blank=True, default="")
+    # The Maildir relative to the home ("Maildir/"; "" when the home is the Maildir).
+    maildir = models.CharField(max_length=255, blank=True, default="Maildir/")
+    address = models.CharField(_("original address"), max_length=255, blank=True, default="")
+    domain = models.CharField(_("domain"), max_length=255, blank=True, default="", db_index=True)
+    kind = models.CharField(_("kind"), max_length=16, choices=Kind.choices, default=Kind.ARCHIVE)
+    state = models.CharField(
+        _("state"), max_length=16, choices=State.choices, default=State.PRESENT, db_index=True
+    )
+    size_bytes = models.BigIntegerField(_("size"), null=True, blank=True)
+    uid = models.IntegerField(null=True, blank=True)
+    gid = models.IntegerField(null=True, blank=True)
+    archived_at = models.DateTimeField(_("archived"))
+    measured_at = models.DateTimeField(null=True, blank=True)
+    # The job that moved the mail aside (None: found by a scan).
+    job = models.PositiveBigIntegerField(null=True, blank=True)
+    restored_to = models.CharField(_("restored to"), max_length=255, blank=True, default="")
+    updated_at = models.DateTimeField(auto_now=True)
+
+    objects = ArchiveQuerySet.as_manager()
+
+    LISTED_STATES = (State.PRESENT, State.RESTORING, State.PURGING)
+
+    class Meta:
+        db_table = "mailadmin_archive"
+        ordering = ["-archived_at", "-id"]
+        indexes = [models.Index(fields=["state", "archived_at"], name="mailadmin_archive_state")]
+        verbose_name = _("archive")
+        verbose_name_plural = _("archives")
+
+    def __str__(self) -> str:
+        return f"{self.mailhost or 'default'}:{self.path}"
+
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        self.key = archive_key(self.mailhost, self.path)
+        super().save(*args, **kwargs)
+
+
+def archive_key(mailhost: str, path: str) -> str:
+    """The unique key of the archive ``path`` on the storage host ``mailhost``."""
+    return hashlib.sha256(f"{mailhost}\0{path}".encode()).hexdigest()

@@ -51,7 +51,7 @@ def recipients_of(domain: str) -> list[str]:
     return admins or deliverable(_active(list(Manager.objects.superadmins())))
 
 
-def _send(subject: str, template: str, context: dict, to: list[str]) -> bool:
+def send_each(subject: str, template: str, context: dict, to: list[str]) -> bool:
     """One mail per recipient, so that one refused address does not stop the others."""
     if not to:
         return False
@@ -71,7 +71,7 @@ def new_request(signup_id: int) -> bool:
     signup = SignupRequest.objects.filter(pk=signup_id).first()
     if signup is None:
         return False
-    return _send(
+    return send_each(
         _("New signup request: %(address)s") % {"address": signup.address},
         "signup/email/new_request.txt",
         {"signup": signup, "queue_url": _url("signup:queue")},
@@ -91,7 +91,7 @@ def decision(signup_id: int) -> bool:
     }
     if signup.state not in subjects:
         return False
-    return _send(
+    return send_each(
         subjects[signup.state] % {"address": signup.address},
         "signup/email/decision.txt",
         {"signup": signup, "portal_url": _url("portal:login")},
@@ -110,7 +110,7 @@ def digest() -> int:
             by_recipient[recipient].extend(requests)
     sent = 0
     for recipient, requests in sorted(by_recipient.items()):
-        sent += _send(
+        sent += send_each(
             _("%(count)s signup requests are waiting") % {"count": len(requests)},
             "signup/email/digest.txt",
             {"requests": requests, "queue_url": _url("signup:queue")},

@@ -66,9 +66,17 @@ LIST_ROUTES = [
     "audit:list",
     "signup:queue",
     "groupmail:list",
+    "archives:list",
 ]
 #: List pages that take ``?domain=``.
-DOMAIN_LISTS = ["mailboxes:list", "aliases:list", "provisioning:jobs", "audit:list", "signup:queue"]
+DOMAIN_LISTS = [
+    "mailboxes:list",
+    "aliases:list",
+    "provisioning:jobs",
+    "audit:list",
+    "signup:queue",
+    "archives:list",
+]
 
 
 def client_for(username: str | None) -> Client:

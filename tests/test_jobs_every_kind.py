@@ -12,11 +12,12 @@ from pathlib import Path
 
 import pytest
 
+from archives import services as archive_services
 from domains import services as domain_services
 from mailboxes import services
 from mailboxes.models import Mailbox
 from mailstack import services as mailstack_services
-from provisioning.models import Job
+from provisioning.models import Archive, Job
 from tests.workers import wait_until
 
 pytestmark = [pytest.mark.mariadb, pytest.mark.django_db(transaction=True)]
@@ -179,6 +180,52 @@ def scenario_domain_archive(stack) -> None:
     assert not any((stack["base"] / "shop.test").iterdir())
 
 
+def archived(stack, local: str) -> Archive:
+    """Create ``local``, give it a message, delete it, and return its archive's row."""
+    mailbox = create(stack, local)
+    settle(Job.Kind.MAILDIR_CREATE)
+    (maildir_of(stack, local) / "cur" / "1.mail:2,S").write_text("old mail\n")
+    services.mailbox_delete(mailbox=mailbox, actor=stack["root"])
+    settle(Job.Kind.MAILDIR_ARCHIVE)
+    return Archive.objects.get(address=f"{local}@shop.test")
+
+
+def scenario_restore(stack) -> None:
+    archive = archived(stack, "alice")
+    archive_services.archive_restore(
+        archive=archive,
+        domain="shop.test",
+        local_part="bob",
+        password=PASSWORD,
+        actor=stack["root"],
+    )
+    settle(Job.Kind.MAILDIR_RESTORE)
+    box = maildir_of(stack, "bob")
+    assert (box / "cur" / "1.mail:2,S").read_text() == "old mail\n"
+    assert (box.stat().st_uid, (box / "cur" / "1.mail:2,S").stat().st_uid) == (1000, 1000)
+    assert not (stack["base"] / archive.path).exists()
+
+
+def scenario_archive_purge(stack) -> None:
+    archive = archived(stack, "alice")
+    assert (stack["base"] / archive.path / "Maildir/cur/1.mail:2,S").is_file()
+    archive_services.archive_delete(archive=archive, actor=stack["root"])
+    settle(Job.Kind.MAILDIR_ARCHIVE_PURGE)
+    assert not (stack["base"] / archive.path).exists()
+    assert Archive.objects.get(pk=archive.pk).state == Archive.State.PURGED
+
+
+def scenario_archive_scan(stack) -> None:
+    old = stack["base"] / ".archive/shop.test/carol.20200102T030405/Maildir/cur"
+    old.mkdir(parents=True)
+    (old / "1.mail:2,S").write_bytes(b"x" * 5000)
+    archive_services.archives_scan_request(actor=stack["root"])
+    settle(Job.Kind.MAILDIR_ARCHIVE_SCAN)
+    found = Archive.objects.get(path=".archive/shop.test/carol.20200102T030405")
+    assert found.address == "carol@shop.test" and found.domain == "shop.test"
+    assert found.size_bytes is not None and found.size_bytes >= 5000
+
+
 def postmap_query(stack, table: str, key: str) -> str:
     result = subprocess.run(
         ["postmap", "-c", str(stack["postfix_conf"]), "-q", key, f"hash:{stack['tables'] / table}"],
@@ -214,6 +261,9 @@ SCENARIOS: dict[str, Callable] = {
     Job.Kind.MAILDIR_PURGE: scenario_purge,
     Job.Kind.DOMAIN_MOVE: scenario_domain_move,
     Job.Kind.DOMAIN_ARCHIVE: scenario_domain_archive,
+    Job.Kind.MAILDIR_RESTORE: scenario_restore,
+    Job.Kind.MAILDIR_ARCHIVE_PURGE: scenario_archive_purge,
+    Job.Kind.MAILDIR_ARCHIVE_SCAN: scenario_archive_scan,
     Job.Kind.POSTFIX_TABLES: scenario_postfix_tables,
     Job.Kind.SERVICE_ACTION: scenario_service_action,
 }

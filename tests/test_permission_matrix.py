@@ -32,13 +32,14 @@ from aliases.models import Alias
 from audit.models import AuditEntry
 from conftest import PASSWORD, PERSONAS
 from domains.models import Domain
+from expiry.models import ExpiryNotice
 from groupmail.models import GroupMail
 from mailadmin.lib.passwords import hash_password
 from mailadmin.lib.sealing import seal
 from mailboxes.models import Mailbox
 from mailstack.config import DOMAINS_MAP
 from mailstack.models import InternalOnly
-from provisioning.models import Job, Operation
+from provisioning.models import Archive, Job, Operation
 from provisioning.services import job_record
 from signup.models import SignupPolicy, SignupRequest
 
@@ -55,6 +56,7 @@ APPLICANT = "applicant@a.test"
 JOB = "{job}"
 OPERATION = "{operation}"
 SIGNUP = "{signup}"
+ARCHIVE = "{archive}"
 CAPTCHA = "{captcha}"
 ON_A = f"?domain={DOMAIN}"
 
@@ -125,6 +127,7 @@ MATRIX: dict[str, Route] = {
     "accounts:password": Route(get=ANY_MANAGER, post=ANY_MANAGER),
     "domains:list": Route(get=ANY_MANAGER, post=MANAGERS_REFUSE),
     "mailboxes:bulk": Route(get=MANAGERS_REFUSE, post=ANY_MANAGER),
+    "expiry:list": Route(get=ANY_MANAGER, post=MANAGERS_REFUSE),
     "signup:bulk": Route(get=MANAGERS_REFUSE, post=ANY_MANAGER_DONE),
     # The objects of a.test
     "domains:detail": Route(get=OWNERS, post=OWNERS_REFUSE, kwargs={"domain": DOMAIN}),
@@ -161,6 +164,10 @@ MATRIX: dict[str, Route] = {
     "groupmail:list": Route(get=ANY_MANAGER, post=MANAGERS_REFUSE),
     "groupmail:new": Route(get=OWNERS, post=OWNERS, query=ON_A),
     "signup:queue": Route(get=OWNERS, post=MANAGERS_REFUSE, query=ON_A),
+    "archives:list": Route(get=OWNERS, post=MANAGERS_REFUSE, query=ON_A),
+    # An empty POST shows the form's errors.
+    "archives:restore": Route(get=OWNERS, post=OWNERS, kwargs={"pk": ARCHIVE}),
+    "archives:delete": Route(get=OWNERS_REFUSE, post=OWNERS_DONE, kwargs={"pk": ARCHIVE}),
     "signup:approve": Route(get=OWNERS_REFUSE, post=OWNERS_DONE, kwargs={"pk": SIGNUP}),
     # No reason is needed: an empty POST rejects the request.
     "signup:reject": Route(get=OWNERS, post=OWNERS_DONE, kwargs={"pk": SIGNUP}),
@@ -178,6 +185,8 @@ MATRIX: dict[str, Route] = {
     # An empty POST is no valid policy: a message and back to the domain page.
     "signup:policy": Route(get=SUPERADMIN_REFUSE, post=SUPERADMIN_DONE, kwargs={"domain": DOMAIN}),
     "mailstack:system": Route(get=SUPERADMIN, post=SUPERADMIN_REFUSE),
+    "expiry:run": Route(get=SUPERADMIN_REFUSE, post=SUPERADMIN_DONE),
+    "archives:scan": Route(get=SUPERADMIN_REFUSE, post=SUPERADMIN_DONE),
     "mailstack:download": Route(
         get=(OK_ON_MYSQL, NOT_FOUND, NOT_FOUND, LOGIN, LOGIN),
         post=SUPERADMIN_REFUSE,
@@ -263,7 +272,16 @@ def objects(personas) -> dict[str, Any]:
     GroupMail.objects.create(
         operation=sent, actor=MANAGER, subject="Maintenance", body="Tonight.", domains=[DOMAIN]
     )
+    archive = Archive.objects.create(
+        path=".archive/a.test/gone.20260101T000000",
+        homedir="a.test/gone",
+        address="gone@a.test",
+        domain=DOMAIN,
+        size_bytes=4096,
+        archived_at=timezone.now(),
+    )
     return {
+        "archive": str(archive.pk),
         "job": str(job.pk),
         "operation": str(operation.pk),
         "signup": str(signup.pk),
@@ -289,6 +307,8 @@ def snapshot() -> tuple:
         list(SignupRequest.objects.order_by("pk").values()),
         list(SignupPolicy.objects.order_by("pk").values()),
         list(InternalOnly.objects.order_by("pk").values()),
+        list(Archive.objects.order_by("pk").values_list("pk", "state")),
+        list(ExpiryNotice.objects.order_by("pk").values()),
         AuditEntry.objects.exclude(action__startswith="login").count(),
     )
 

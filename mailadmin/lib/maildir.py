@@ -12,6 +12,7 @@ import contextlib
 import datetime
 import json
 import os
+import re
 import shutil
 import stat
 import tempfile
@@ -269,3 +270,102 @@ def leftover_path(homedir: str, when: datetime.datetime, job_id: int) -> str:
     """Where mail found in the way of a new mailbox is moved aside:
     ``.archive/<homedir>.<YYYYmmddTHHMMSS>.leftover-<job>``."""
     return f"{archive_path(homedir, when)}.leftover-{job_id}"
+
+
+# --- archives ----------------------------------------------------------------------------------
+#: The name of an archived home: ``<name>.<YYYYmmddTHHMMSS>``, a leftover's with
+#: ``.leftover-<job>`` after it (see :func:`archive_path`, :func:`leftover_path`).
+ARCHIVE_NAME = re.compile(r"^(?P<name>.+)\.(?P<when>\d{8}T\d{6})(?:\.leftover-(?P<job>\d+))?$")
+#: How deep below ``.archive`` a scan looks for archives (an ISP-layout home has 4 levels).
+SCAN_DEPTH = 8
+
+
+def archive_relative(relative: str) -> str:
+    """``relative`` when it names a directory strictly inside the archive directory, with no
+    ``..``; raises :class:`UnsafePathError` otherwise (a purge or restore acts on nothing
+    else)."""
+    parts = [part for part in (relative or "").split("/") if part not in ("", ".")]
+    if (
+        relative.startswith(("/", "\\"))
+        or len(parts) < 2
+        or parts[0] != ARCHIVE_DIR
+        or ".." in parts
+        or not ARCHIVE_NAME.match(parts[-1])
+    ):
+        raise UnsafePathError(f"{relative!r} is not an archive inside {ARCHIVE_DIR}/")
+    return "/".join(parts)
+
+
+def tree_size(path: Path) -> int:
+    """Bytes of the files below ``path`` (links are counted, not followed)."""
+    total = 0
+    for root, dirs, files in os.walk(path, followlinks=False):
+        for name in (*dirs, *files):
+            with contextlib.suppress(FileNotFoundError):
+                total += os.lstat(os.path.join(root, name)).st_size
+    return total
+
+
+def holds_mail(home: Path) -> bool:
+    """Whether any ``cur`` or ``new`` directory below ``home`` holds a message."""
+    for root, dirs, files in os.walk(home, followlinks=False):
+        if files and os.path.basename(root) in ("cur", "new"):
+            return True
+        dirs[:] = [d for d in dirs if not os.path.islink(os.path.join(root, d))]
+    return False
+
+
+def own_tree(path: Path, uid: int, gid: int) -> None:
+    """Give every file and directory below ``path`` (and itself) to uid/gid; links are
+    changed themselves, never followed."""
+    check_can_own(uid)
+    for root, dirs, files in os.walk(path, followlinks=False):
+        for name in (*dirs, *files):
+            entry = os.path.join(root, name)
+            info = os.lstat(entry)
+            if (info.st_uid, info.st_gid) != (uid, gid):
+                os.chown(entry, uid, gid, follow_symlinks=False)
+    info = os.lstat(path)
+    if (info.st_uid, info.st_gid) != (uid, gid):
+        os.chown(path, uid, gid, follow_symlinks=False)
+
+
+def find_archives(base: Path) -> list[tuple[str, re.Match[str]]]:
+    """``(relative path, name match)`` of every archive below ``<base>/.archive``."""
+    found: list[tuple[str, re.Match[str]]] = []
+    top = safe_path(base, ARCHIVE_DIR)
+    if not top.is_dir():
+        return found
+    for root, dirs, _files in os.walk(top, followlinks=False):
+        depth = len(Path(root).relative_to(top).parts)
+        keep = []
+        for name in sorted(dirs):
+            if os.path.islink(os.path.join(root, name)):
+                continue
+            match = ARCHIVE_NAME.match(name)
+            if match:
+                found.append((str(Path(root, name).relative_to(base)), match))
+            elif depth < SCAN_DEPTH:
+                keep.append(name)
+        dirs[:] = keep
+    return found
+
+
+def purge_archive(base: Path, relative: str) -> bool:
+    """Delete one archive (``relative`` as :func:`archive_relative` accepts it) and the
+    directories above it inside ``.archive`` that it leaves empty; False when it was gone."""
+    target = safe_path(base, archive_relative(relative))
+    if not target.exists():
+        return False
+    if not target.is_dir():
+        raise MaildirConflictError(f"{target} is not a directory")
+    shutil.rmtree(target)
+    top = safe_path(base, ARCHIVE_DIR)
+    parent = target.parent
+    while parent != top and top in parent.parents:
+        try:
+            parent.rmdir()
+        except OSError:
+            break  # not empty: other archives live there
+        parent = parent.parent
+    return True

@@ -20,7 +20,7 @@ from mailboxes.models import Mailbox
 from mailboxes.services import mailbox_create
 from mailstack import config
 from tests.mailservers import PrivateDovecot
-from tests.test_mailstack_mariadb import SECRET, mail_stack, postmap_q, stack  # noqa: F401
+from tests.test_mailstack_mariadb import SECRET, postmap_q, stack  # noqa: F401
 
 pytestmark = [pytest.mark.mariadb, pytest.mark.django_db(transaction=True)]
 

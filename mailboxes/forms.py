@@ -18,16 +18,10 @@ from mailadmin.lib.addresses import domain_unicode, normalize_local_part
 from mailadmin.lib.flags import SERVICE_NAMES, SERVICES
 from mailadmin.lib.storable import StorableTextMixin
 from mailadmin.lib.text import refuse_control_characters
+from mailboxes.bulk import BULK_ACTIONS, MAX_IMPORT_ROWS
+from mailboxes.forwarding import MAX_FORWARD_TARGETS, forwarding_of, normalize_forward_targets
 from mailboxes.models import Mailbox
-from mailboxes.services import (
-    BULK_ACTIONS,
-    KEEP,
-    MAX_FORWARD_TARGETS,
-    MAX_IMPORT_ROWS,
-    forwarding_of,
-    normalize_forward_targets,
-    quota_mb,
-)
+from mailboxes.services import KEEP, quota_mb
 from mailstack.services import is_internal_only
 
 MAX_QUOTA_MB = 99_999_999

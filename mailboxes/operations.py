@@ -2,8 +2,8 @@
 
 Above ``MAILADMIN_BACKGROUND_BULK_OVER`` mailboxes, or ``MAILADMIN_BACKGROUND_IMPORT_OVER``
 lines, the views start an operation here instead of calling the service within the request.
-The runners call the very same services (:func:`mailboxes.services.mailbox_bulk`,
-:func:`mailboxes.services.mailbox_import`), all or nothing, with a progress callback: the rules
+The runners call the very same services (:func:`mailboxes.bulk.mailbox_bulk`,
+:func:`mailboxes.bulk.mailbox_import`), all or nothing, with a progress callback: the rules
 live in one place.
 """
 
@@ -15,7 +15,7 @@ from django.core.exceptions import ValidationError
 from django.http import HttpRequest
 from django.utils.translation import gettext as _
 
-from mailboxes import services
+from mailboxes import bulk
 from mailboxes.models import Mailbox
 from provisioning import operations
 from provisioning.models import Operation
@@ -80,7 +80,7 @@ def mailbox_import_start(
 def run_bulk(run: OperationRun) -> Outcome:
     payload = run.operation.payload
     try:
-        result = services.mailbox_bulk(
+        result = bulk.mailbox_bulk(
             action=payload["action"],
             addresses=payload["addresses"],
             quota=payload.get("quota"),
@@ -112,7 +112,7 @@ def run_import(run: OperationRun) -> Outcome:
     rows = payload["rows"]
     if len(passwords) != len(rows):
         raise ValidationError(_("The operation's input is incomplete: nothing was changed."))
-    created = services.mailbox_import(
+    created = bulk.mailbox_import(
         domain=payload["domain"],
         rows=[{**row, "password": password} for row, password in zip(rows, passwords, strict=True)],
         actor=run.actor,

@@ -30,7 +30,7 @@ from mailadmin.lib.access import (
 from mailadmin.lib.flags import SERVICES
 from mailadmin.lib.listing import CONTAINS, address_search_text, list_url, make_listing
 from mailadmin.lib.storable import is_storable
-from mailboxes import services
+from mailboxes import bulk, forwarding, services
 from mailboxes.forms import (
     BulkForm,
     ChooseDomainForm,
@@ -152,7 +152,7 @@ def mailbox_add(request: HttpRequest) -> HttpResponse:
 @visible_object(_get_mailbox, param="address", name="mailbox")
 @require_safe
 def mailbox_detail(request: HttpRequest, mailbox: Mailbox) -> HttpResponse:
-    targets, keep_copy = services.forwarding_of(mailbox)
+    targets, keep_copy = forwarding.forwarding_of(mailbox)
     # Work still to do, and finished work that left a note (e.g. leftover mail moved aside).
     jobs = (
         Job.objects.visible_to(request.user)
@@ -167,7 +167,7 @@ def mailbox_detail(request: HttpRequest, mailbox: Mailbox) -> HttpResponse:
         "forward_keep_copy": keep_copy,
         "jobs": jobs,
         "services": [(label, mailbox.service_enabled(name)) for name, label in SERVICES],
-        "aliases": services.aliases_pointing_to(mailbox.username),
+        "aliases": forwarding.aliases_pointing_to(mailbox.username),
     }
     return render(request, "mailboxes/detail.html", context)
 
@@ -247,7 +247,7 @@ def mailbox_delete(request: HttpRequest, mailbox: Mailbox) -> HttpResponse:
                     _("Its data was left on disk: %(problem)s") % {"problem": result.home_problem},
                 )
             return redirect(_list_url(mailbox.domain_id))
-    aliases = services.aliases_pointing_to(mailbox.username)
+    aliases = forwarding.aliases_pointing_to(mailbox.username)
     problem = mailbox_home_problem(mailbox)
     context = {
         "warning": _(
@@ -313,7 +313,7 @@ def mailbox_bulk(request: HttpRequest) -> HttpResponse:
         )
         return redirect(operation)
     try:
-        result = services.mailbox_bulk(
+        result = bulk.mailbox_bulk(
             action=data["action"],
             addresses=data["addresses"],
             quota=data["quota"],
@@ -360,13 +360,13 @@ def mailbox_import(request: HttpRequest) -> HttpResponse:
             )
             return redirect(operation)
         try:
-            created = services.mailbox_import(
+            created = bulk.mailbox_import(
                 domain=domain.domain,
                 rows=rows,
                 actor=request.user,
                 request=request,
             )
-        except services.ImportRejected as exc:
+        except bulk.ImportRejected as exc:
             errors = exc.messages
         else:
             messages.success(

@@ -31,13 +31,13 @@ from mailadmin.lib import passwords, ratelimit
 from mailadmin.lib.clientip import client_ip
 from mailadmin.lib.storable import storable
 from mailboxes.auth import mailbox_may_log_in
-from mailboxes.models import Mailbox
-from mailboxes.services import (
+from mailboxes.credentials import (
     hash_recovery_answer,
     is_clear_recovery_answer,
     recovery_answer_matches,
     stored_recovery_answer,
 )
+from mailboxes.models import Mailbox
 from portal.usage import maildir_usage
 
 log = logging.getLogger("mailadmin.security")

@@ -76,7 +76,7 @@ class SignupRequest(models.Model):
     name = models.CharField(_("display name"), max_length=255, blank=True, default="")
     password_hash = models.CharField(max_length=255)
     question = models.CharField(_("recovery question"), max_length=255, blank=True, default="")
-    # The stored form of the answer (mailboxes.services.stored_recovery_answer): a hash, or
+    # The stored form of the answer (mailboxes.credentials.stored_recovery_answer): a hash, or
     # the clear text under MAILADMIN_RECOVERY_ANSWER_FORMAT=extmail.
     answer_hash = models.CharField(max_length=255, blank=True, default="")
     contact_email = models.EmailField(_("contact address"), blank=True, default="")

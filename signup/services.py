@@ -30,8 +30,9 @@ from mailadmin.lib import ratelimit
 from mailadmin.lib.clientip import client_ip
 from mailadmin.lib.passwords import hash_password
 from mailadmin.selectors import OWNER_LABELS, address_owner
+from mailboxes.credentials import stored_recovery_answer
 from mailboxes.models import Mailbox
-from mailboxes.services import mailbox_create, new_mailbox_address, stored_recovery_answer
+from mailboxes.services import mailbox_create, new_mailbox_address
 from signup import notifications
 from signup.models import SignupPolicy, SignupRequest
 

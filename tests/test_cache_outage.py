@@ -22,8 +22,8 @@ from conftest import PASSWORD
 from domains.models import Domain
 from mailadmin.lib import ratelimit
 from mailadmin.settings import cache_config
+from mailboxes.credentials import hash_recovery_answer
 from mailboxes.models import Mailbox
-from mailboxes.services import hash_recovery_answer
 from tests.workers import PrivateRedis
 
 NEW_PASSWORD = "Blue-Lantern-42"

@@ -13,6 +13,7 @@ from conftest import PASSWORD
 from domains import services as domain_services
 from domains.models import DomainUsage
 from domains.usage import count_usage, recompute_all, usage_change
+from mailboxes import bulk as mailbox_bulk
 from mailboxes import services as mailbox_services
 from mailboxes.models import Mailbox
 
@@ -114,11 +115,11 @@ def test_rename_and_bulk_actions_keep_the_row_right(root, dom):
         mailbox=Mailbox.objects.get(pk="a1@u.test"), local_part="b1", actor=root
     )
     assert_right("u.test")
-    mailbox_services.mailbox_bulk(
+    mailbox_bulk.mailbox_bulk(
         action="set_quota", addresses=["b1@u.test", "a2@u.test"], quota=30, actor=root
     )
     assert stored("u.test")["quota_bytes"] == 70 * MB
-    mailbox_services.mailbox_bulk(action="delete", addresses=["b1@u.test", "a3@u.test"], actor=root)
+    mailbox_bulk.mailbox_bulk(action="delete", addresses=["b1@u.test", "a3@u.test"], actor=root)
     assert stored("u.test")["mailboxes"] == 1 and stored("u.test")["quota_bytes"] == 30 * MB
     assert_right("u.test")
 

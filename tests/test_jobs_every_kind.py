@@ -14,7 +14,7 @@ import pytest
 
 from archives import services as archive_services
 from domains import services as domain_services
-from mailboxes import services
+from mailboxes import bulk, services
 from mailboxes.models import Mailbox
 from mailstack import services as mailstack_services
 from provisioning.models import Archive, Job
@@ -97,7 +97,7 @@ def scenario_create(stack) -> None:
 
 
 def scenario_create_batch(stack) -> None:
-    services.mailbox_import(
+    bulk.mailbox_import(
         domain="shop.test",
         rows=[{"local_part": f"u{n}", "name": "", "password": PASSWORD} for n in range(3)],
         actor=stack["root"],
@@ -116,7 +116,7 @@ def scenario_quota(stack) -> None:
     settle(Job.Kind.MAILDIR_QUOTA)
     assert sizefile.read_text() == f"{50 * 1048576}S\n4096 3\n"
     # The bulk action records the same job.
-    services.mailbox_bulk(
+    bulk.mailbox_bulk(
         action="set_quota", addresses=["alice@shop.test"], quota=70, actor=stack["root"]
     )
     settle(Job.Kind.MAILDIR_QUOTA)

@@ -7,6 +7,7 @@ import math
 import os
 
 import pytest
+from django.core.exceptions import PermissionDenied
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.db import connection
 from django.urls import reverse
@@ -16,7 +17,7 @@ from audit.models import AuditEntry
 from conftest import PASSWORD
 from domains.models import Domain, DomainUsage
 from mailadmin.lib.passwords import verify_password
-from mailboxes import services
+from mailboxes import bulk, services
 from mailboxes.models import Mailbox
 from provisioning import runner
 from provisioning.models import Job
@@ -43,7 +44,7 @@ def written() -> tuple[int, int, int]:
 def test_import_creates_rows_usage_audit_and_batched_jobs(personas, settings):
     Domain.objects.filter(pk="a.test").update(default_quota="52428800S")
     settings.MAILADMIN_PASSWORD_SCHEME = "md5crypt"
-    created = services.mailbox_import(
+    created = bulk.mailbox_import(
         domain="a.test",
         rows=[*rows("alice", quota="20"), *rows("Bob"), *rows("carol", quota="")],
         actor=personas["admin_a"],
@@ -102,7 +103,7 @@ def test_import_creates_rows_usage_audit_and_batched_jobs(personas, settings):
 
 def test_the_batch_job_creates_every_maildir_and_can_run_again(personas, settings):
     settings.MAILADMIN_DEFAULT_UID, settings.MAILADMIN_DEFAULT_GID = os.getuid(), os.getgid()
-    services.mailbox_import(domain="a.test", rows=rows("alice", "bob"), actor=personas["admin_a"])
+    bulk.mailbox_import(domain="a.test", rows=rows("alice", "bob"), actor=personas["admin_a"])
     job = Job.objects.get(kind=Job.Kind.MAILDIR_CREATE_BATCH)
     assert runner.execute(job.pk) == Job.State.DONE
     base = settings.MAILADMIN_MAIL_BASE
@@ -116,8 +117,8 @@ def test_the_batch_job_creates_every_maildir_and_can_run_again(personas, setting
 
 
 def test_maildirs_are_batched(personas, settings, monkeypatch):
-    monkeypatch.setattr(services, "MAILDIR_BATCH_SIZE", 2)
-    services.mailbox_import(
+    monkeypatch.setattr(bulk, "MAILDIR_BATCH_SIZE", 2)
+    bulk.mailbox_import(
         domain="a.test", rows=rows("a1", "a2", "a3", "a4", "a5"), actor=personas["superadmin"]
     )
     sizes = [len(j.payload["mailboxes"]) for j in Job.objects.order_by("id")]
@@ -138,8 +139,8 @@ def test_bad_lines_are_all_listed_and_nothing_is_written(personas, make_mailbox)
         {"local_part": "quota", "name": "", "password": PASSWORD, "quota": "lots", "line": 9},
         {"local_part": "minus", "name": "", "password": PASSWORD, "quota": "-1", "line": 10},
     ]
-    with pytest.raises(services.ImportRejected) as caught:
-        services.mailbox_import(domain="a.test", rows=data, actor=personas["admin_a"])
+    with pytest.raises(bulk.ImportRejected) as caught:
+        bulk.mailbox_import(domain="a.test", rows=data, actor=personas["admin_a"])
     lines = {line for line, _message in caught.value.lines}
     assert lines == {3, 4, 5, 6, 7, 8, 9, 10}
     text = "\n".join(caught.value.messages)
@@ -153,20 +154,18 @@ def test_bad_lines_are_all_listed_and_nothing_is_written(personas, make_mailbox)
 def test_the_domains_user_limit_counts_the_whole_file(personas):
     Domain.objects.filter(pk="a.test").update(maxusers=3)  # user@a.test is one
     before = written()
-    with pytest.raises(services.ImportRejected) as caught:
-        services.mailbox_import(
-            domain="a.test", rows=rows("b1", "b2", "b3"), actor=personas["admin_a"]
-        )
+    with pytest.raises(bulk.ImportRejected) as caught:
+        bulk.mailbox_import(domain="a.test", rows=rows("b1", "b2", "b3"), actor=personas["admin_a"])
     assert caught.value.lines == [(None, "The domain has reached its limit of 3 mailboxes.")]
     assert written() == before
-    services.mailbox_import(domain="a.test", rows=rows("b1", "b2"), actor=personas["admin_a"])
+    bulk.mailbox_import(domain="a.test", rows=rows("b1", "b2"), actor=personas["admin_a"])
     assert written()[0] == 3
 
 
 def test_the_domains_total_quota_counts_the_whole_file(personas):
     Domain.objects.filter(pk="a.test").update(maxquota=str(100 * MB))
-    with pytest.raises(services.ImportRejected) as caught:
-        services.mailbox_import(
+    with pytest.raises(bulk.ImportRejected) as caught:
+        bulk.mailbox_import(
             domain="a.test", rows=rows("c1", "c2", "c3", quota="40"), actor=personas["admin_a"]
         )
     assert "total quota" in caught.value.messages[0]
@@ -174,8 +173,8 @@ def test_the_domains_total_quota_counts_the_whole_file(personas):
 
 
 def test_a_domain_admin_cannot_import_into_another_domain(personas):
-    with pytest.raises(services.PermissionDenied):
-        services.mailbox_import(domain="a.test", rows=rows("x"), actor=personas["admin_b"])
+    with pytest.raises(PermissionDenied):
+        bulk.mailbox_import(domain="a.test", rows=rows("x"), actor=personas["admin_b"])
     assert not Mailbox.objects.filter(pk="x@a.test").exists()
 
 
@@ -183,7 +182,7 @@ def inserts(model, count: int) -> int:
     """INSERT statements of a bulk_create of ``count`` rows: one per batch (1,000 rows on
     MariaDB; SQLite's limit of 999 parameters per statement makes its batches smaller)."""
     fields = model._meta.concrete_fields
-    size = min(services.INSERT_BATCH_SIZE, connection.ops.bulk_batch_size(fields, [None] * count))
+    size = min(bulk.INSERT_BATCH_SIZE, connection.ops.bulk_batch_size(fields, [None] * count))
     return math.ceil(count / size)
 
 
@@ -199,7 +198,7 @@ def test_queries_do_not_grow_with_the_rows(personas, django_assert_num_queries, 
     if connection.vendor == "mysql":
         assert expected == 11
     with django_assert_num_queries(expected):
-        services.mailbox_import(domain="a.test", rows=data, actor=personas["admin_a"])
+        bulk.mailbox_import(domain="a.test", rows=data, actor=personas["admin_a"])
     assert Mailbox.objects.filter(uid__startswith="n").count() == count
 
 

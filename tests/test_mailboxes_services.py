@@ -16,7 +16,7 @@ from domains.models import Domain
 from domains.selectors import domain_usage
 from mailadmin.lib import dates
 from mailadmin.lib.passwords import verify_password
-from mailboxes import services
+from mailboxes import bulk, credentials, forwarding, services
 from mailboxes.models import Mailbox
 from provisioning.models import Job
 
@@ -103,7 +103,7 @@ def test_a_new_mailbox_gets_the_configured_quota_form_whatever_the_template_hold
     assert Job.objects.get(object_id=created.username).payload["quota"] == stored
     sized = create(actors["superadmin"], domain="bare.test", local_part="sized", quota=5)
     assert sized.quota == stored
-    imported = services.mailbox_import(
+    imported = bulk.mailbox_import(
         domain="bare.test",
         rows=[{"local_part": "csv", "name": "", "password": PASSWORD, "quota": ""}],
         actor=actors["superadmin"],
@@ -217,7 +217,7 @@ def test_recovery_answer_is_stored_hashed_and_never_logged(actors):
     assert mailbox.answer.startswith("{CRYPT}$6$")
     assert verify_password("deep blue", mailbox.answer)
     assert "Deep Blue" not in json.dumps(list(AuditEntry.objects.values("changes", "message")))
-    assert services.hash_recovery_answer("X ") != "x"
+    assert credentials.hash_recovery_answer("X ") != "x"
 
 
 def test_oversize_quota_that_does_not_fit_the_legacy_column_is_refused(actors, settings):
@@ -236,7 +236,7 @@ def test_forwarding_is_an_alias_on_the_mailbox_address(actors):
         forward_keep_copy=True,
     )
     assert Alias.objects.get(pk=mailbox.username).goto == "x@ext.example,alice@a.test"
-    assert services.forwarding_of(mailbox) == (["x@ext.example"], True)
+    assert forwarding.forwarding_of(mailbox) == (["x@ext.example"], True)
     assert domain_usage("a.test").aliases == 0  # not counted as an alias
     services.mailbox_update(mailbox=mailbox, actor=actors["admin_a"], forward_to=[])
     assert not Alias.objects.filter(pk=mailbox.username).exists()
@@ -448,7 +448,7 @@ def test_purge_is_refused_unless_the_settings_allow_it(actors, settings):
 # --- bulk --------------------------------------------------------------------------------------
 def test_bulk_reset_returns_each_password_once_and_stores_only_hashes(actors):
     create(actors["admin_a"])
-    result = services.mailbox_bulk(
+    result = bulk.mailbox_bulk(
         action="reset_password", addresses=["alice@a.test", "user@a.test"], actor=actors["admin_a"]
     )
     assert set(result.passwords) == {"alice@a.test", "user@a.test"}
@@ -463,10 +463,10 @@ def test_bulk_reset_returns_each_password_once_and_stores_only_hashes(actors):
 
 def test_bulk_disable_and_enable(actors):
     create(actors["admin_a"])
-    services.mailbox_bulk(action="disable", addresses=["alice@a.test"], actor=actors["admin_a"])
+    bulk.mailbox_bulk(action="disable", addresses=["alice@a.test"], actor=actors["admin_a"])
     assert Mailbox.objects.get(pk="alice@a.test").active is False
     assert Mailbox.objects.get(pk="user@a.test").active is True
-    services.mailbox_bulk(action="enable", addresses=["alice@a.test"], actor=actors["admin_a"])
+    bulk.mailbox_bulk(action="enable", addresses=["alice@a.test"], actor=actors["admin_a"])
     assert Mailbox.objects.get(pk="alice@a.test").active is True
 
 
@@ -476,7 +476,7 @@ def test_bulk_set_quota_is_all_or_nothing_under_the_limit(actors):
     create(actors["admin_a"], quota=100)
     before = sorted(Mailbox.objects.values_list("quota", flat=True))
     with pytest.raises(ValidationError) as info:
-        services.mailbox_bulk(
+        bulk.mailbox_bulk(
             action="set_quota",
             addresses=["alice@a.test", "user@a.test"],
             quota=200,
@@ -484,7 +484,7 @@ def test_bulk_set_quota_is_all_or_nothing_under_the_limit(actors):
         )
     assert "quota" in info.value.message_dict
     assert sorted(Mailbox.objects.values_list("quota", flat=True)) == before
-    services.mailbox_bulk(
+    bulk.mailbox_bulk(
         action="set_quota",
         addresses=["alice@a.test", "user@a.test"],
         quota=150,
@@ -496,7 +496,7 @@ def test_bulk_set_quota_is_all_or_nothing_under_the_limit(actors):
 def test_bulk_with_an_invisible_address_changes_nothing(actors, make_mailbox):
     make_mailbox("someone@b.test")
     with pytest.raises(Mailbox.DoesNotExist):
-        services.mailbox_bulk(
+        bulk.mailbox_bulk(
             action="disable", addresses=["user@a.test", "someone@b.test"], actor=actors["admin_a"]
         )
     assert Mailbox.objects.filter(active=False).count() == 0
@@ -505,7 +505,7 @@ def test_bulk_with_an_invisible_address_changes_nothing(actors, make_mailbox):
 def test_bulk_delete_reports_aliases_and_queues_archives(actors):
     create(actors["admin_a"])
     Alias.objects.create(address="team@a.test", goto="alice@a.test,user@a.test", domain_id="a.test")
-    result = services.mailbox_bulk(
+    result = bulk.mailbox_bulk(
         action="delete", addresses=["alice@a.test", "user@a.test"], actor=actors["admin_a"]
     )
     assert result.deleted_aliases == ["team@a.test"] and result.changed_aliases == []

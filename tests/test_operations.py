@@ -28,7 +28,7 @@ from conftest import PASSWORD
 from domains.models import Domain
 from mailadmin.lib.passwords import verify_password
 from mailadmin.lib.sealing import SealError, seal, unseal
-from mailboxes import services
+from mailboxes import bulk
 from mailboxes.models import Mailbox
 from provisioning import operations
 from provisioning.models import Job, Operation
@@ -499,12 +499,12 @@ def test_the_progress_stays_in_memory_only_where_the_database_has_one_writer():
 def test_services_report_progress_as_they_go(personas, make_mailbox):
     addresses = make_mailboxes(make_mailbox, "a.test", 4)
     seen: list[int] = []
-    services.mailbox_bulk(
+    bulk.mailbox_bulk(
         action="enable", addresses=addresses, actor=personas["admin_a"], progress=seen.append
     )
     assert seen == [1, 2, 3, 4]
     seen.clear()
-    services.mailbox_import(
+    bulk.mailbox_import(
         domain="a.test",
         rows=[{"local_part": f"p{n}", "name": "", "password": PASSWORD} for n in range(3)],
         actor=personas["admin_a"],

@@ -21,7 +21,7 @@ from audit.models import AuditEntry
 from conftest import PASSWORD
 from mailadmin.lib.maildir import read_quota_line
 from mailadmin.lib.passwords import verify_password
-from mailboxes import services
+from mailboxes import bulk
 from mailboxes.models import Mailbox
 from provisioning.models import Job, Operation
 from tests.workers import wait_until
@@ -54,7 +54,7 @@ def client(superadmin) -> Client:
 def populate(actor, domain: str, count: int) -> list[str]:
     """``count`` mailboxes made as an import makes them (their Maildirs by the worker)."""
     rows = [{"local_part": f"user{n:03d}", "name": "", "password": PASSWORD} for n in range(count)]
-    return [m.username for m in services.mailbox_import(domain=domain, rows=rows, actor=actor)]
+    return [m.username for m in bulk.mailbox_import(domain=domain, rows=rows, actor=actor)]
 
 
 def jobs_finished() -> bool:

@@ -465,11 +465,11 @@ def test_a_password_with_control_characters_is_a_field_error_not_a_crash(passwor
     from django.contrib.auth.password_validation import validate_password
     from django.core.exceptions import ValidationError
 
-    from mailboxes.services import _check_password
+    from mailboxes.rules import check_password
 
     with pytest.raises(ValidationError) as caught:
         validate_password(password)
     assert "control characters" in " ".join(caught.value.messages)
     with pytest.raises(ValidationError) as caught:
-        _check_password(password)
+        check_password(password)
     assert set(caught.value.message_dict) == {"password1"}

@@ -12,8 +12,8 @@ from audit.models import AuditEntry
 from conftest import PASSWORD
 from domains.models import Domain
 from mailadmin.lib import passwords
+from mailboxes.credentials import hash_recovery_answer
 from mailboxes.models import Mailbox
-from mailboxes.services import hash_recovery_answer
 
 NEW_PASSWORD = "Blue-Lantern-42"
 PAST = datetime.date(2000, 1, 1)

@@ -9,6 +9,7 @@ from django.test import Client
 from conftest import PASSWORD
 from domains.models import Domain
 from mailadmin.lib import passwords
+from mailboxes import credentials as mailbox_credentials
 from mailboxes import services as mailbox_services
 from mailboxes.models import Mailbox
 from signup.models import SignupRequest
@@ -90,7 +91,7 @@ def test_both_stored_forms_verify_whatever_the_setting(user, settings, panel_for
     stored = (
         "Deep Blue"
         if stored_form == "clear"
-        else mailbox_services.hash_recovery_answer("Deep Blue")
+        else mailbox_credentials.hash_recovery_answer("Deep Blue")
     )
     Mailbox.objects.filter(pk=ADDRESS).update(question="Colour?", answer=stored)
     assert forgot("deep blue").status_code == 302

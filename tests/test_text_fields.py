@@ -12,7 +12,7 @@ from django.test import Client
 from accounts.models import DomainManager, Manager
 from conftest import PASSWORD
 from domains.models import Domain
-from mailboxes import services as mailbox_services
+from mailboxes import bulk as mailbox_bulk
 from mailboxes.models import Mailbox
 from signup.models import SignupRequest
 
@@ -123,8 +123,8 @@ def test_the_import_refuses_names_with_line_breaks(personas):
         {"local_part": "good", "name": "Good", "password": PASSWORD, "line": 2},
         {"local_part": "bad", "name": "Bad\r\nname", "password": PASSWORD, "line": 3},
     ]
-    with pytest.raises(mailbox_services.ImportRejected) as caught:
-        mailbox_services.mailbox_import(domain="a.test", rows=rows, actor=personas["admin_a"])
+    with pytest.raises(mailbox_bulk.ImportRejected) as caught:
+        mailbox_bulk.mailbox_import(domain="a.test", rows=rows, actor=personas["admin_a"])
     assert {line for line, _message in caught.value.lines} == {3}
     assert not Mailbox.objects.filter(pk__in=["good@a.test", "bad@a.test"]).exists()
 

@@ -12,8 +12,8 @@ from django.test import Client
 
 from conftest import PASSWORD
 from mailadmin.lib import passwords
+from mailboxes.credentials import hash_recovery_answer
 from mailboxes.models import Mailbox
-from mailboxes.services import hash_recovery_answer
 
 ATTACKER = "203.0.113.66"
 OWNER = "198.51.100.20"

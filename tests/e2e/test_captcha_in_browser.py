@@ -14,8 +14,8 @@ from captcha.models import CaptchaStore
 from playwright.sync_api import Locator, Page, expect
 
 from mailadmin.lib import passwords
+from mailboxes.credentials import hash_recovery_answer
 from mailboxes.models import Mailbox
-from mailboxes.services import hash_recovery_answer
 from tests.e2e.pages import submit
 
 pytestmark = pytest.mark.e2e

@@ -11,7 +11,7 @@ transaction, then measures how the Maildir jobs are carried out:
   are done: start one storage worker first to measure "one worker".
 
 With ``--import`` the mailboxes are made as a CSV import makes them
-(:func:`mailboxes.services.mailbox_import`: the whole batch checked at once, rows and audit
+(:func:`mailboxes.bulk.mailbox_import`: the whole batch checked at once, rows and audit
 entries inserted in bulk, one ``maildir.create_batch`` job per 500 Maildirs), the path SPEC
 §7.1 measures.
 
@@ -36,8 +36,9 @@ from django.test.utils import override_settings
 from accounts.models import Manager
 from audit.models import AuditEntry
 from domains.models import Domain
+from mailboxes.bulk import mailbox_import
 from mailboxes.models import Mailbox
-from mailboxes.services import MAILDIR_BATCH_SIZE, mailbox_create, mailbox_import
+from mailboxes.services import MAILDIR_BATCH_SIZE, mailbox_create
 from provisioning.models import Job
 
 DOMAIN = "jobs.bench.test"

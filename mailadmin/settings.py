@@ -48,6 +48,7 @@ INSTALLED_APPS = [
     "mailstack",
     "expiry",
     "archives",
+    "activity",
 ]
 
 MIDDLEWARE = [
@@ -424,6 +425,33 @@ CELERY_BEAT_SCHEDULE.update(
         },
     }
 )
+
+# --- Mail activity (docs/activity.md) -------------------------------------------------------
+# The time zone of traditional syslog timestamps ("Sep  6 14:36:11", which carry none) in the
+# mail logs the follower reads; RFC 3339 timestamps carry their own.
+MAILADMIN_ACTIVITY_LOG_TIME_ZONE = env.str("MAILADMIN_ACTIVITY_LOG_TIME_ZONE", TIME_ZONE)
+try:
+    zoneinfo.ZoneInfo(MAILADMIN_ACTIVITY_LOG_TIME_ZONE)
+except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+    env.errors.append(
+        f"MAILADMIN_ACTIVITY_LOG_TIME_ZONE: unknown time zone {MAILADMIN_ACTIVITY_LOG_TIME_ZONE!r}"
+    )
+    MAILADMIN_ACTIVITY_LOG_TIME_ZONE = TIME_ZONE
+# The name the follower stores its rows under (default: the machine's host name).
+MAILADMIN_ACTIVITY_HOST = env.str("MAILADMIN_ACTIVITY_HOST", "")
+# Days messages, recipients and logins are kept; the hourly counts are kept as long, the
+# daily counts (the graphs by week, month and year) MAILADMIN_ACTIVITY_DAILY_RETENTION_DAYS.
+MAILADMIN_ACTIVITY_RETENTION_DAYS = env.int("MAILADMIN_ACTIVITY_RETENTION_DAYS", 90, minimum=1)
+MAILADMIN_ACTIVITY_DAILY_RETENTION_DAYS = env.int(
+    "MAILADMIN_ACTIVITY_DAILY_RETENTION_DAYS", 1830, minimum=1
+)
+# The follower writes after this many lines, or this many seconds after the first unwritten one.
+MAILADMIN_ACTIVITY_BATCH_LINES = env.int("MAILADMIN_ACTIVITY_BATCH_LINES", 5000, minimum=1)
+MAILADMIN_ACTIVITY_BATCH_SECONDS = env.int("MAILADMIN_ACTIVITY_BATCH_SECONDS", 2, minimum=1)
+CELERY_BEAT_SCHEDULE["mailadmin-purge-activity"] = {
+    "task": "activity.purge",
+    "schedule": crontab(hour=MAILADMIN_ARCHIVE_HOUR, minute=45),
+}
 
 # --- The mail system ------------------------------------------------------------------------
 MAILADMIN_MAIL_BASE = env.path("MAILADMIN_MAIL_BASE", "/home/domains")

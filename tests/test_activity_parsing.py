@@ -9,6 +9,7 @@ import datetime
 import pytest
 
 from activity.parsing import UNKNOWN, LineParser
+from conftest import FIXTURES
 
 UTC = datetime.UTC
 NOW = datetime.datetime(2026, 12, 1, 12, 0, tzinfo=UTC)
@@ -19,19 +20,9 @@ def parser() -> LineParser:
     return LineParser("Asia/Shanghai", now=NOW)
 
 
-# From an EMOS server's /var/log/maillog (CentOS syslog, local time, no year).
-EMOS = """\
-Sep  6 14:35:09 localhost extmail[3981]: user=<szyzln@wangpiao.cn>, client=218.241.219.28, module=login, status=loginok
-Sep  6 14:36:11 localhost postfix/smtpd[4016]: connect from localhost.localdomain[127.0.0.1]
-Sep  6 14:36:11 localhost postfix/smtpd[4016]: D0F9DE86A3: client=localhost.localdomain[127.0.0.1]
-Sep  6 14:36:11 localhost postfix/cleanup[4019]: D0F9DE86A3: message-id=<20130906063611.D0F9DE86A3@mail.wangpiao.cn>
-Sep  6 14:36:11 localhost postfix/qmgr[2491]: D0F9DE86A3: from=<szyzln@wangpiao.cn>, size=614, nrcpt=1 (queue active)
-Sep  6 14:36:11 localhost postfix/smtpd[4016]: disconnect from localhost.localdomain[127.0.0.1]
-Sep  6 14:36:11 localhost amavis[2376]: (02376-02) Passed CLEAN, MYNETS LOCAL [127.0.0.1] [127.0.0.1] <szyzln@wangpiao.cn> -> <szyzln@vip.qq.com>, Message-ID: <20130906063611.D0F9DE86A3@mail.wangpiao.cn>, mail_id: zg6pqnD6jwmM, Hits: -, size: 614, queued_as: EFBAFE86A5, 86 ms
-Sep  6 14:36:11 localhost postfix/smtp[4020]: D0F9DE86A3: to=<szyzln@vip.qq.com>, relay=127.0.0.1[127.0.0.1]:10024, delay=0.15, delays=0.05/0/0/0.09, dsn=2.0.0, status=sent (250 2.0.0 Ok, id=02376-02, from MTA([127.0.0.1]:10025): 250 2.0.0 Ok: queued as EFBAFE86A5)
-Sep  6 14:36:11 localhost postfix/qmgr[2491]: D0F9DE86A3: removed
-Sep  6 14:36:12 localhost postfix/smtp[4024]: EFBAFE86A5: to=<szyzln@vip.qq.com>, relay=mx3.qq.com[58.250.132.64]:25, delay=0.89, delays=0.01/0/0.2/0.68, dsn=2.0.0, status=sent (250 Ok: queued as )
-"""
+# From an EMOS server's /var/log/maillog (CentOS syslog, local time, no year), as the
+# operations notes quote it.
+EMOS = (FIXTURES / "maillog-emos.txt").read_text()
 
 
 def test_emos_maillog_lines_from_the_operations_notes(parser):
@@ -211,10 +202,12 @@ def test_postfix_lines(parser, line, kind, fields):
     "line",
     [
         "smtpd[2231]: connect from unknown[203.0.113.50]",
-        "smtpd[2231]: disconnect from unknown[203.0.113.50] ehlo=1 mail=1 rcpt=0/1 quit=1 commands=3/4",
+        "smtpd[2231]: disconnect from unknown[203.0.113.50] ehlo=1 mail=1 rcpt=0/1 quit=1"
+        " commands=3/4",
         "smtpd[2231]: lost connection after AUTH from unknown[203.0.113.77]",
         "postscreen[800]: CONNECT from [203.0.113.50]:41234 to [192.0.2.1]:25",
-        "anvil[1900]: statistics: max connection rate 1/60s for (smtp:203.0.113.50) at Dec  1 09:00:00",
+        "anvil[1900]: statistics: max connection rate 1/60s for (smtp:203.0.113.50) at"
+        " Dec  1 09:00:00",
         "smtp[2260]: 9D0C81E0C8: host mx.example.net[203.0.113.7] said: 450 4.7.1 later",
         "qmgr[1876]: 9D0C81E0C8: skipped, still being delivered",
         "postfix-script[100]: starting the Postfix mail system",

@@ -35,10 +35,17 @@ def test_emos_maillog_lines_from_the_operations_notes(parser):
         "message_id",
         "queued",
         None,
+        None,
+        "client",
+        "message_id",
+        "queued",
+        None,
         "filter",
         "delivery",
         "removed",
         "delivery",
+        "removed",
+        "filter",
     ]
     login = events[0]
     # Local time of Shanghai, the year of the reading (September is before December).
@@ -54,13 +61,13 @@ def test_emos_maillog_lines_from_the_operations_notes(parser):
     assert events[2].data["client_ip"] == "127.0.0.1"
     assert events[3].data == {"message_id": "20130906063611.D0F9DE86A3@mail.wangpiao.cn"}
     assert events[4].data == {"sender": "szyzln@wangpiao.cn", "size": 614, "nrcpt": 1}
-    assert events[6].data["verdict"] == "CLEAN"
-    assert events[6].data["recipients"] == ["szyzln@vip.qq.com"]
-    assert events[6].data["queued_as"] == "EFBAFE86A5"
-    hop = events[7].data
+    assert events[11].data["verdict"] == "CLEAN"
+    assert events[11].data["recipients"] == ["szyzln@vip.qq.com"]
+    assert events[11].data["queued_as"] == "EFBAFE86A5"
+    hop = events[12].data
     assert hop["relay"] == "127.0.0.1[127.0.0.1]:10024"
     assert hop["status"] == "sent" and hop["next_queue_id"] == "EFBAFE86A5"
-    final = events[9].data
+    final = events[14].data
     assert final["relay"] == "mx3.qq.com[58.250.132.64]:25"
     assert final["delay"] == 0.89 and final["dsn"] == "2.0.0"
     assert final["reason"] == "250 Ok: queued as "

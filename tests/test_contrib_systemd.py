@@ -36,7 +36,7 @@ def test_systemd_accepts_the_unit(unit):
         line
         for line in result.stderr.splitlines()
         if line.strip()
-        and not re.search(r"/opt/mailadmin/\.venv/bin/(celery|gunicorn) is not executable", line)
+        and not re.search(r"/opt/mailadmin/\.venv/bin/(celery|gunicorn|python) is not executable", line)
     ]
     assert problems == []
 
@@ -49,3 +49,8 @@ def test_the_workers_consume_the_queues_jobs_are_sent_to():
     assert settings.CELERY_TASK_DEFAULT_QUEUE in queues  # the sweeper's queue
     assert re.search(r"--queues (\S+)", privileged).group(1).split(",") == [PRIVILEGED_QUEUE]
     assert " beat " in exec_start("mailadmin-beat.service")
+
+
+def test_the_follower_unit_reads_the_mail_log_with_the_follower_command():
+    command = exec_start("mailadmin-follow-maillog.service")
+    assert command.endswith("manage.py follow_maillog --file /var/log/mail.log")

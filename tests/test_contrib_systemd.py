@@ -36,7 +36,9 @@ def test_systemd_accepts_the_unit(unit):
         line
         for line in result.stderr.splitlines()
         if line.strip()
-        and not re.search(r"/opt/mailadmin/\.venv/bin/(celery|gunicorn|python) is not executable", line)
+        and not re.search(
+            r"/opt/mailadmin/\.venv/bin/(celery|gunicorn|python) is not executable", line
+        )
     ]
     assert problems == []
 

@@ -566,8 +566,9 @@ def write_rows(model: Any, row_class: type[Row], rows: Iterable[Row]) -> None:
     columns = list(row_class.DEFAULTS)
     adapt = Adapter()
     values = [tuple(adapt(getattr(row, name)) for name in columns) for row in rows]
-    sql = (  # noqa: S608 - table and column names from the model
-        f"INSERT INTO {quote(model._meta.db_table)} ({', '.join(quote(c) for c in columns)})"
+    names = ", ".join(quote(c) for c in columns)
+    sql = (
+        f"INSERT INTO {quote(model._meta.db_table)} ({names})"  # noqa: S608 - model's names
         f" VALUES ({', '.join(['%s'] * len(columns))})"
     )
     with connection.cursor() as cursor:
@@ -581,8 +582,8 @@ def update_rows(model: Any, rows: Iterable[Row], fields: list[str]) -> None:
         return
     quote = connection.ops.quote_name
     adapt = Adapter()
-    sql = (  # noqa: S608 - table and column names from the model
-        f"UPDATE {quote(model._meta.db_table)} SET"
+    sql = (
+        f"UPDATE {quote(model._meta.db_table)} SET"  # noqa: S608 - the model's names
         f" {', '.join(f'{quote(name)} = %s' for name in fields)}"
         f" WHERE {quote('id')} = %s"
     )

@@ -18,6 +18,7 @@ NAVIGATION = (
     ("provisioning:jobs", _("Jobs"), "gear", False),
     ("expiry:list", _("Expiry"), "hourglass-split", False),
     ("archives:list", _("Archives"), "archive", False),
+    ("activity:trace", _("Mail activity"), "activity", False),
     ("audit:list", _("Audit log"), "journal-text", False),
     ("mailstack:system", _("Mail system"), "hdd-network", True),
 )

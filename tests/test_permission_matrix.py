@@ -28,6 +28,7 @@ from django.utils import timezone
 from test_csrf_tokens import assert_one_csrf_token_per_form
 
 from accounts.models import DomainManager, Manager
+from activity.models import Login, Message, Recipient
 from aliases.models import Alias
 from audit.models import AuditEntry
 from conftest import PASSWORD, PERSONAS
@@ -58,6 +59,7 @@ OPERATION = "{operation}"
 SIGNUP = "{signup}"
 ARCHIVE = "{archive}"
 CAPTCHA = "{captcha}"
+MESSAGE = "{message}"
 ON_A = f"?domain={DOMAIN}"
 
 OK, FOUND, NOT_FOUND, NOT_ALLOWED = 200, 302, 404, 405
@@ -129,6 +131,9 @@ MATRIX: dict[str, Route] = {
     "mailboxes:bulk": Route(get=MANAGERS_REFUSE, post=ANY_MANAGER),
     "expiry:list": Route(get=ANY_MANAGER, post=MANAGERS_REFUSE),
     "signup:bulk": Route(get=MANAGERS_REFUSE, post=ANY_MANAGER_DONE),
+    # Mail activity: the trace and the graphs show each manager their own domains' traffic.
+    "activity:trace": Route(get=ANY_MANAGER, post=MANAGERS_REFUSE),
+    "activity:graphs": Route(get=ANY_MANAGER, post=MANAGERS_REFUSE),
     # The objects of a.test
     "domains:detail": Route(get=OWNERS, post=OWNERS_REFUSE, kwargs={"domain": DOMAIN}),
     "mailboxes:list": Route(get=OWNERS, post=MANAGERS_REFUSE, query=ON_A),
@@ -136,6 +141,8 @@ MATRIX: dict[str, Route] = {
     # An empty POST shows the form's error (no file).
     "mailboxes:import": Route(get=OWNERS, post=OWNERS, query=ON_A),
     "mailboxes:detail": Route(get=OWNERS, post=OWNERS_REFUSE, kwargs={"address": MAILBOX}),
+    # A message from user@a.test (the trace's page of one message), and a.test's graphs.
+    "activity:message": Route(get=OWNERS, post=OWNERS_REFUSE, kwargs={"pk": MESSAGE}),
     # Every field of the edit form is optional: an empty POST is a valid change.
     "mailboxes:edit": Route(get=OWNERS, post=OWNERS_DONE, kwargs={"address": MAILBOX}),
     "mailboxes:delete": Route(get=OWNERS, post=OWNERS_DONE, kwargs={"address": MAILBOX}),
@@ -280,7 +287,20 @@ def objects(personas) -> dict[str, Any]:
         size_bytes=4096,
         archived_at=timezone.now(),
     )
+    message = Message.objects.create(
+        id=1, host="mx1", queue_id="4B2C1E0A11", time=timezone.now(), sender=MAILBOX,
+        sender_domain=DOMAIN, message_id="m1@a.test",
+    )  # fmt: skip
+    Recipient.objects.create(
+        id=2, message=message, time=message.time, address="boss@example.org",
+        domain="example.org", status="sent", updated_at=message.time,
+    )  # fmt: skip
+    Login.objects.create(
+        time=message.time, host="mx1", service="imap", address=MAILBOX, domain=DOMAIN,
+        client_ip="203.0.113.5", success=True,
+    )  # fmt: skip
     return {
+        "message": str(message.pk),
         "archive": str(archive.pk),
         "job": str(job.pk),
         "operation": str(operation.pk),

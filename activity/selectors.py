@@ -73,7 +73,12 @@ def search_messages(actor: Any, query: TraceQuery, *, limit: int = LIMIT) -> lis
             senders = senders.filter(
                 Exists(Recipient.objects.filter(message=OuterRef("pk"), domain__in=domains))
             )
-            recipients = recipients.filter(message__sender_domain__in=domains)
+            recipients = recipients.filter(
+                Q(message__sender_domain__in=domains)
+                | Exists(
+                    Recipient.objects.filter(message=OuterRef("message_id"), domain__in=domains)
+                )
+            )
         found = list(senders.order_by("-time").values_list("id", "time")[:limit])
         found += list(recipients.order_by("-time").values_list("message_id", "time")[:limit])
         found.sort(key=lambda pair: pair[1], reverse=True)

@@ -18,7 +18,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import BinaryIO
 
-from activity.ingest import Ingestor
+from activity.ingest import BEYOND_BMP, Ingestor
 
 log = logging.getLogger("mailadmin.activity")
 
@@ -217,6 +217,8 @@ class JournalFollower:
             message = entry.get("MESSAGE", "")
             if isinstance(message, list):  # not valid UTF-8: an array of bytes
                 message = bytes(message).decode("utf-8", "replace")
+            if not message.isascii():
+                message = BEYOND_BMP.sub("\ufffd", message)
             when = datetime.datetime.fromtimestamp(
                 int(entry["__REALTIME_TIMESTAMP"]) / 1e6, tz=datetime.UTC
             )

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import datetime
 import logging
+import re
 import time as clock
 import zoneinfo
 from collections import Counter
@@ -33,6 +34,8 @@ from activity.models import (
 from activity.parsing import UNKNOWN, Event, LineParser, domain_of
 
 log = logging.getLogger("mailadmin.activity")
+
+BEYOND_BMP = re.compile("[\ud800-\udfff\U00010000-\U0010ffff]")
 
 
 class Row:
@@ -212,6 +215,9 @@ class Ingestor:
     def feed(self, line: str) -> None:
         self.pending += 1
         self.stats["lines"] += 1
+        if not line.isascii():
+            # An adopted ExtMan database is utf8 (three bytes): no character beyond them.
+            line = BEYOND_BMP.sub("\ufffd", line)
         event = self.parser.parse_line(line)
         self.apply(event)
 
@@ -309,7 +315,7 @@ class Ingestor:
             event.time,
             origin=origin,
             client=data.get("client", "")[:255],
-            client_ip=data.get("client_ip", ""),
+            client_ip=data.get("client_ip", "")[:45],
             sasl_username=data.get("sasl_username", "")[:255],
             sender=sender[:255],
             sender_domain=domain_of(sender)[:255],
@@ -349,9 +355,9 @@ class Ingestor:
         recipient, _ = self.recipient(message, data["to"], data["orig_to"], event.time)
         status = data["status"]
         recipient.status = status if status in STATUSES else "deferred"
-        recipient.agent = data["agent"]
+        recipient.agent = data["agent"][:16]
         recipient.relay = data["relay"][:255]
-        recipient.dsn = data["dsn"]
+        recipient.dsn = data["dsn"][:16]
         recipient.delay = data["delay"]
         recipient.reason = data["reason"]
         recipient.attempts += 1
@@ -393,7 +399,7 @@ class Ingestor:
                 event.time,
                 origin=Message.Origin.SMTP,
                 client=data["client"][:255],
-                client_ip=data["client_ip"],
+                client_ip=data["client_ip"][:45],
                 sender=sender[:255],
                 sender_domain=domain_of(sender)[:255],
                 removed_at=event.time,

@@ -67,6 +67,8 @@ LIST_ROUTES = [
     "signup:queue",
     "groupmail:list",
     "archives:list",
+    "activity:trace",
+    "activity:graphs",
 ]
 #: List pages that take ``?domain=``.
 DOMAIN_LISTS = [
@@ -76,6 +78,7 @@ DOMAIN_LISTS = [
     "audit:list",
     "signup:queue",
     "archives:list",
+    "activity:graphs",
 ]
 
 

@@ -76,7 +76,7 @@ class Message(models.Model):
         db_table = "mailadmin_activity_message"
         ordering = ["-time", "-id"]
         indexes = [
-            models.Index(fields=["host", "queue_id"], name="mailadmin_act_msg_queue"),
+            models.Index(fields=["queue_id", "host"], name="mailadmin_act_msg_queue"),
             models.Index(fields=["sender", "time"], name="mailadmin_act_msg_sender"),
             models.Index(fields=["sender_domain", "time"], name="mailadmin_act_msg_sdomain"),
             models.Index(fields=["message_id"], name="mailadmin_act_msg_msgid"),

@@ -59,8 +59,11 @@ def search_messages(actor: Any, query: TraceQuery, *, limit: int = LIMIT) -> lis
             .order_by("-time")
             .values_list("id", flat=True)[:limit]
         )
-    elif query.address:
-        if query.is_domain:
+    elif query.address or domains is not None:
+        if not query.address:  # a domain admin's latest: from or to any of their domains
+            as_sender = Q(sender_domain__in=domains)
+            as_recipient = Q(domain__in=domains)
+        elif query.is_domain:
             as_sender = Q(sender_domain=query.domain)
             as_recipient = Q(domain=query.domain)
         else:
@@ -68,7 +71,7 @@ def search_messages(actor: Any, query: TraceQuery, *, limit: int = LIMIT) -> lis
             as_recipient = Q(address=query.address)
         senders = _window(messages.filter(as_sender), query)
         recipients = _window(Recipient.objects.filter(as_recipient), query)
-        if domains is not None and query.domain not in domains:
+        if query.address and domains is not None and query.domain not in domains:
             # A foreign address: only what comes from or goes to the admin's domains.
             senders = senders.filter(
                 Exists(Recipient.objects.filter(message=OuterRef("pk"), domain__in=domains))

@@ -35,8 +35,11 @@ class FileFollower:
         *,
         batch_lines: int = 5000,
         from_end: bool = False,
+        rotate_grace: float = 5.0,
     ) -> None:
         self.path = Path(path)
+        self.rotate_grace = rotate_grace
+        self.quiet_since = 0.0
         self.ingestor = ingestor
         self.batch_lines = batch_lines
         self.from_end = from_end
@@ -53,6 +56,7 @@ class FileFollower:
         self.file.seek(offset)
         self.offset = offset
         self.rest = b""
+        self.quiet_since = 0.0
 
     def close(self) -> None:
         if self.file is not None:
@@ -143,7 +147,13 @@ class FileFollower:
             self._open(self.path, 0)
             return True
         if current.st_ino != self.inode:
-            self.read_available()  # what was written to the old file before the switch
+            # logrotate creates the new file before the syslog daemon reopens its log: the old
+            # file may still get lines for a moment. Switch once it has been quiet that long.
+            now = time.monotonic()
+            if self.read_available() or not self.quiet_since:
+                self.quiet_since = now
+            if now - self.quiet_since < self.rotate_grace:
+                return False
             if self.ingestor.pending:
                 self.flush()
             self._open(self.path, 0)

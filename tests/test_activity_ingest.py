@@ -50,6 +50,7 @@ def write(path: Path, lines: list[str], mode: str = "a") -> None:
 
 def follower(path: Path, **kwargs) -> FileFollower:
     ingestor = Ingestor(host="mx1", source=str(path))
+    kwargs.setdefault("rotate_grace", 0)
     result = FileFollower(path, ingestor, batch_lines=kwargs.pop("batch_lines", 50), **kwargs)
     result.resume()
     return result
@@ -192,6 +193,23 @@ def test_rotation_by_rename_while_following_loses_and_repeats_nothing(tmp_path):
     f.poll()
     f.poll()
     assert_each_once(60)
+
+
+def test_after_a_rename_the_old_file_is_read_until_it_has_been_quiet(tmp_path):
+    log = tmp_path / "mail.log"
+    write(log, [line for n in range(0, 10) for line in message_lines(n)])
+    f = follower(log, rotate_grace=3600)
+    f.poll()
+    rotated = tmp_path / "mail.log.1"
+    os.rename(log, rotated)
+    write(log, [line for n in range(20, 30) for line in message_lines(n)], mode="w")
+    # The syslog daemon has not reopened its log yet: its lines still go to the old file.
+    write(rotated, [line for n in range(10, 20) for line in message_lines(n)])
+    f.poll()
+    assert Message.objects.count() == 20  # the new file waits
+    f.rotate_grace = 0
+    f.poll()
+    assert_each_once(30)
 
 
 def test_rotation_by_copytruncate_while_following_loses_and_repeats_nothing(tmp_path):

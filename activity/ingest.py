@@ -270,7 +270,10 @@ class Ingestor:
         if stored is None:
             return self.new_message(queue_id, time)
         row = row_from_model(MessageRow, stored)
-        message = OpenMessage(row, received=row.origin == Message.Origin.LOCAL)
+        received = row.origin == Message.Origin.LOCAL or (
+            row.origin == Message.Origin.SMTP and not is_loopback(row.client_ip)
+        )
+        message = OpenMessage(row, received=received)
         for recipient in stored.recipients.all():
             message.recipients[(recipient.address, recipient.orig_to)] = row_from_model(
                 RecipientRow, recipient

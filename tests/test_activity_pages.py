@@ -210,3 +210,16 @@ def test_the_portal_shows_the_users_own_logins(traffic, client_as):
     text = client_as("user_a").get(reverse("portal:home")).content.decode()
     assert 'data-testid="own-logins"' in text
     assert "198.51.100.66" in text and "pop3" in text
+
+
+def test_a_message_page_and_a_graph_take_a_fixed_number_of_queries(
+    traffic, client_as, django_assert_max_num_queries
+):
+    client = client_as("admin_a")
+    message = Message.objects.get(queue_id="D4D4D4D4D4")
+    with django_assert_max_num_queries(12):
+        assert client.get(reverse("activity:message", args=[message.pk])).status_code == 200
+    for period in ("hour", "year"):
+        with django_assert_max_num_queries(10):
+            response = client.get(reverse("activity:graphs"), {"period": period})
+            assert response.status_code == 200

@@ -16,10 +16,11 @@ import time as clock
 import zoneinfo
 from collections import Counter
 from collections.abc import Iterable
+from operator import attrgetter
 from typing import Any
 
 from django.conf import settings
-from django.db import connection, transaction
+from django.db import connection, models, transaction
 
 from activity.ids import KeyMaker
 from activity.models import (
@@ -42,12 +43,12 @@ class Row:
     """A row in memory: attributes named as the table's columns. Much cheaper than a model
     instance, and written with one ``executemany`` per table (``write_rows``)."""
 
-    __slots__ = ()
     DEFAULTS: dict[str, Any] = {}
 
     def __init__(self, **fields: Any) -> None:
-        for name, default in self.DEFAULTS.items():
-            setattr(self, name, fields.get(name, default))
+        values = self.__dict__
+        values.update(self.DEFAULTS)
+        values.update(fields)
 
 
 class MessageRow(Row):
@@ -69,7 +70,6 @@ class MessageRow(Row):
         "notice_queue_id": "",
         "removed_at": None,
     }
-    __slots__ = tuple(DEFAULTS)
 
 
 class RecipientRow(Row):
@@ -90,7 +90,6 @@ class RecipientRow(Row):
         "next_queue_id": "",
         "updated_at": None,
     }
-    __slots__ = tuple(DEFAULTS)
 
 
 class LoginRow(Row):
@@ -104,7 +103,6 @@ class LoginRow(Row):
         "success": False,
         "detail": "",
     }
-    __slots__ = tuple(DEFAULTS)
 
 
 def row_from_model(row_class: type[Row], instance: Any) -> Any:
@@ -573,8 +571,20 @@ def write_rows(model: Any, row_class: type[Row], rows: Iterable[Row]) -> None:
         return
     quote = connection.ops.quote_name
     columns = list(row_class.DEFAULTS)
+    get = attrgetter(*columns)
+    times = [
+        index
+        for index, name in enumerate(columns)
+        if isinstance(model._meta.get_field(name), models.DateTimeField)
+    ]
     adapt = Adapter()
-    values = [tuple(adapt(getattr(row, name)) for name in columns) for row in rows]
+    values = []
+    for row in rows:
+        value = list(get(row))
+        for index in times:
+            if value[index] is not None:
+                value[index] = adapt(value[index])
+        values.append(value)
     names = ", ".join(quote(c) for c in columns)
     sql = (
         f"INSERT INTO {quote(model._meta.db_table)} ({names})"  # noqa: S608 - model's names

@@ -11,7 +11,7 @@ from django.db.models import Exists, OuterRef, Q, QuerySet
 from activity.models import Login, Message, Recipient, managed_domains
 
 #: Messages a search shows at most (the newest first).
-LIMIT = 100
+LIMIT = 50
 
 
 @dataclass(frozen=True)

@@ -7,5 +7,4 @@ urlpatterns = [
     path("", views.trace, name="trace"),
     path("messages/<int:pk>/", views.message_detail, name="message"),
     path("graphs/", views.graphs, name="graphs"),
-    path("status/", views.status, name="status"),
 ]

@@ -20,7 +20,6 @@ from mailadmin.lib.access import (
     domain_from_query,
     get_visible_or_404,
     manager_required,
-    superadmin_required,
     visible_object,
 )
 
@@ -90,11 +89,3 @@ def graphs(request: HttpRequest) -> HttpResponse:
             "domains": allowed,
         },
     )
-
-
-@superadmin_required
-@require_safe
-def status(request: HttpRequest) -> HttpResponse:
-    from activity.status import system_status
-
-    return render(request, "activity/status.html", system_status())

@@ -469,8 +469,6 @@ MAILADMIN_POSTFIX_DIR = env.path("MAILADMIN_POSTFIX_DIR", "/etc/postfix/mailadmi
 MAILADMIN_POSTMAP = env.str("MAILADMIN_POSTMAP", "/usr/sbin/postmap")
 MAILADMIN_POSTFIX = env.str("MAILADMIN_POSTFIX", "/usr/sbin/postfix")
 MAILADMIN_DOVEADM = env.str("MAILADMIN_DOVEADM", "/usr/bin/doveadm")
-# postqueue, for the Postfix queue sizes of the system status page (docs/activity.md).
-MAILADMIN_POSTQUEUE = env.str("MAILADMIN_POSTQUEUE", "/usr/sbin/postqueue")
 # Postfix configuration directory given to postmap/postfix as -c (empty: Postfix's default).
 MAILADMIN_POSTFIX_CONFIG_DIR = env.str("MAILADMIN_POSTFIX_CONFIG_DIR", "")
 if MAILADMIN_POSTFIX_CONFIG_DIR and not Path(MAILADMIN_POSTFIX_CONFIG_DIR).is_absolute():

@@ -192,7 +192,6 @@ MATRIX: dict[str, Route] = {
     # An empty POST is no valid policy: a message and back to the domain page.
     "signup:policy": Route(get=SUPERADMIN_REFUSE, post=SUPERADMIN_DONE, kwargs={"domain": DOMAIN}),
     "mailstack:system": Route(get=SUPERADMIN, post=SUPERADMIN_REFUSE),
-    "activity:status": Route(get=SUPERADMIN, post=SUPERADMIN_REFUSE),
     "expiry:run": Route(get=SUPERADMIN_REFUSE, post=SUPERADMIN_DONE),
     "archives:scan": Route(get=SUPERADMIN_REFUSE, post=SUPERADMIN_DONE),
     "mailstack:download": Route(

@@ -61,6 +61,7 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "accounts.middleware.ManagerSessionMiddleware",
+    "accounts.middleware.TwoFactorRequiredMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "csp.middleware.CSPMiddleware",
     # Must stay last: it turns a locked-out login into the throttled response.
@@ -209,6 +210,14 @@ AXES_USERNAME_CALLABLE = "accounts.backends.login_username"
 AXES_LOCKOUT_CALLABLE = "accounts.views.locked_out"
 AXES_VERBOSE = False
 AXES_ENABLE_ACCESS_FAILURE_LOG = False
+
+# Two-factor sign-in of managers (accounts/twofactor.py, docs/operations.md): who must use it
+# ("" nobody: each manager may still enrol; "superadmins"; "all" managers), and how many wrong
+# codes one sign-in may try before it starts again from the password (the account's wrong codes
+# from all sign-ins together are limited too, per cool-off period).
+MAILADMIN_2FA_REQUIRED = env.choice("MAILADMIN_2FA_REQUIRED", "", ("", "superadmins", "all"))
+MAILADMIN_2FA_ATTEMPTS = env.int("MAILADMIN_2FA_ATTEMPTS", 5, minimum=1)
+MAILADMIN_2FA_ISSUER = env.str("MAILADMIN_2FA_ISSUER", "mailadmin")
 
 # --- Cache ----------------------------------------------------------------------------------
 # Counters of the signup, portal login and password recovery rate limits. Without a Redis URL

@@ -125,6 +125,12 @@ MATRIX: dict[str, Route] = {
     # Every manager, scoped to their own domains
     "overview": Route(get=ANY_MANAGER, post=MANAGERS_REFUSE),
     "accounts:password": Route(get=ANY_MANAGER, post=ANY_MANAGER),
+    # The code step of a sign-in: without a password step waiting for it, back to the login.
+    "accounts:login_code": Route(get=(FOUND,) * 5, post=(FOUND,) * 5),
+    "accounts:twofactor": Route(get=ANY_MANAGER, post=ANY_MANAGER),
+    "accounts:manager_twofactor_reset": Route(
+        get=SUPERADMIN_REFUSE, post=SUPERADMIN_DONE, kwargs={"username": MANAGER}
+    ),
     "domains:list": Route(get=ANY_MANAGER, post=MANAGERS_REFUSE),
     "mailboxes:bulk": Route(get=MANAGERS_REFUSE, post=ANY_MANAGER),
     "expiry:list": Route(get=ANY_MANAGER, post=MANAGERS_REFUSE),

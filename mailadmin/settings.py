@@ -450,6 +450,19 @@ MAILADMIN_POSTFIX_DIR = env.path("MAILADMIN_POSTFIX_DIR", "/etc/postfix/mailadmi
 MAILADMIN_POSTMAP = env.str("MAILADMIN_POSTMAP", "/usr/sbin/postmap")
 MAILADMIN_POSTFIX = env.str("MAILADMIN_POSTFIX", "/usr/sbin/postfix")
 MAILADMIN_DOVEADM = env.str("MAILADMIN_DOVEADM", "/usr/bin/doveadm")
+MAILADMIN_POSTQUEUE = env.str("MAILADMIN_POSTQUEUE", "/usr/sbin/postqueue")
+MAILADMIN_POSTSUPER = env.str("MAILADMIN_POSTSUPER", "/usr/sbin/postsuper")
+# The status page (mailstack.status): every worker reports its host this often (seconds); a
+# host whose report is older than three intervals is shown as not answering. Workers have
+# MAILADMIN_STATUS_TIMEOUT seconds to answer a collection.
+MAILADMIN_STATUS_INTERVAL = env.int("MAILADMIN_STATUS_INTERVAL", 60, minimum=10)
+MAILADMIN_STATUS_TIMEOUT = env.int("MAILADMIN_STATUS_TIMEOUT", 5, minimum=1)
+# Every worker reports its host's load, disk, Postfix queue and services.
+CELERY_BEAT_SCHEDULE["mailadmin-collect-status"] = {
+    "task": "mailstack.collect_status",
+    "schedule": float(MAILADMIN_STATUS_INTERVAL),
+    "options": {"expires": float(MAILADMIN_STATUS_INTERVAL)},
+}
 # Postfix configuration directory given to postmap/postfix as -c (empty: Postfix's default).
 MAILADMIN_POSTFIX_CONFIG_DIR = env.str("MAILADMIN_POSTFIX_CONFIG_DIR", "")
 if MAILADMIN_POSTFIX_CONFIG_DIR and not Path(MAILADMIN_POSTFIX_CONFIG_DIR).is_absolute():

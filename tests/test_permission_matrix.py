@@ -200,6 +200,12 @@ MATRIX: dict[str, Route] = {
     ),
     # An empty POST names no action: a message and back to the page.
     "mailstack:action": Route(get=SUPERADMIN_REFUSE, post=SUPERADMIN_DONE),
+    # The hosts' status and the Postfix queue; an empty POST of an action is refused with a
+    # message and queues nothing.
+    "mailstack:status": Route(get=SUPERADMIN, post=SUPERADMIN_REFUSE),
+    "mailstack:status_refresh": Route(get=SUPERADMIN_REFUSE, post=SUPERADMIN_DONE),
+    "mailstack:queue": Route(get=SUPERADMIN, post=SUPERADMIN_REFUSE),
+    "mailstack:queue_action": Route(get=SUPERADMIN_REFUSE, post=SUPERADMIN_DONE),
 }
 
 # Who may see a.test and its objects; anything the others get must not name them.

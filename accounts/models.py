@@ -212,3 +212,28 @@ class RecoveryCode(models.Model):
 
     def __str__(self) -> str:
         return f"{self.manager} ({'used' if self.used_at else 'unused'})"
+
+
+class SecurityKey(models.Model):
+    """A manager's security key (WebAuthn credential) for two-factor sign-in
+    (accounts.securitykeys): its credential id and public key (base64url), and the signature
+    counter the key last reported. A credential id may be up to 1,023 bytes: it is looked up
+    by its SHA-256 (``credential_hash``), which an index can hold on any engine."""
+
+    manager = models.CharField(max_length=255, db_index=True)
+    name = models.CharField(_("name"), max_length=100)
+    credential_id = models.TextField()
+    credential_hash = models.CharField(max_length=64, unique=True)
+    public_key = models.TextField()
+    sign_count = models.BigIntegerField(default=0)
+    created_at = models.DateTimeField(_("added"), auto_now_add=True)
+    last_used_at = models.DateTimeField(_("last used"), null=True, blank=True)
+
+    class Meta:
+        db_table = "mailadmin_security_key"
+        ordering = ["created_at", "id"]
+        verbose_name = _("security key")
+        verbose_name_plural = _("security keys")
+
+    def __str__(self) -> str:
+        return f"{self.manager}: {self.name}"

@@ -26,7 +26,7 @@ from django.db import transaction
 from django.http import HttpRequest
 from django.utils import timezone
 
-from accounts.models import Manager, RecoveryCode, SecondFactor
+from accounts.models import Manager, RecoveryCode, SecondFactor, SecurityKey
 from audit.services import audit_record
 from mailadmin.lib import ratelimit
 from mailadmin.lib.sealing import SealError, seal, unseal
@@ -53,7 +53,11 @@ def factor_of(manager: Any) -> SecondFactor | None:
 
 
 def has_factor(manager: Any) -> bool:
-    return SecondFactor.objects.filter(manager=manager.pk).exists()
+    """An authenticator app or a security key (accounts.securitykeys)."""
+    return (
+        SecondFactor.objects.filter(manager=manager.pk).exists()
+        or SecurityKey.objects.filter(manager=manager.pk).exists()
+    )
 
 
 def new_secret() -> str:
@@ -115,6 +119,14 @@ def _new_recovery_codes(manager: Manager) -> list[str]:
     return codes
 
 
+def first_recovery_codes(manager: Manager) -> list[str] | None:
+    """New recovery codes when the manager has none left unused (a first security key);
+    None when they still have some."""
+    if unused_recovery_codes(manager):
+        return None
+    return _new_recovery_codes(manager)
+
+
 def unused_recovery_codes(manager: Any) -> int:
     return RecoveryCode.objects.filter(manager=manager.pk, used_at__isnull=True).count()
 
@@ -151,9 +163,10 @@ def enrol(
 
 @transaction.atomic
 def remove(*, manager: Manager, actor: Any, request: HttpRequest | None = None) -> bool:
-    """Remove a manager's authenticator and recovery codes: by themselves (``2fa.removed``)
-    or by a superadmin, for a manager who lost their phone (``2fa.reset``)."""
+    """Remove a manager's authenticator, security keys and recovery codes: by themselves
+    (``2fa.removed``) or by a superadmin, for a manager who lost their phone (``2fa.reset``)."""
     removed = SecondFactor.objects.filter(manager=manager.pk).delete()[0] > 0
+    removed = SecurityKey.objects.filter(manager=manager.pk).delete()[0] > 0 or removed
     RecoveryCode.objects.filter(manager=manager.pk).delete()
     if removed:
         audit_record(
@@ -223,6 +236,12 @@ def verify(*, manager: Manager, code: str, request: HttpRequest | None = None) -
                     message=f"{unused_recovery_codes(manager)} unused left",
                 )
                 return "recovery"
+    record_failure(manager, request)
+    return None
+
+
+def record_failure(manager: Manager, request: HttpRequest | None, message: str = "") -> None:
+    """A wrong code or a refused security key: counted against the account and audited."""
     ratelimit.hit(_RATE_SCOPE, manager.pk, settings.MAILADMIN_LOGIN_COOLOFF)
     audit_record(
         actor=manager.username,
@@ -231,5 +250,5 @@ def verify(*, manager: Manager, code: str, request: HttpRequest | None = None) -
         request=request,
         object_type="manager",
         object_id=manager.username,
+        message=message[:255],
     )
-    return None

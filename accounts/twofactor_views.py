@@ -4,6 +4,8 @@ manager's authenticator is on the manager's edit page (accounts.manager_views)."
 
 from __future__ import annotations
 
+import contextlib
+import json
 import logging
 import time
 from typing import Any
@@ -12,16 +14,17 @@ from django import forms
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import login
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
+from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
-from django.views.decorators.http import require_http_methods
+from django.views.decorators.http import require_http_methods, require_POST
 
-from accounts import twofactor
+from accounts import securitykeys, twofactor
 from accounts.backends import log_safe
-from accounts.models import Manager
+from accounts.models import Manager, RecoveryCode
 from audit.services import audit_record
 from mailadmin.lib.access import manager_required
 from mailadmin.lib.clientip import client_ip
@@ -141,7 +144,13 @@ def login_code(request: HttpRequest) -> HttpResponse:
     return render(
         request,
         "accounts/login_code.html",
-        {"form": form, "refusal": refusal, "manager": manager},
+        {
+            "form": form,
+            "refusal": refusal,
+            "manager": manager,
+            "has_keys": bool(securitykeys.keys_of(manager)),
+            "has_app": twofactor.factor_of(manager) is not None,
+        },
         status=200 if not refusal else 400,
     )
 
@@ -162,7 +171,10 @@ def _complete_login(
         request=request,
         object_type="manager",
         object_id=manager.username,
-        message="with a recovery code" if used == "recovery" else "with an authenticator code",
+        message={
+            "recovery": "with a recovery code",
+            "key": "with a security key",
+        }.get(used, "with an authenticator code"),
     )
     if used == "recovery":
         left = twofactor.unused_recovery_codes(manager)
@@ -208,7 +220,12 @@ def own_twofactor(request: HttpRequest) -> HttpResponse:
         "code_form": CodeForm(),
         "password_form": PasswordConfirmForm(manager),
         "recovery_codes": None,
+        "keys": securitykeys.keys_of(manager),
     }
+    sealed_codes = request.session.pop(NEW_CODES, None) if request.method == "GET" else None
+    if sealed_codes:
+        with contextlib.suppress(SealError):
+            context["recovery_codes"] = unseal(sealed_codes, purpose=_ENROLMENT_PURPOSE)
     if action == "confirm":
         secret = _enrolment_secret(request)
         form = CodeForm(request.POST)
@@ -226,9 +243,18 @@ def own_twofactor(request: HttpRequest) -> HttpResponse:
         form.add_error("code", _("This code is not right. Check the clock of your phone."))
         context["code_form"] = form
         context["enrolling"] = True
-    elif action in ("codes", "remove") and factor is not None:
+    elif action in ("codes", "remove", "remove_key") and (factor or context["keys"]):
         form = PasswordConfirmForm(manager, request.POST)
         if form.is_valid():
+            if action == "remove_key":
+                key_id = request.POST.get("key", "")
+                if key_id.isdigit() and securitykeys.remove_key(
+                    manager=manager, key_id=int(key_id), request=request
+                ):
+                    messages.success(request, _("Security key removed."))
+                if not twofactor.has_factor(manager):
+                    RecoveryCode.objects.filter(manager=manager.pk).delete()
+                return redirect("accounts:twofactor")
             if action == "codes":
                 context["recovery_codes"] = twofactor.renew_recovery_codes(
                     manager=manager, request=request
@@ -241,7 +267,7 @@ def own_twofactor(request: HttpRequest) -> HttpResponse:
             return redirect("accounts:twofactor")
         context["password_form"] = form
         context["password_action"] = action
-    elif action == "start" or (factor is None and context["required"]):
+    elif action == "start" or (context["required"] and not twofactor.has_factor(manager)):
         context["enrolling"] = True
     elif action:
         return redirect("accounts:twofactor")
@@ -253,6 +279,95 @@ def own_twofactor(request: HttpRequest) -> HttpResponse:
             qr_svg=twofactor.qr_svg(uri),
         )
     else:
-        context["unused_codes"] = twofactor.unused_recovery_codes(manager) if factor else 0
+        context["unused_codes"] = (
+            twofactor.unused_recovery_codes(manager) if factor or context["keys"] else 0
+        )
     refused = context["code_form"].errors or context["password_form"].errors
     return render(request, "accounts/twofactor.html", context, status=400 if refused else 200)
+
+
+# --- security keys ---------------------------------------------------------------------------
+#: Sealed recovery codes made with a first security key, shown once by the two-factor page.
+NEW_CODES = "mailadmin_2fa_new_codes"
+
+
+def _json_body(request: HttpRequest) -> dict[str, Any]:
+    try:
+        body = json.loads(request.body or b"{}")
+    except ValueError:
+        return {}
+    return body if isinstance(body, dict) else {}
+
+
+@manager_required
+@require_POST
+def key_register_options(request: HttpRequest) -> HttpResponse:
+    manager: Manager = request.user  # type: ignore[assignment]
+    return HttpResponse(
+        securitykeys.registration_options(request, manager), content_type="application/json"
+    )
+
+
+@manager_required
+@require_POST
+def key_register(request: HttpRequest) -> JsonResponse:
+    manager: Manager = request.user  # type: ignore[assignment]
+    body = _json_body(request)
+    credential = body.get("credential")
+    try:
+        if not isinstance(credential, dict):
+            raise securitykeys.KeyRefused("no credential")
+        key = securitykeys.register(
+            request, manager, name=str(body.get("name") or ""), credential=credential
+        )
+    except securitykeys.KeyRefused as exc:
+        log.info("security key refused for user=%s: %s", log_safe(manager.username), exc)
+        return JsonResponse({"error": _("The key could not be added. Try again.")}, status=400)
+    codes = twofactor.first_recovery_codes(manager)
+    if codes:
+        request.session[NEW_CODES] = seal(codes, purpose=_ENROLMENT_PURPOSE)
+    request.session[VERIFIED] = True
+    messages.success(request, _("Security key “%(name)s” added.") % {"name": key.name})
+    return JsonResponse({"redirect": reverse("accounts:twofactor")})
+
+
+@require_POST
+def key_login_options(request: HttpRequest) -> HttpResponse:
+    manager, _pending = _pending_manager(request)
+    if manager is None:
+        return JsonResponse({"redirect": reverse("accounts:login")}, status=400)
+    return HttpResponse(
+        securitykeys.authentication_options(request, manager), content_type="application/json"
+    )
+
+
+@require_POST
+def key_login(request: HttpRequest) -> JsonResponse:
+    manager, pending = _pending_manager(request)
+    if manager is None:
+        return JsonResponse({"redirect": reverse("accounts:login")}, status=400)
+    if twofactor.account_throttled(manager):
+        return JsonResponse(
+            {"error": _("Too many wrong codes. Wait a few minutes before trying again.")},
+            status=429,
+        )
+    credential = _json_body(request).get("credential")
+    try:
+        if not isinstance(credential, dict):
+            raise securitykeys.KeyRefused("no credential")
+        securitykeys.authenticate(request, manager, credential)
+    except securitykeys.KeyRefused as exc:
+        log.warning(
+            "login code failed for user=%s from ip=%s",
+            log_safe(manager.username),
+            client_ip(request),
+        )
+        twofactor.record_failure(manager, request, f"security key: {exc}")
+        pending["failures"] = int(pending.get("failures", 0)) + 1
+        if pending["failures"] >= settings.MAILADMIN_2FA_ATTEMPTS:
+            request.session.pop(PENDING, None)
+            return JsonResponse({"redirect": reverse("accounts:login")}, status=400)
+        request.session[PENDING] = pending
+        return JsonResponse({"error": _("This key was not accepted.")}, status=400)
+    response = _complete_login(request, manager, pending, "key")
+    return JsonResponse({"redirect": response["Location"]})

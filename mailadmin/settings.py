@@ -218,6 +218,9 @@ AXES_ENABLE_ACCESS_FAILURE_LOG = False
 MAILADMIN_2FA_REQUIRED = env.choice("MAILADMIN_2FA_REQUIRED", "", ("", "superadmins", "all"))
 MAILADMIN_2FA_ATTEMPTS = env.int("MAILADMIN_2FA_ATTEMPTS", 5, minimum=1)
 MAILADMIN_2FA_ISSUER = env.str("MAILADMIN_2FA_ISSUER", "mailadmin")
+# The WebAuthn relying party id of security keys: empty for the host name the panel is reached
+# at (keys registered under one name do not work under another).
+MAILADMIN_WEBAUTHN_RP_ID = env.str("MAILADMIN_WEBAUTHN_RP_ID", "")
 
 # --- Cache ----------------------------------------------------------------------------------
 # Counters of the signup, portal login and password recovery rate limits. Without a Redis URL

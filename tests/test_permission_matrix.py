@@ -128,6 +128,12 @@ MATRIX: dict[str, Route] = {
     # The code step of a sign-in: without a password step waiting for it, back to the login.
     "accounts:login_code": Route(get=(FOUND,) * 5, post=(FOUND,) * 5),
     "accounts:twofactor": Route(get=ANY_MANAGER, post=ANY_MANAGER),
+    # Security keys: the sign-in steps answer JSON, refused without a password step waiting;
+    # a manager's own key registration.
+    "accounts:key_login_options": Route(get=EVERYONE_REFUSED, post=(400,) * 5),
+    "accounts:key_login": Route(get=EVERYONE_REFUSED, post=(400,) * 5),
+    "accounts:key_register_options": Route(get=MANAGERS_REFUSE, post=ANY_MANAGER),
+    "accounts:key_register": Route(get=MANAGERS_REFUSE, post=(400, 400, 400, LOGIN, LOGIN)),
     "accounts:manager_twofactor_reset": Route(
         get=SUPERADMIN_REFUSE, post=SUPERADMIN_DONE, kwargs={"username": MANAGER}
     ),

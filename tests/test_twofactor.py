@@ -12,8 +12,8 @@ import pytest
 from django.test import Client
 from django.urls import reverse
 
-from accounts import twofactor
-from accounts.models import Manager, RecoveryCode, SecondFactor
+from accounts import securitykeys, twofactor
+from accounts.models import Manager, RecoveryCode, SecondFactor, SecurityKey
 from accounts.twofactor_views import PENDING
 from audit.models import AuditEntry
 from conftest import PASSWORD
@@ -281,3 +281,98 @@ def test_deleting_a_manager_deletes_their_authenticator(personas, client_as):
     url = reverse("accounts:manager_delete", kwargs={"username": "admin@a.test"})
     assert client_as("superadmin").post(url).status_code == 302
     assert not SecondFactor.objects.exists() and not RecoveryCode.objects.exists()
+
+
+# --- security keys (the browser test registers and uses a real one: tests/e2e) ---------------
+def add_key(manager, name: str = "Desk key", credential_id: str = "AAAA") -> SecurityKey:
+    return SecurityKey.objects.create(
+        manager=manager.pk,
+        name=name,
+        credential_id=credential_id,
+        credential_hash=securitykeys.credential_hash(credential_id),
+        public_key="BBBB",
+    )
+
+
+def test_a_manager_with_only_a_key_gets_the_second_step(personas):
+    add_key(personas["admin_a"])
+    client = Client()
+    assert password_step(client, "admin@a.test")["Location"] == CODE
+    page = client.get(CODE).content.decode()
+    assert 'data-testid="key-login"' in page and "Use your security key" in page
+    options = client.post(reverse("accounts:key_login_options"))
+    assert options.status_code == 200
+    allowed = options.json()["allowCredentials"]
+    assert [c["id"] for c in allowed] == ["AAAA"] and options.json()["challenge"]
+
+
+def test_a_refused_key_answer_counts_as_a_wrong_code(personas, settings):
+    settings.MAILADMIN_2FA_ATTEMPTS = 2
+    add_key(personas["admin_a"])
+    client = Client()
+    password_step(client, "admin@a.test")
+    url = reverse("accounts:key_login")
+    client.post(reverse("accounts:key_login_options"))
+    bad = {"credential": {"id": "AAAA", "rawId": "AAAA", "type": "public-key", "response": {}}}
+    first = client.post(url, bad, content_type="application/json")
+    assert first.status_code == 400 and "error" in first.json()
+    second = client.post(url, bad, content_type="application/json")
+    assert second.json() == {"redirect": LOGIN}
+    assert AuditEntry.objects.filter(action="2fa.failed").count() == 2
+    assert client.get("/").status_code == 302
+
+
+def test_a_key_answer_without_a_challenge_is_refused(personas):
+    add_key(personas["admin_a"])
+    client = Client()
+    password_step(client, "admin@a.test")
+    answer = client.post(
+        reverse("accounts:key_login"),
+        {"credential": {"id": "AAAA"}},
+        content_type="application/json",
+    )
+    assert answer.status_code == 400 and client.get("/").status_code == 302
+
+
+def test_registration_needs_its_own_challenge(personas):
+    client = Client()
+    client.force_login(personas["admin_a"])
+    answer = client.post(
+        reverse("accounts:key_register"),
+        {"name": "x", "credential": {"id": "AAAA"}},
+        content_type="application/json",
+    )
+    assert answer.status_code == 400 and not SecurityKey.objects.exists()
+    options = client.post(reverse("accounts:key_register_options")).json()
+    assert options["rp"]["id"] == "testserver" and options["user"]["name"] == "admin@a.test"
+
+
+def test_removing_the_last_key_takes_the_password_and_the_recovery_codes(personas):
+    manager = personas["admin_a"]
+    key = add_key(manager)
+    twofactor.first_recovery_codes(manager)
+    client = Client()
+    client.force_login(manager)
+    refused = client.post(PAGE, {"action": "remove_key", "key": key.pk, "password": "wrong"})
+    assert refused.status_code == 400 and SecurityKey.objects.exists()
+    done = client.post(PAGE, {"action": "remove_key", "key": key.pk, "password": PASSWORD})
+    assert done.status_code == 302
+    assert not SecurityKey.objects.exists() and not RecoveryCode.objects.exists()
+    assert AuditEntry.objects.filter(action="2fa.key_removed").count() == 1
+
+
+def test_a_manager_cannot_remove_another_managers_key(personas):
+    key = add_key(personas["admin_b"])
+    client = Client()
+    client.force_login(personas["admin_a"])
+    add_key(personas["admin_a"], "mine", credential_id="CCCC")
+    client.post(PAGE, {"action": "remove_key", "key": key.pk, "password": PASSWORD})
+    assert SecurityKey.objects.filter(pk=key.pk).exists()
+
+
+def test_a_superadmins_reset_removes_the_keys_too(personas, client_as):
+    add_key(personas["admin_a"])
+    url = reverse("accounts:manager_twofactor_reset", kwargs={"username": "admin@a.test"})
+    assert client_as("superadmin").post(url).status_code == 302
+    assert not SecurityKey.objects.exists()
+    assert password_step(Client(), "admin@a.test")["Location"] != CODE

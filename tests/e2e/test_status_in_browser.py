@@ -28,7 +28,9 @@ def test_a_superadmin_reads_the_status_and_holds_a_queued_message(
         log_in(page, "root@example.net")
         page.goto("/system/mailstack/status/")
         page.get_by_test_id("status-refresh").click()
-        expect(page.get_by_test_id("status-queue")).to_contain_text("1 message: 0 active, 1 deferred")
+        expect(page.get_by_test_id("status-queue")).to_contain_text(
+            "1 message: 0 active, 1 deferred"
+        )
         assert page.evaluate("document.documentElement.scrollWidth") <= viewport["width"]
         page.goto("/system/mailstack/queue/")
         row = page.locator(f'[data-queue-id="{queue_id}"]')

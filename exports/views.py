@@ -12,7 +12,6 @@ from django.http import Http404, HttpRequest, StreamingHttpResponse
 from django.utils import timezone
 from django.views.decorators.http import require_safe
 
-from audit.services import audit_record
 from exports.formats import CONTENT_TYPES, FORMATS, pieces
 from exports.tables import TABLES, export_rows, scoped_queryset
 from mailadmin.lib.access import domain_from_query, manager_required
@@ -36,15 +35,6 @@ def export(request: HttpRequest, table: str) -> StreamingHttpResponse:
     q = request.GET.get("q", "")
     match = request.GET.get("match", "")
     queryset = scoped_queryset(spec, request.user, domain=domain, q=q, match=match)
-    audit_record(
-        actor=request.user,
-        action=f"{table}.export",
-        request=request,
-        object_type="export",
-        object_id=table,
-        domain=domain.pk if domain is not None else "",
-        message=f"format={fmt} q={q.strip()[:100]} match={match[:10]}",
-    )
     response = StreamingHttpResponse(
         pieces(fmt, spec.columns, export_rows(spec, queryset)), content_type=CONTENT_TYPES[fmt]
     )

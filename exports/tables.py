@@ -8,12 +8,13 @@ read the same rows through :func:`export_rows`; :mod:`exports.formats` writes th
 from __future__ import annotations
 
 import datetime
+import functools
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
 from django.conf import settings
-from django.db.models import Q, QuerySet
+from django.db.models import OuterRef, Q, QuerySet, Subquery
 
 from aliases.models import Alias
 from domains.models import Domain
@@ -30,7 +31,13 @@ ENABLE_COLUMNS = tuple(f"enable_{service}" for service in SERVICE_NAMES)
 
 
 def _mb(value: str | None) -> int:
-    return quota_bytes(value) // settings.MAILADMIN_QUOTA_MULTIPLIER
+    return _megabytes(value, settings.MAILADMIN_QUOTA_MULTIPLIER)
+
+
+@functools.lru_cache(maxsize=4096)
+def _megabytes(value: str | None, multiplier: int) -> int:
+    # Quota strings repeat (a site has a handful of quota sizes): parse each once.
+    return quota_bytes(value) // multiplier
 
 
 def _date(value: datetime.date | None) -> str:
@@ -73,8 +80,7 @@ def _mailbox_row(row: dict[str, Any]) -> dict[str, Any]:
         "expiredate": _date(row["expiredate"]),
         **_services(row),
         "disablepwdchange": bool(row["disablepwdchange"]),
-        "forward_to": "",
-        "forward_keep_copy": False,
+        **_forwarding(row["username"], row["forwarding"]),
         "mailhost": row["mailhost"],
         "uidnumber": row["uidnumber"],
         "gidnumber": row["gidnumber"],
@@ -94,16 +100,15 @@ def _alias_row(row: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def _add_forwarding(rows: list[dict[str, Any]]) -> None:
-    """A mailbox's forwarding is the alias row with its own address (one query per chunk)."""
-    by_address = {row["username"]: row for row in rows}
-    for address, goto in Alias.objects.filter(pk__in=list(by_address)).values_list(
-        "address", "goto"
-    ):
-        targets = [t.strip() for t in goto.replace("\n", ",").split(",") if t.strip()]
-        row = by_address[address]
-        row["forward_keep_copy"] = address in targets
-        row["forward_to"] = ",".join(t for t in targets if t != address)
+def _forwarding(address: str, goto: str | None) -> dict[str, Any]:
+    """A mailbox's forwarding: the alias row with its own address (read in the same query)."""
+    if not goto:
+        return {"forward_to": "", "forward_keep_copy": False}
+    targets = [t.strip() for t in goto.replace("\n", ",").split(",") if t.strip()]
+    return {
+        "forward_to": ",".join(t for t in targets if t != address),
+        "forward_keep_copy": address in targets,
+    }
 
 
 @dataclass(frozen=True)
@@ -117,7 +122,8 @@ class Table:
     read: tuple[str, ...]
     convert: Callable[[dict[str, Any]], dict[str, Any]]
     search: Callable[[str, str], Q]
-    after_chunk: Callable[[list[dict[str, Any]]], None] | None = None
+    #: Values read along with the columns (``name: expression``).
+    annotations: Callable[[], dict[str, Any]] | None = None
 
 
 def _mailbox_search(text: str, match: str) -> Q:
@@ -221,10 +227,13 @@ TABLES: dict[str, Table] = {
             "homedir",
             "maildir",
             "createdate",
+            "forwarding",
         ),
         convert=_mailbox_row,
         search=_mailbox_search,
-        after_chunk=_add_forwarding,
+        annotations=lambda: {
+            "forwarding": Subquery(Alias.objects.filter(pk=OuterRef("username")).values("goto"))
+        },
     ),
     "aliases": Table(
         name="aliases",
@@ -276,6 +285,8 @@ def export_rows(
     """Every row of ``queryset`` in key order, as export rows, read ``chunk_size`` at a time
     by key (``WHERE key > last ORDER BY key LIMIT n``): each query is as fast as the first,
     and only one chunk is held at a time."""
+    if table.annotations is not None:
+        queryset = queryset.annotate(**table.annotations())
     base = queryset.order_by(table.key).values(*table.read)
     last: str | None = None
     while True:
@@ -283,8 +294,6 @@ def export_rows(
         rows = [table.convert(row) for row in chunk[:chunk_size]]
         if not rows:
             return
-        if table.after_chunk is not None:
-            table.after_chunk(rows)
         yield from rows
         if len(rows) < chunk_size:
             return

@@ -26,7 +26,7 @@ from typing import Any
 from django import forms
 from django.core.exceptions import ObjectDoesNotExist, PermissionDenied, ValidationError
 from django.core.management.base import BaseCommand, CommandError, CommandParser
-from django.db import transaction
+from django.db import connection, transaction
 from django.http import QueryDict
 
 from accounts.models import Manager
@@ -35,6 +35,7 @@ from domains.models import Domain
 from exports.formats import csv_pieces, json_pieces
 from exports.tables import TABLES, Table, export_rows, scoped_queryset
 from mailadmin.lib.addresses import normalize_domain
+from mailadmin.lib.schema import table_storage
 from mailboxes.credentials import generate_password
 
 OK, REFUSED, USAGE = 0, 1, 2
@@ -451,6 +452,13 @@ class ObjectCommand(BaseCommand):
         items = self.items(action, options)
         dry_run = bool(options.get("dry_run"))
         keep_going = bool(options.get("keep_going"))
+        if (dry_run or (len(items) > 1 and not keep_going)) and not can_roll_back():
+            raise usage_error(
+                "the extmail tables of this database are not InnoDB (ExtMan's MyISAM), so a"
+                " transaction cannot undo what it wrote: a dry run would write, and a batch"
+                " cannot be all or nothing. Use --continue for a batch (each line on its own),"
+                " or convert the tables (docs/adopting.md)."
+            )
         perform: Callable[[Manager, Item], Result] = getattr(self, f"perform_{action}")
         results: list[Result] = []
         note = f"command line, OS user {self.os_user}" + (", dry run" if dry_run else "")
@@ -524,6 +532,17 @@ class ObjectCommand(BaseCommand):
             password = generate_password()
             return password, password
         return item.options.get("password") or "", ""
+
+
+LEGACY_TABLES = ("domain", "mailbox", "alias", "manager", "domain_manager")
+
+
+def can_roll_back() -> bool:
+    """Whether the extmail tables can undo a transaction: not on MyISAM (or Aria), where
+    ExtMan created them and an adopted database may still have them (docs/adopting.md)."""
+    if connection.vendor != "mysql":
+        return True
+    return all(table_storage(connection, table)[0] == "innodb" for table in LEGACY_TABLES)
 
 
 def _os_user() -> str:

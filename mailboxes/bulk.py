@@ -221,8 +221,9 @@ def mailbox_import(
     ``progress(done)`` is called as the rows are checked (hashing their passwords is most of
     the time an import takes) and with the number of rows once everything is written.
 
-    ``dry_run`` does all of it, the writes included, then rolls them back: the mailboxes
-    returned are what the import would create, and no job is sent.
+    ``dry_run`` makes every check (all of them come before the first write) and returns the
+    unsaved mailboxes the import would create; nothing is written and no job is recorded, so
+    it is safe on ExtMan's MyISAM tables too, which cannot roll back.
     """
     check_domain_visible(actor, domain)
     if not rows:
@@ -327,6 +328,8 @@ def mailbox_import(
         )
         for local, hashed, name, quota_text in accepted
     ]
+    if dry_run:
+        return mailboxes  # unsaved: what the import would create
     Mailbox.objects.bulk_create(mailboxes, batch_size=INSERT_BATCH_SIZE)
     usage_change(
         dom.domain,
@@ -368,8 +371,6 @@ def mailbox_import(
             mailhost="",
             created_by=actor,
         )
-    if dry_run:
-        transaction.set_rollback(True)  # this block's writes and its jobs' sending go
     if progress is not None:
         progress(len(rows))
     return mailboxes

@@ -18,6 +18,8 @@ CONTENT_TYPES = {"csv": "text/csv; charset=utf-8", "json": "application/json"}
 FORMULA_STARTS = frozenset("=+-@\t\r")
 #: Rows per piece handed to the response (fewer, larger writes than one per row).
 ROWS_PER_PIECE = 500
+# One encoder for every row: json.dumps() with options builds a new one per call.
+_ENCODER = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"))
 
 
 def neutralise(value: Any) -> Any:
@@ -57,7 +59,7 @@ def json_pieces(rows: Iterable[dict[str, Any]]) -> Iterator[str]:
     piece: list[str] = []
     first = True
     for row in rows:
-        piece.append(("\n" if first else ",\n") + json.dumps(row, ensure_ascii=False))
+        piece.append(("\n" if first else ",\n") + _ENCODER.encode(row))
         first = False
         if len(piece) >= ROWS_PER_PIECE:
             yield "".join(piece)

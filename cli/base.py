@@ -219,6 +219,7 @@ class ObjectCommand(BaseCommand):
             "add": f"add a {self.noun}",
             "mod": f"change a {self.noun}",
             "del": f"delete a {self.noun}",
+            "import": "import a CSV file of mailboxes, all or nothing (the import page's format)",
         }.get(action, action)
 
     def common_arguments(self, parser: argparse.ArgumentParser, action: str) -> None:
@@ -283,7 +284,7 @@ class ObjectCommand(BaseCommand):
     def handle(self, *args: Any, **options: Any) -> None:
         action = options["action"]
         actor = self.actor(options)
-        self.os_user = _os_user()
+        self.os_user = os_user()
         if action == "list":
             self.list(actor, options)
         elif action == "show":
@@ -545,7 +546,7 @@ def can_roll_back() -> bool:
     return all(table_storage(connection, table)[0] == "innodb" for table in LEGACY_TABLES)
 
 
-def _os_user() -> str:
+def os_user() -> str:
     try:
         return getpass.getuser()
     except (KeyError, OSError):

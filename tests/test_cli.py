@@ -421,3 +421,72 @@ def test_exit_codes_and_stdin_of_the_real_command(tmp_path):
         "p1@a.test",
         "p2@a.test",
     ]
+
+
+def test_mailbox_import_takes_the_import_pages_csv_with_hashes_and_a_dry_run(personas):
+    from passlib.hash import md5_crypt
+
+    text = (
+        "local_part,name,password,quota,password_hash\n"
+        f"ann,Ann,{PASSWORD},5,\nbob,Bob,,,{md5_crypt.hash(PASSWORD)}\n"
+    )
+    before = snapshot()
+    code, out, err = run(
+        "mailbox",
+        "import",
+        "--as",
+        "admin@a.test",
+        "--domain",
+        "a.test",
+        "--file",
+        "-",
+        "--dry-run",
+        "--json",
+        stdin=text,
+    )
+    assert code == 0, err
+    assert json.loads(out)["created"] == ["ann@a.test", "bob@a.test"]
+    assert snapshot() == before
+    bad = text + "ann,Again,short\n"
+    code, out, err = run(
+        "mailbox",
+        "import",
+        "--as",
+        "admin@a.test",
+        "--domain",
+        "a.test",
+        "--file",
+        "-",
+        stdin=bad,
+    )
+    assert code == 1 and "Line 4" in err
+    assert snapshot() == before
+    code, out, err = run(
+        "mailbox",
+        "import",
+        "--as",
+        "admin@a.test",
+        "--domain",
+        "a.test",
+        "--file",
+        "-",
+        stdin=text,
+    )
+    assert code == 0 and "2 mailboxes imported" in out
+    assert verify_password(PASSWORD, Mailbox.objects.get(pk="bob@a.test").password)
+    entry = AuditEntry.objects.get(action="mailbox.create", object_id="bob@a.test")
+    assert entry.actor == "admin@a.test" and entry.actor_kind == "cli"
+    assert (
+        run(
+            "mailbox",
+            "import",
+            "--as",
+            "admin@a.test",
+            "--domain",
+            "b.test",
+            "--file",
+            "-",
+            stdin=text,
+        )[0]
+        == 1
+    )

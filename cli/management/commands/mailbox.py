@@ -4,10 +4,29 @@ mailbox form and services (docs/cli.md)."""
 from __future__ import annotations
 
 import argparse
+import json
+import sys
 from typing import Any
 
+from django.core.files.uploadedfile import SimpleUploadedFile
+from django.core.management.base import CommandError
+
 from accounts.models import Manager
-from cli.base import Item, ObjectCommand, Refused, Result, domain_key, flag, form_data, names, valid
+from audit.services import audit_origin
+from cli.base import (
+    REFUSED,
+    Item,
+    ObjectCommand,
+    Refused,
+    Result,
+    domain_key,
+    flag,
+    form_data,
+    names,
+    os_user,
+    usage_error,
+    valid,
+)
 from cli.options import (
     active_argument,
     changes_given,
@@ -19,7 +38,8 @@ from cli.options import (
 )
 from domains.models import Domain
 from mailadmin.lib.passwords import importable_hash
-from mailboxes.forms import MailboxForm
+from mailboxes import bulk
+from mailboxes.forms import ImportForm, MailboxForm
 from mailboxes.models import Mailbox
 from mailboxes.services import mailbox_create, mailbox_delete, mailbox_update
 
@@ -29,6 +49,7 @@ class Command(ObjectCommand):
     noun = "mailbox"
     table = "mailboxes"
     key_help = "the address, local@domain"
+    actions = ("list", "show", "add", "mod", "del", "import")
 
     def object_arguments(
         self, parser: argparse.ArgumentParser, action: str, *, in_file: bool = False
@@ -77,6 +98,19 @@ class Command(ObjectCommand):
             )
             parser.add_argument("--forward-keep-copy", type=flag, metavar="1|0")
             parser.add_argument("--internal-only", type=flag, metavar="1|0")
+        elif action == "import":
+            parser.add_argument("--domain", "-d", required=True, help="the domain to fill")
+            parser.add_argument(
+                "--file",
+                "-f",
+                required=True,
+                metavar="PATH",
+                help="the CSV file of the import page (local_part,name,password,quota,"
+                "password_hash); - for stdin",
+            )
+            parser.add_argument(
+                "--dry-run", action="store_true", help="check every line, write nothing"
+            )
         elif action == "del":
             parser.add_argument(
                 "--purge",
@@ -86,6 +120,87 @@ class Command(ObjectCommand):
                 action="store_true",
                 help="delete the mail data instead of archiving it (where allowed)",
             )
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        if options["action"] != "import":
+            super().handle(*args, **options)
+            return
+        actor = self.actor(options)
+        self.os_user = os_user()
+        self.import_file(actor, options)
+
+    def import_file(self, actor: Manager, options: dict[str, Any]) -> None:
+        """The import page's all-or-nothing import (``mailboxes.bulk.mailbox_import``): its
+        CSV format, its checks, its batch Maildir jobs."""
+        name = domain_key(options["domain"])
+        domain = Domain.objects.visible_to(actor).filter(pk=name).first()
+        if domain is None:
+            raise CommandError(f"{name}: no such domain, or not one of yours", returncode=REFUSED)
+        path = options["file"]
+        try:
+            if path == "-":
+                data = (
+                    sys.stdin.buffer.read()
+                    if hasattr(sys.stdin, "buffer")
+                    else (sys.stdin.read().encode())
+                )
+            else:
+                with open(path, "rb") as handle:
+                    data = handle.read()
+        except OSError as exc:
+            raise usage_error(f"{path}: {exc.strerror}") from exc
+        form = ImportForm(files={"file": SimpleUploadedFile("import.csv", data)})
+        if not form.is_valid():
+            raise usage_error("; ".join(str(e) for e in form.errors.get("file", [])))
+        dry_run = bool(options["dry_run"])
+        note = f"command line, OS user {self.os_user}"
+        try:
+            with audit_origin("cli", note):
+                created = bulk.mailbox_import(
+                    domain=domain.pk,
+                    rows=form.cleaned_data["file"],
+                    actor=actor,
+                    dry_run=dry_run,
+                )
+        except bulk.ImportRejected as exc:
+            if options.get("json"):
+                self.stdout.write(
+                    json.dumps(
+                        {
+                            "action": "import",
+                            "dry_run": dry_run,
+                            "committed": False,
+                            "ok": False,
+                            "errors": [
+                                {"line": line, "message": message} for line, message in exc.lines
+                            ],
+                        },
+                        ensure_ascii=False,
+                        indent=1,
+                    )
+                )
+            else:
+                for message in exc.messages:
+                    self.stderr.write(message)
+            raise CommandError("nothing was imported", returncode=REFUSED) from exc
+        addresses = [mailbox.username for mailbox in created]
+        if options.get("json"):
+            self.stdout.write(
+                json.dumps(
+                    {
+                        "action": "import",
+                        "dry_run": dry_run,
+                        "committed": not dry_run,
+                        "ok": True,
+                        "created": addresses,
+                    },
+                    ensure_ascii=False,
+                    indent=1,
+                )
+            )
+        else:
+            verb = "would be imported (dry run)" if dry_run else "imported"
+            self.stdout.write(f"{len(addresses)} mailboxes {verb}")
 
     def values(self, item: Item) -> dict[str, Any]:
         options = item.options

@@ -5,8 +5,11 @@ admin sees only themselves."""
 from __future__ import annotations
 
 import argparse
+import json
 from collections.abc import Iterator
 from typing import Any
+
+from django.core.management.base import CommandError
 
 from accounts.manager_forms import ManagerForm
 from accounts.models import DomainManager, Manager
@@ -118,10 +121,6 @@ class Command(ObjectCommand):
                 self.stdout.write(row["username"])
 
     def show(self, actor: Manager, options: dict[str, Any]) -> None:
-        import json
-
-        from django.core.management.base import CommandError
-
         wanted = [self.normalize_key(key) for key in options["key"]]
         found = {
             row["username"]: row

@@ -45,7 +45,12 @@ FIELD_NAMES = {"password1": "password", "password2": "password", "local_part": "
 
 
 class UsageParser(CommandParser):
-    """A parser whose errors are usage errors: exit code 2 (also through ``call_command``)."""
+    """A parser whose errors are usage errors: exit code 2 (also through ``call_command``).
+    Options are never abbreviated (``--password`` must not become ``--password-stdin``)."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        kwargs.setdefault("allow_abbrev", False)
+        super().__init__(**kwargs)
 
     def error(self, message: str) -> None:  # type: ignore[override]
         if self.called_from_command_line:
@@ -273,6 +278,8 @@ class ObjectCommand(BaseCommand):
                 metavar="PASSWORD",
                 help="the new password on the command line (other users may see it)",
             )
+            # Refused with a hint: a password in clear on the command line shows in ps.
+            group.add_argument("--password", dest="clear_password", help=argparse.SUPPRESS)
         group.add_argument(
             "--generate-password",
             action="store_true",
@@ -436,6 +443,11 @@ class ObjectCommand(BaseCommand):
 
     def command_line_password(self, options: dict[str, Any]) -> None:
         """``--password-stdin``/``--insecure-password`` become the item's ``password``."""
+        if options.pop("clear_password", None) is not None:
+            raise usage_error(
+                "--password: other users can read the command line; use --password-stdin or"
+                " --generate-password (or --insecure-password if you must)"
+            )
         if options.get("password_stdin"):
             if options.get("file") == "-":
                 raise usage_error("--password-stdin and --file - both want stdin")

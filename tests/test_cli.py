@@ -490,3 +490,18 @@ def test_mailbox_import_takes_the_import_pages_csv_with_hashes_and_a_dry_run(per
         )[0]
         == 1
     )
+
+
+def test_stdin_and_command_line_options_do_not_mix_with_a_batch(personas):
+    batch = f"z@a.test --password {PASSWORD}\n"
+    code, _out, err = run(
+        "mailbox", "add", "--as", ROOT, "--file", "-", "--password-stdin", stdin=batch
+    )
+    assert code == 2
+    code, _out, err = run(
+        "mailbox", "add", "--as", ROOT, "--file", "-", "--quota", "5", stdin=batch
+    )
+    assert code == 2 and "quota" in err
+    code, _out, err = run("mailbox", "add", "y@a.test", "--as", ROOT, "--file", "-", stdin=batch)
+    assert code == 2
+    assert not Mailbox.objects.filter(pk__in=["z@a.test", "y@a.test"]).exists()

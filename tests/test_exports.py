@@ -125,3 +125,18 @@ def test_an_unknown_format_falls_back_to_csv_and_a_search_with_emoji_finds_nothi
     response, body = download(client_as("admin_a"), "mailboxes", "?format=xml&q=%F0%9F%98%80")
     assert response["Content-Type"].startswith("text/csv")
     assert body.splitlines()[1:] == []
+
+
+def test_the_download_makes_one_query_per_chunk_whatever_the_rows(
+    client_as, personas, make_mailbox, monkeypatch, django_assert_num_queries
+):
+    monkeypatch.setitem(tables.export_rows.__kwdefaults__, "chunk_size", 10)
+    for number in range(34):
+        make_mailbox(f"m{number:02d}@a.test")
+    client = client_as("superadmin")
+    client.get("/")  # the session is loaded once before counting
+    # session + manager, then 4 chunks of 10, 10, 10 and 5 rows.
+    with django_assert_num_queries(6):
+        response = client.get(reverse("exports:mailboxes") + "?format=json")
+        rows = json.loads(b"".join(response.streaming_content))
+    assert len(rows) == 35

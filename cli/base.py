@@ -159,6 +159,9 @@ class Item:
     key: str
     options: dict[str, Any]
     line: int | None = None
+    #: The options given (not left at their defaults): ``--active 0`` is given, unlike no
+    #: ``--active`` at all.
+    given: frozenset[str] = frozenset()
 
 
 @dataclass
@@ -395,10 +398,11 @@ class ObjectCommand(BaseCommand):
         if path is None:
             if not options.get("key"):
                 raise usage_error(f"name the {self.noun} ({self.key_help}) or give --file")
-            return [Item(options["key"], self.item_options(action, options))]
+            values = self.item_options(action, options)
+            return [Item(options["key"], values, None, self.given(action, values))]
         if options.get("key"):
             raise usage_error("give either an object on the command line or --file, not both")
-        given = [name for name, value in self.item_options(action, options).items() if value]
+        given = sorted(self.given(action, self.item_options(action, options)))
         if given:
             raise usage_error(
                 "with --file, each line carries its options (found on the command line:"
@@ -416,10 +420,17 @@ class ObjectCommand(BaseCommand):
                 parsed = vars(self._line_parsers[action].parse_args(words))
             except CommandError as exc:
                 raise usage_error(f"{path}, line {number}: {exc}") from exc
-            items.append(Item(parsed.pop("key"), parsed, number))
+            key = parsed.pop("key")
+            items.append(Item(key, parsed, number, self.given(action, parsed)))
         if not items:
             raise usage_error(f"{path}: no objects in it")
         return items
+
+    def given(self, action: str, values: dict[str, Any]) -> frozenset[str]:
+        parser = self._line_parsers[action]
+        return frozenset(
+            name for name, value in values.items() if value != parser.get_default(name)
+        )
 
     def item_options(self, action: str, options: dict[str, Any]) -> dict[str, Any]:
         """The options of one object: those a line of a batch file may carry."""

@@ -95,7 +95,3 @@ def copy(options: dict[str, Any], values: dict[str, Any], *pairs: str) -> None:
         option, _sep, name = pair.partition(":")
         if options.get(option) is not None:
             values[name or option] = options[option]
-
-
-def changes_given(options: dict[str, Any]) -> bool:
-    return any(value not in (None, False, []) for value in options.values())

@@ -505,3 +505,12 @@ def test_stdin_and_command_line_options_do_not_mix_with_a_batch(personas):
     code, _out, err = run("mailbox", "add", "y@a.test", "--as", ROOT, "--file", "-", stdin=batch)
     assert code == 2
     assert not Mailbox.objects.filter(pk__in=["z@a.test", "y@a.test"]).exists()
+
+
+def test_a_zero_is_a_change_too(personas):
+    assert run("mailbox", "mod", "user@a.test", "--as", ROOT, "--active", "0")[0] == 0
+    assert not Mailbox.objects.get(pk="user@a.test").active
+    code, _out, err = run(
+        "mailbox", "mod", "--as", ROOT, "--file", "-", "--active", "0", stdin="user@a.test\n"
+    )
+    assert code == 2 and "active" in err

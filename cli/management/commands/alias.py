@@ -12,7 +12,7 @@ from aliases.models import Alias
 from aliases.services import alias_create, alias_delete, alias_update, missing_local_targets
 from aliases.views import NOT_FORWARDING
 from cli.base import Item, ObjectCommand, Refused, Result, domain_key, flag, form_data, names, valid
-from cli.options import active_argument, changes_given
+from cli.options import active_argument
 from mailstack.services import is_internal_only
 
 
@@ -102,7 +102,7 @@ class Command(ObjectCommand):
 
     def perform_mod(self, actor: Manager, item: Item) -> Result:
         options = item.options
-        if not changes_given(options):
+        if not item.given:
             raise Refused("nothing to change: give an option")
         alias = self._alias(actor, item)
         initial = {

@@ -10,7 +10,6 @@ from accounts.models import Manager
 from cli.base import Item, ObjectCommand, Refused, Result, domain_key, flag, form_data, valid
 from cli.options import (
     active_argument,
-    changes_given,
     copy,
     expire_argument,
     expire_value,
@@ -137,7 +136,7 @@ class Command(ObjectCommand):
         return Domain.objects.visible_to(actor).get(pk=self.normalize_key(item.key))
 
     def perform_mod(self, actor: Manager, item: Item) -> Result:
-        if not changes_given(item.options):
+        if not item.given:
             raise Refused("nothing to change: give an option")
         domain = self._domain(actor, item)
         values = self.values(item)

@@ -29,7 +29,6 @@ from cli.base import (
 )
 from cli.options import (
     active_argument,
-    changes_given,
     copy,
     expire_argument,
     expire_value,
@@ -260,7 +259,7 @@ class Command(ObjectCommand):
         )
 
     def perform_mod(self, actor: Manager, item: Item) -> Result:
-        if not changes_given(item.options):
+        if not item.given:
             raise Refused("nothing to change: give an option")
         mailbox = self._mailbox(actor, item)
         blank = MailboxForm(actor=actor, mailbox=mailbox)

@@ -15,7 +15,7 @@ from accounts.manager_forms import ManagerForm
 from accounts.models import DomainManager, Manager
 from accounts.services import assigned_domains, manager_create, manager_delete, manager_update
 from cli.base import Item, ObjectCommand, Refused, Result, flag, form_data, names, valid
-from cli.options import active_argument, changes_given, copy, expire_argument, expire_value
+from cli.options import active_argument, copy, expire_argument, expire_value
 from exports.formats import csv_pieces, json_pieces
 
 COLUMNS = (
@@ -186,7 +186,7 @@ class Command(ObjectCommand):
     def perform_mod(self, actor: Manager, item: Item) -> Result:
         self._check_superadmin(actor)
         options = item.options
-        if not changes_given(options):
+        if not item.given:
             raise Refused("nothing to change: give an option")
         manager = Manager.objects.get(pk=self.normalize_key(item.key))
         initial = {

@@ -164,7 +164,9 @@ def test_a_domain_admin_reaches_only_their_domains(personas, make_mailbox):
     code, _out, err = run("mailbox", "list", "--as", "admin@a.test", "--domain", "b.test")
     assert code == 1
     code, _out, err = run("domain", "add", "c.test", "--as", "admin@a.test")
-    assert code == 1
+    assert code == 1 and "only a superadmin" in err
+    code, _out, err = run("domain", "mod", "a.test", "--as", "admin@a.test", "--maxusers", "9")
+    assert code == 1 and "only a superadmin" in err
     code, _out, err = run("manager", "del", "admin@b.test", "--as", "admin@a.test")
     assert code == 1
     assert snapshot() == before

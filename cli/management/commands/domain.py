@@ -126,13 +126,19 @@ class Command(ObjectCommand):
     def normalize_key(self, key: str) -> str:
         return domain_key(key)
 
+    def _check_superadmin(self, actor: Manager) -> None:
+        if not actor.is_superadmin:  # as the pages: domain admins see their domains only
+            raise Refused("only a superadmin changes domains")
+
     def perform_add(self, actor: Manager, item: Item) -> Result:
+        self._check_superadmin(actor)
         values = {**self.values(item), "domain": item.key}
         form = valid(DomainAddForm(form_data(DomainAddForm(), values)))
         domain_create(name=form.cleaned_data["domain"], values=form.values(), actor=actor)
         return Result(item, ok=True, done="added")
 
     def _domain(self, actor: Manager, item: Item) -> Domain:
+        self._check_superadmin(actor)
         return Domain.objects.visible_to(actor).get(pk=self.normalize_key(item.key))
 
     def perform_mod(self, actor: Manager, item: Item) -> Result:

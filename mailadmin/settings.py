@@ -48,6 +48,8 @@ INSTALLED_APPS = [
     "mailstack",
     "expiry",
     "archives",
+    "exports",
+    "cli",
 ]
 
 MIDDLEWARE = [

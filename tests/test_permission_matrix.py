@@ -153,6 +153,10 @@ MATRIX: dict[str, Route] = {
     "mailboxes:delete": Route(get=OWNERS, post=OWNERS_DONE, kwargs={"address": MAILBOX}),
     "mailboxes:rename": Route(get=OWNERS, post=OWNERS, kwargs={"address": MAILBOX}),
     "aliases:list": Route(get=OWNERS, post=MANAGERS_REFUSE, query=ON_A),
+    # Downloads of the lists (streamed CSV/JSON), scoped as the lists.
+    "exports:domains": Route(get=ANY_MANAGER, post=MANAGERS_REFUSE),
+    "exports:mailboxes": Route(get=OWNERS, post=MANAGERS_REFUSE, query=ON_A + "&format=csv"),
+    "exports:aliases": Route(get=OWNERS, post=MANAGERS_REFUSE, query=ON_A + "&format=json"),
     "aliases:add": Route(get=OWNERS, post=OWNERS, query=ON_A),
     "aliases:edit": Route(get=OWNERS, post=OWNERS, kwargs={"address": ALIAS}),
     "aliases:delete": Route(get=OWNERS, post=OWNERS_DONE, kwargs={"address": ALIAS}),

@@ -67,9 +67,9 @@ LIST_ROUTES = [
     "signup:queue",
     "groupmail:list",
     "archives:list",
-    "activity:trace",
-    "activity:graphs",
 ]
+#: Pages with a search of their own (not a listing), opened like the lists.
+SEARCH_PAGES = ["activity:trace", "activity:graphs"]
 #: List pages that take ``?domain=``.
 DOMAIN_LISTS = [
     "mailboxes:list",
@@ -197,6 +197,8 @@ def test_every_list_search_and_link_answers_without_error(manager, odd_panel_row
     pages = {
         reverse(name) for name in LIST_ROUTES if manager == ROOT or name != "accounts:managers"
     }
+    pages |= {reverse(name) for name in SEARCH_PAGES}
+    pages |= {f"{reverse('activity:trace')}?address={q}" for q in ("a", "@", "a@b@c", "张")}
     visible = (
         Domain.objects.all()
         if manager == ROOT

@@ -28,9 +28,9 @@ from django.utils import timezone
 from test_csrf_tokens import assert_one_csrf_token_per_form
 
 from accounts.models import DomainManager, Manager
+from aliases.models import Alias
 from api.models import ApiToken
 from api.services import token_create
-from aliases.models import Alias
 from audit.models import AuditEntry
 from conftest import PASSWORD, PERSONAS
 from domains.models import Domain

@@ -7,7 +7,6 @@ from drf_spectacular.utils import extend_schema
 from rest_framework import serializers, status
 from rest_framework.request import Request
 from rest_framework.response import Response
-from rest_framework.views import APIView
 
 from aliases import services
 from aliases.forms import AliasEditForm, AliasForm
@@ -16,6 +15,7 @@ from aliases.views import _plain_aliases, alias_listing
 from api.views.base import (
     DOMAIN_PARAMETER,
     LIST_PARAMETERS,
+    ApiView,
     django_request,
     form_data,
     form_serializer,
@@ -70,7 +70,7 @@ def _detail(request: Request, address: str, code: int = status.HTTP_200_OK) -> R
     return Response(AliasSerializer(alias, context={"actor": request.user}).data, status=code)
 
 
-class AliasList(APIView):
+class AliasList(ApiView):
     @extend_schema(
         operation_id="aliases_list",
         parameters=[DOMAIN_PARAMETER, *LIST_PARAMETERS],
@@ -101,7 +101,7 @@ class AliasList(APIView):
         return _detail(request, alias.address, status.HTTP_201_CREATED)
 
 
-class AliasDetail(APIView):
+class AliasDetail(ApiView):
     @extend_schema(responses=AliasSerializer)
     def get(self, request: Request, address: str) -> Response:
         return _detail(request, address)

@@ -13,6 +13,7 @@ from drf_spectacular.utils import OpenApiParameter
 from rest_framework import exceptions, serializers
 from rest_framework.request import Request
 from rest_framework.response import Response
+from rest_framework.views import APIView
 
 from api.exceptions import NON_FIELD
 from mailadmin.lib.listing import MAX_QUERY_LENGTH, PER_PAGE_CHOICES, Listing
@@ -170,3 +171,24 @@ def checked_id(pk: int) -> int:
     if not 0 < pk <= MAX_ID:
         raise exceptions.NotFound
     return pk
+
+
+class ApiView(APIView):
+    """The API's views: throttled before the permission check, so that requests without a
+    valid login (a wrong token too) are counted per client address like the others."""
+
+    def initial(self, request: Request, *args: Any, **kwargs: Any) -> None:
+        self.format_kwarg = self.get_format_suffix(**kwargs)
+        request.accepted_renderer, request.accepted_media_type = self.perform_content_negotiation(
+            request
+        )
+        request.version, request.versioning_scheme = self.determine_version(
+            request, *args, **kwargs
+        )
+        try:
+            self.perform_authentication(request)
+        except exceptions.AuthenticationFailed:
+            self.check_throttles(request)
+            raise
+        self.check_throttles(request)
+        self.check_permissions(request)

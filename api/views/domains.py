@@ -7,12 +7,12 @@ from drf_spectacular.utils import extend_schema
 from rest_framework import serializers, status
 from rest_framework.request import Request
 from rest_framework.response import Response
-from rest_framework.views import APIView
 
 from aliases.models import Alias
 from api.permissions import ManagerWithScope, SuperadminOnly
 from api.views.base import (
     LIST_PARAMETERS,
+    ApiView,
     django_request,
     form_data,
     form_serializer,
@@ -76,7 +76,7 @@ def _detail(request: Request, name: str, code: int = status.HTTP_200_OK) -> Resp
     return Response(DomainSerializer(domain).data, status=code)
 
 
-class DomainList(APIView):
+class DomainList(ApiView):
     def get_permissions(self) -> list:
         # Domain admins read their own domains; only a superadmin adds one.
         return [SuperadminOnly() if self.request.method == "POST" else ManagerWithScope()]
@@ -105,7 +105,7 @@ class DomainList(APIView):
         return _detail(request, domain.pk, status.HTTP_201_CREATED)
 
 
-class DomainDetail(APIView):
+class DomainDetail(ApiView):
     def get_permissions(self) -> list:
         return [ManagerWithScope() if self.request.method == "GET" else SuperadminOnly()]
 
@@ -159,7 +159,7 @@ class DomainDetail(APIView):
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
-class DomainRename(APIView):
+class DomainRename(ApiView):
     permission_classes = [SuperadminOnly]
 
     @extend_schema(

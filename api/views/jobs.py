@@ -9,11 +9,11 @@ from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import serializers, status
 from rest_framework.request import Request
 from rest_framework.response import Response
-from rest_framework.views import APIView
 
 from api.views.base import (
     DOMAIN_PARAMETER,
     LIST_PARAMETERS,
+    ApiView,
     checked_id,
     django_request,
     paged,
@@ -52,7 +52,7 @@ def _get_job(request: Request, pk: int) -> Job:
     return get_visible_or_404(Job.objects, request.user, pk=checked_id(pk))
 
 
-class JobList(APIView):
+class JobList(ApiView):
     @extend_schema(
         operation_id="jobs_list",
         parameters=[
@@ -69,13 +69,13 @@ class JobList(APIView):
         return paged(listing, JobSerializer(listing.objects, many=True).data)
 
 
-class JobDetail(APIView):
+class JobDetail(ApiView):
     @extend_schema(responses=JobSerializer)
     def get(self, request: Request, pk: int) -> Response:
         return Response(JobSerializer(_get_job(request, pk)).data)
 
 
-class JobRetry(APIView):
+class JobRetry(ApiView):
     @extend_schema(request=None, responses={200: JobSerializer, 409: None})
     def post(self, request: Request, pk: int) -> Response:
         """Try a failed job again (409 for a job that has not failed)."""
@@ -86,7 +86,7 @@ class JobRetry(APIView):
         return Response(JobSerializer(_get_job(request, pk)).data)
 
 
-class JobCancel(APIView):
+class JobCancel(ApiView):
     @extend_schema(request=None, responses={200: JobSerializer, 409: None})
     def post(self, request: Request, pk: int) -> Response:
         """Give up a failed job: the jobs waiting for it go on (409 for any other job)."""
@@ -122,7 +122,7 @@ class OperationSerializer(serializers.Serializer):
     finished_at = serializers.DateTimeField(allow_null=True)
 
 
-class OperationDetail(APIView):
+class OperationDetail(ApiView):
     @extend_schema(responses=OperationSerializer)
     def get(self, request: Request, pk: int) -> Response:
         """A background operation: progress, then its result (a bulk password reset's new
@@ -166,7 +166,7 @@ class AuditSerializer(serializers.Serializer):
     message = serializers.CharField()
 
 
-class AuditList(APIView):
+class AuditList(ApiView):
     @extend_schema(
         operation_id="audit_list",
         parameters=[
@@ -185,7 +185,7 @@ class AuditList(APIView):
         return paged(listing, AuditSerializer(listing.objects, many=True).data)
 
 
-class AuditDetail(APIView):
+class AuditDetail(ApiView):
     @extend_schema(responses=AuditSerializer)
     def get(self, request: Request, pk: int) -> Response:
         entry = get_visible_or_404(AuditEntry.objects, request.user, pk=checked_id(pk))

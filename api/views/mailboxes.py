@@ -10,11 +10,11 @@ from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serial
 from rest_framework import serializers, status
 from rest_framework.request import Request
 from rest_framework.response import Response
-from rest_framework.views import APIView
 
 from api.views.base import (
     DOMAIN_PARAMETER,
     LIST_PARAMETERS,
+    ApiView,
     django_request,
     form_data,
     form_serializer,
@@ -119,7 +119,7 @@ def _detail(request: Request, address: str, code: int = status.HTTP_200_OK) -> R
     return Response(MailboxSerializer(mailbox).data, status=code)
 
 
-class MailboxList(APIView):
+class MailboxList(ApiView):
     @extend_schema(
         operation_id="mailboxes_list",
         parameters=[DOMAIN_PARAMETER, *LIST_PARAMETERS],
@@ -146,7 +146,7 @@ class MailboxList(APIView):
         return _detail(request, mailbox.username, status.HTTP_201_CREATED)
 
 
-class MailboxDetail(APIView):
+class MailboxDetail(ApiView):
     @extend_schema(responses=MailboxSerializer)
     def get(self, request: Request, address: str) -> Response:
         return _detail(request, address)
@@ -183,7 +183,7 @@ class MailboxDetail(APIView):
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
-class MailboxRename(APIView):
+class MailboxRename(ApiView):
     @extend_schema(
         request=inline_serializer("MailboxRename", {"local_part": serializers.CharField()}),
         responses=MailboxSerializer,
@@ -217,7 +217,7 @@ BulkResultSerializer = inline_serializer(
 )
 
 
-class MailboxBulk(APIView):
+class MailboxBulk(ApiView):
     @extend_schema(
         request=form_serializer("MailboxBulkSerializer", BulkForm, exclude=("confirm", "domain")),
         responses={200: BulkResultSerializer, 202: BulkResultSerializer},

@@ -11,7 +11,6 @@ from drf_spectacular.utils import extend_schema
 from rest_framework import serializers, status
 from rest_framework.request import Request
 from rest_framework.response import Response
-from rest_framework.views import APIView
 
 from accounts import services
 from accounts.manager_forms import ManagerForm
@@ -19,6 +18,7 @@ from accounts.models import DomainManager, Manager
 from api.permissions import SuperadminOnly
 from api.views.base import (
     LIST_PARAMETERS,
+    ApiView,
     django_request,
     form_data,
     form_serializer,
@@ -84,7 +84,7 @@ def _form(data: dict[str, Any], instance: Manager | None, initial: dict | None) 
     )
 
 
-class ManagerList(APIView):
+class ManagerList(ApiView):
     permission_classes = [SuperadminOnly]
 
     @extend_schema(
@@ -129,7 +129,7 @@ class ManagerList(APIView):
         return _detail(request, manager.pk, status.HTTP_201_CREATED)
 
 
-class ManagerDetail(APIView):
+class ManagerDetail(ApiView):
     permission_classes = [SuperadminOnly]
 
     @extend_schema(responses=ManagerSerializer)

@@ -9,11 +9,11 @@ from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serial
 from rest_framework import serializers, status
 from rest_framework.request import Request
 from rest_framework.response import Response
-from rest_framework.views import APIView
 
 from api.views.base import (
     DOMAIN_PARAMETER,
     LIST_PARAMETERS,
+    ApiView,
     checked_id,
     django_request,
     form_data,
@@ -62,7 +62,7 @@ def _detail(request: Request, pk: int) -> Response:
     return Response(SignupSerializer(_get(request, pk)).data)
 
 
-class SignupList(APIView):
+class SignupList(ApiView):
     @extend_schema(
         operation_id="signups_list",
         parameters=[
@@ -84,13 +84,13 @@ class SignupList(APIView):
         return paged(listing, SignupSerializer(listing.objects, many=True).data, state=state)
 
 
-class SignupDetail(APIView):
+class SignupDetail(ApiView):
     @extend_schema(responses=SignupSerializer)
     def get(self, request: Request, pk: int) -> Response:
         return _detail(request, pk)
 
 
-class SignupApprove(APIView):
+class SignupApprove(ApiView):
     @extend_schema(request=None, responses=SignupSerializer)
     def post(self, request: Request, pk: int) -> Response:
         signup = _get(request, pk)
@@ -98,7 +98,7 @@ class SignupApprove(APIView):
         return _detail(request, pk)
 
 
-class SignupReject(APIView):
+class SignupReject(ApiView):
     @extend_schema(
         request=form_serializer("SignupRejectSerializer", RejectForm), responses=SignupSerializer
     )
@@ -114,7 +114,7 @@ class SignupReject(APIView):
         return _detail(request, pk)
 
 
-class SignupBulk(APIView):
+class SignupBulk(ApiView):
     @extend_schema(
         request=form_serializer(
             "SignupBulkSerializer",

@@ -212,7 +212,8 @@ def test_a_service_refusal_is_a_field_error_with_the_forms_message(api_client, p
         content_type=JSON,
     )
     assert response.status_code == 400
-    assert "limit of 1 mailboxes" in " ".join(sum(response.json().values(), []))
+    messages = [m for field in response.json().values() for m in field]
+    assert "The domain has reached its limit of 1 mailboxes." in messages
     response = client.post(
         "/api/v1/mailboxes/",
         {"domain": "a.test", "local_part": "user", "password": "Long-enough-9"},

@@ -14,6 +14,7 @@ urlpatterns = [
     path("domains/<domain:domain>/rename/", domains.DomainRename.as_view(), name="domain-rename"),
     path("mailboxes/", mailboxes.MailboxList.as_view(), name="mailbox-list"),
     path("mailboxes/bulk/", mailboxes.MailboxBulk.as_view(), name="mailbox-bulk"),
+    path("mailboxes/import/", mailboxes.MailboxImport.as_view(), name="mailbox-import"),
     path("mailboxes/<address:address>/", mailboxes.MailboxDetail.as_view(), name="mailbox-detail"),
     path(
         "mailboxes/<address:address>/rename/",

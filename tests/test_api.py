@@ -380,3 +380,31 @@ def test_anonymous_requests_are_throttled_per_client_address(settings, db):
         wrong.get("/api/v1/domains/", REMOTE_ADDR="192.0.2.52").status_code for _ in range(3)
     ]
     assert answers == [401, 401, 429]
+
+
+def test_an_import_is_all_or_nothing_with_the_pages_messages(api_client, personas):
+    client = api_client("admin_a")
+    rows = [
+        {"local_part": "anna", "name": "Anna", "password": "Long-enough-9", "quota": 10},
+        {"local_part": "user", "name": "", "password": "Long-enough-9"},
+        {"local_part": "bad address", "password": "Long-enough-9"},
+    ]
+    response = client.post(
+        "/api/v1/mailboxes/import/", {"domain": "a.test", "rows": rows}, content_type=JSON
+    )
+    assert response.status_code == 400
+    messages = response.json()["rows"]
+    assert [m.split(":")[0] for m in messages] == ["Line 2", "Line 3"]
+    assert not Mailbox.objects.filter(pk="anna@a.test").exists()
+    response = client.post(
+        "/api/v1/mailboxes/import/",
+        {"domain": "a.test", "rows": [rows[0], {**rows[1], "local_part": "bert"}]},
+        content_type=JSON,
+    )
+    assert response.status_code == 201
+    assert response.json()["created"] == ["anna@a.test", "bert@a.test"]
+    assert AuditEntry.objects.filter(action="mailbox.create").count() == 2
+    response = client.post(
+        "/api/v1/mailboxes/import/", {"domain": "b.test", "rows": rows[:1]}, content_type=JSON
+    )
+    assert response.status_code == 404

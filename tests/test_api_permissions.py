@@ -81,6 +81,7 @@ MATRIX: dict[str, tuple[dict[str, str], str, dict[str, tuple[int, ...]]]] = {
     ),
     "api:mailbox-list": ({}, f"?domain={DOMAIN}", route(get=OWNERS, post=INVALID)),
     "api:mailbox-bulk": ({}, "", route(post=INVALID)),
+    "api:mailbox-import": ({}, "", route(post=INVALID)),
     "api:mailbox-detail": (
         {"address": MAILBOX},
         "",

@@ -127,7 +127,8 @@ def through_the_api(client, typed: dict[str, Any]) -> tuple[dict, dict[str, list
 def test_a_mailbox_created_through_the_page_and_the_api_is_the_same(
     client_as, api_token, local_part, name, quota, active, forward_to, password
 ):
-    Domain.objects.filter(pk="a.test").update(maxquota="2097152000S")  # 2000 MB: some quotas are over it
+    # 2000 MB: some quotas are over it.
+    Domain.objects.filter(pk="a.test").update(maxquota="2097152000S")
     typed = {
         "local_part": local_part,
         "name": name,

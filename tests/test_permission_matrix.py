@@ -225,6 +225,7 @@ MATRIX: dict[str, Route] = {
     ),
     "api:mailbox-list": Route(get=API_OWNERS, post=API_NO_JSON, query=ON_A),
     "api:mailbox-bulk": Route(get=API_REFUSE, post=API_NO_JSON),
+    "api:mailbox-import": Route(get=API_REFUSE, post=API_NO_JSON),
     "api:mailbox-detail": Route(get=API_OWNERS, post=API_REFUSE, kwargs={"address": MAILBOX}),
     "api:mailbox-rename": Route(
         get=API_REFUSE, post=(415, 415, 404, 401, 401), kwargs={"address": MAILBOX}

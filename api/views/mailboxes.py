@@ -6,8 +6,9 @@ from typing import Any
 
 from django.conf import settings
 from django.urls import reverse
+from django.utils.translation import gettext as _
 from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
-from rest_framework import serializers, status
+from rest_framework import exceptions, serializers, status
 from rest_framework.request import Request
 from rest_framework.response import Response
 
@@ -29,9 +30,9 @@ from mailadmin.lib.access import domain_from_query, get_visible_or_404
 from mailadmin.lib.flags import SERVICE_NAMES
 from mailadmin.lib.storable import is_storable
 from mailboxes import bulk, forwarding, services
-from mailboxes.forms import BulkForm, DeleteForm, MailboxForm, RenameForm
+from mailboxes.forms import IMPORT_COLUMNS, BulkForm, DeleteForm, MailboxForm, RenameForm
 from mailboxes.models import Mailbox
-from mailboxes.operations import mailbox_bulk_start
+from mailboxes.operations import mailbox_bulk_start, mailbox_import_start
 from mailboxes.services import quota_mb
 from mailboxes.views import mailbox_listing
 from mailstack.services import is_internal_only
@@ -258,3 +259,82 @@ class MailboxBulk(ApiView):
         )
         response["Cache-Control"] = "no-store"
         return response
+
+
+ImportRowSerializer = inline_serializer(
+    "MailboxImportRow",
+    {
+        "local_part": serializers.CharField(),
+        "name": serializers.CharField(required=False, allow_blank=True),
+        "password": serializers.CharField(),
+        "quota": serializers.IntegerField(
+            required=False, allow_null=True, help_text="MB; empty: the domain template's."
+        ),
+    },
+)
+
+
+class MailboxImport(ApiView):
+    @extend_schema(
+        request=inline_serializer(
+            "MailboxImport",
+            {
+                "domain": serializers.CharField(),
+                "rows": serializers.ListField(child=ImportRowSerializer),
+            },
+        ),
+        responses={
+            201: inline_serializer(
+                "MailboxImportResult",
+                {
+                    "created": serializers.ListField(child=serializers.CharField()),
+                    "operation": serializers.CharField(required=False),
+                },
+            )
+        },
+        description="The CSV import of the page, as JSON rows: every row checked with the rules"
+        " of a single create, all or nothing; refused rows are listed by number (the row's"
+        " position, from 1) under ``rows``. More than MAILADMIN_BACKGROUND_IMPORT_OVER rows run"
+        " as a background operation (202).",
+    )
+    def post(self, request: Request) -> Response:
+        data = payload(request)
+        name, rows = data.get("domain"), data.get("rows")
+        if not isinstance(name, str) or not is_storable(name):
+            raise exceptions.ValidationError({"domain": [_("Choose one of your domains.")]})
+        domain = get_visible_or_404(Domain.objects, request.user, pk=name)
+        if not isinstance(rows, list) or not all(isinstance(row, dict) for row in rows):
+            raise exceptions.ValidationError({"rows": [_("Send a list of mailboxes.")]})
+        clean = []
+        for number, row in enumerate(rows, start=1):
+            values = {key: row.get(key, "") for key in IMPORT_COLUMNS}
+            if not all(
+                isinstance(v, str | int) and not isinstance(v, bool) for v in values.values()
+            ):
+                raise exceptions.ValidationError(
+                    {"rows": [_("Line %(line)s: text values only.") % {"line": number}]}
+                )
+            values = {key: str(value).strip() for key, value in values.items()}
+            clean.append({**values, "line": number})
+        if len(clean) > settings.MAILADMIN_BACKGROUND_IMPORT_OVER:
+            operation = mailbox_import_start(
+                domain=domain.domain,
+                rows=clean,
+                actor=request.user,
+                request=django_request(request),
+            )
+            body = {
+                "created": [],
+                "operation": reverse("api:operation-detail", args=[operation.pk]),
+            }
+            return Response(body, status=status.HTTP_202_ACCEPTED)
+        try:
+            created = bulk.mailbox_import(
+                domain=domain.domain,
+                rows=clean,
+                actor=request.user,
+                request=django_request(request),
+            )
+        except bulk.ImportRejected as exc:
+            raise exceptions.ValidationError({"rows": exc.messages}) from exc
+        return Response({"created": [m.username for m in created]}, status=status.HTTP_201_CREATED)

@@ -408,3 +408,20 @@ def test_an_import_is_all_or_nothing_with_the_pages_messages(api_client, persona
         "/api/v1/mailboxes/import/", {"domain": "b.test", "rows": rows[:1]}, content_type=JSON
     )
     assert response.status_code == 404
+
+
+def test_deleting_a_manager_deletes_their_tokens(api_client, api_token, personas):
+    token = api_token("admin_a")
+    response = api_client("superadmin").delete("/api/v1/managers/admin@a.test/")
+    assert response.status_code == 204
+    assert not ApiToken.objects.filter(manager_id="admin@a.test").exists()
+    assert bearer(token).get("/api/v1/mailboxes/").status_code == 401
+
+
+def test_a_token_follows_its_managers_current_domains(api_token, personas):
+    from accounts.models import DomainManager
+
+    client = bearer(api_token("admin_a"))
+    assert client.get("/api/v1/mailboxes/user@a.test/").status_code == 200
+    DomainManager.objects.filter(manager_id="admin@a.test").delete()
+    assert client.get("/api/v1/mailboxes/user@a.test/").status_code == 404

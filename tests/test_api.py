@@ -275,7 +275,6 @@ def test_bulk_reset_returns_the_new_passwords_once(api_client, personas):
 
 
 # --- lists -------------------------------------------------------------------------------------
-@pytest.mark.parametrize("size", [3, 60])
 @pytest.mark.parametrize(
     "path",
     [
@@ -283,27 +282,40 @@ def test_bulk_reset_returns_the_new_passwords_once(api_client, personas):
         "/api/v1/mailboxes/?domain=a.test",
         "/api/v1/mailboxes/?q=u&sort=-quota",
         "/api/v1/aliases/?domain=a.test",
+        "/api/v1/aliases/?q=al&match=contains",
         "/api/v1/domains/",
-        "/api/v1/jobs/",
-        "/api/v1/audit/",
+        "/api/v1/jobs/?domain=a.test",
+        "/api/v1/audit/?domain=a.test",
         "/api/v1/signups/?state=",
     ],
 )
-def test_lists_run_a_constant_number_of_queries(api_client, make_mailbox, size, path):
+@pytest.mark.parametrize("persona", ["superadmin", "admin_a"])
+def test_lists_run_a_constant_number_of_queries(api_client, make_mailbox, path, persona):
     from aliases.models import Alias
 
-    for i in range(size):
-        make_mailbox(f"u{i:03}@a.test")
-        Alias.objects.create(address=f"al{i:03}@a.test", goto="x@example.org", domain_id="a.test")
-    client = api_client("admin_a")
-    client.get(path)  # usage rows of the domains, made once
-    with CaptureQueriesContext(connection) as queries:
-        response = client.get(path)
-    assert response.status_code == 200
-    assert len(response.json()["results"]) <= 25
-    # token (with its manager), the domain filter, count and page, scoping subqueries: at most 8,
-    # whatever the number of rows.
-    assert len(queries) <= 8, [q["sql"] for q in queries]
+    client = api_client(persona)
+
+    def fill(start: int, count: int) -> None:
+        for i in range(start, start + count):
+            make_mailbox(f"u{i:03}@a.test")
+            Alias.objects.create(
+                address=f"al{i:03}@a.test", goto="x@example.org", domain_id="a.test"
+            )
+            AuditEntry.objects.create(actor="x", action="mailbox.create", domain="a.test")
+
+    def count_queries() -> int:
+        client.get(path)  # usage rows of the domains written behind the panel's back: once
+        with CaptureQueriesContext(connection) as queries:
+            response = client.get(path)
+        assert response.status_code == 200
+        return len(queries)
+
+    fill(0, 3)
+    few = count_queries()
+    fill(3, 60)
+    assert count_queries() == few
+    # token (with its manager), domain filter, count, page, scoping: a handful, not a row's worth
+    assert few <= 7
 
 
 def test_lists_page_and_sort_as_the_pages_do(api_client, make_mailbox):

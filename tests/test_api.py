@@ -437,3 +437,73 @@ def test_a_token_follows_its_managers_current_domains(api_token, personas):
     assert client.get("/api/v1/mailboxes/user@a.test/").status_code == 200
     DomainManager.objects.filter(manager_id="admin@a.test").delete()
     assert client.get("/api/v1/mailboxes/user@a.test/").status_code == 404
+
+
+# --- the other resources' writes ---------------------------------------------------------------
+def test_a_superadmin_creates_renames_and_deletes_a_domain(api_client, make_mailbox, personas):
+    client = api_client("superadmin")
+    response = client.post(
+        "/api/v1/domains/",
+        {"domain": "Neu.Example", "maxusers": 5, "default_quota": 100, "maxquota": 50},
+        content_type=JSON,
+    )
+    assert response.status_code == 400
+    assert response.json() == {
+        "default_quota": ["The default quota cannot be larger than the domain's maximum."]
+    }
+    response = client.post(
+        "/api/v1/domains/", {"domain": "Neu.Example", "maxusers": 5}, content_type=JSON
+    )
+    assert response.status_code == 201 and response.json()["domain"] == "neu.example"
+    assert Domain.objects.get(pk="neu.example").active  # the form's initial value
+    make_mailbox("x@neu.example")
+    response = client.post(
+        "/api/v1/domains/neu.example/rename/", {"domain": "alt.example"}, content_type=JSON
+    )
+    assert response.status_code == 200 and response.json()["domain"] == "alt.example"
+    assert Mailbox.objects.filter(pk="x@alt.example").exists()
+    response = client.delete("/api/v1/domains/alt.example/")
+    assert response.status_code == 400 and "delete_all" in response.json()
+    response = client.delete(
+        "/api/v1/domains/alt.example/?delete_all=true&confirm_domain=alt.example"
+    )
+    assert response.status_code == 204
+    assert not Domain.objects.filter(pk="alt.example").exists()
+    actions = set(AuditEntry.objects.values_list("action", flat=True))
+    assert {"domain.create", "domain.rename", "domain.delete"} <= actions
+
+
+def test_a_signup_request_is_approved_through_the_api(api_client, personas):
+    from conftest import PASSWORD
+    from mailadmin.lib.passwords import hash_password
+    from signup.models import SignupRequest
+
+    signup = SignupRequest.objects.create(
+        domain="a.test",
+        local_part="newbie",
+        address="newbie@a.test",
+        pending_address="newbie@a.test",
+        password_hash=hash_password(PASSWORD),
+        expires_at=timezone.now() + datetime.timedelta(days=1),
+    )
+    client = api_client("admin_a")
+    listed = client.get("/api/v1/signups/?domain=a.test").json()
+    assert [r["address"] for r in listed["results"]] == ["newbie@a.test"]
+    response = client.post(f"/api/v1/signups/{signup.pk}/approve/")
+    assert response.status_code == 200 and response.json()["state"] == "approved"
+    assert Mailbox.objects.filter(pk="newbie@a.test").exists()
+    response = client.post(f"/api/v1/signups/{signup.pk}/approve/")
+    assert response.status_code == 400  # decided already: the service's message
+    assert api_client("admin_b").post(f"/api/v1/signups/{signup.pk}/reject/").status_code == 404
+
+
+def test_a_failed_job_is_retried_through_the_api(api_client, personas):
+    from provisioning.services import job_record
+
+    job = job_record(kind=Job.Kind.MAILDIR_QUOTA, payload={}, domain="a.test", object_id="x")
+    client = api_client("admin_a")
+    assert client.post(f"/api/v1/jobs/{job.pk}/retry/").status_code == 409
+    Job.objects.filter(pk=job.pk).update(state=Job.State.FAILED, last_error="disk full")
+    response = client.post(f"/api/v1/jobs/{job.pk}/retry/")
+    assert response.status_code == 200
+    assert Job.objects.get(pk=job.pk).state != Job.State.FAILED

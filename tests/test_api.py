@@ -507,3 +507,30 @@ def test_a_failed_job_is_retried_through_the_api(api_client, personas):
     response = client.post(f"/api/v1/jobs/{job.pk}/retry/")
     assert response.status_code == 200
     assert Job.objects.get(pk=job.pk).state != Job.State.FAILED
+
+
+def test_a_large_bulk_reset_runs_in_the_background_and_gives_the_passwords_once(
+    api_client, make_mailbox, settings
+):
+    from provisioning import operations
+
+    settings.MAILADMIN_BACKGROUND_BULK_OVER = 1
+    make_mailbox("second@a.test")
+    client = api_client("admin_a")
+    response = client.post(
+        "/api/v1/mailboxes/bulk/",
+        {"action": "reset_password", "addresses": ["user@a.test", "second@a.test"]},
+        content_type=JSON,
+    )
+    assert response.status_code == 202
+    url = response.json()["operation"]
+    assert client.get(url).json()["finished"] is False
+    operation_id = int(url.rstrip("/").rsplit("/", 1)[1])
+    assert operations.execute(operation_id) == "done"  # what the worker does
+    body = client.get(url).json()
+    assert body["finished"] is True and body["state"] == "done"
+    passwords = body["passwords"]
+    assert len(passwords) == 2
+    assert "passwords" not in client.get(url).json()  # once
+    # Nobody else sees the operation.
+    assert api_client("admin_b").get(url).status_code == 404

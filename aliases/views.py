@@ -17,7 +17,13 @@ from domains.models import Domain
 from domains.selectors import list_scope, usage_totals
 from mailadmin.lib.access import domain_from_query, get_visible_or_404, manager_required
 from mailadmin.lib.addresses import domain_unicode
-from mailadmin.lib.listing import CONTAINS, address_search_text, list_url, make_listing
+from mailadmin.lib.listing import (
+    CONTAINS,
+    Listing,
+    address_search_text,
+    list_url,
+    make_listing,
+)
 from mailboxes.models import Mailbox
 from mailstack.services import is_internal_only
 
@@ -79,10 +85,8 @@ def _warn_missing_targets(request: HttpRequest, alias: Alias) -> None:
         )
 
 
-@manager_required
-@require_safe
-def alias_list(request: HttpRequest) -> HttpResponse:
-    domain = domain_from_query(request)
+def alias_listing(request: HttpRequest, domain: Domain | None) -> Listing:
+    """The list's rows (query string: q, match, sort, page, per_page), shared with the API."""
     queryset = Alias.objects.visible_to(request.user)
     domains = Domain.objects.visible_to(request.user)
     if domain is not None:
@@ -92,7 +96,7 @@ def alias_list(request: HttpRequest) -> HttpResponse:
         queryset = Alias.objects.filter(domain_id__in=names)
         if not request.user.is_superadmin:  # as visible_to(): the address's domain too
             queryset = queryset.address_in(names)
-    listing = make_listing(
+    return make_listing(
         request,
         queryset,
         search=alias_search,
@@ -105,6 +109,13 @@ def alias_list(request: HttpRequest) -> HttpResponse:
         # for every alias in scope (100 ms at 100,000); the usage rows hold that number.
         total=lambda: usage_totals(domains).aliases,
     )
+
+
+@manager_required
+@require_safe
+def alias_list(request: HttpRequest) -> HttpResponse:
+    domain = domain_from_query(request)
+    listing = alias_listing(request, domain)
     return render(request, "aliases/list.html", {"listing": listing, "domain": domain})
 
 

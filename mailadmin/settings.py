@@ -50,6 +50,9 @@ INSTALLED_APPS = [
     "archives",
     "exports",
     "cli",
+    "rest_framework",
+    "drf_spectacular",
+    "api",
     "activity",
 ]
 
@@ -596,6 +599,33 @@ if MAILADMIN_DEFAULT_GID and not (
     MAILADMIN_GID_RANGE[0] <= MAILADMIN_DEFAULT_GID <= MAILADMIN_GID_RANGE[1]
 ):
     env.errors.append("MAILADMIN_DEFAULT_GID: must lie inside MAILADMIN_GID_RANGE")
+
+# --- REST API (docs/api.md) -----------------------------------------------------------------
+# Requests per minute a manager may make (token or session), and an unauthenticated client
+# address; counted in the rate-limit cache (MAILADMIN_CACHE_URL), as the public forms are.
+MAILADMIN_API_RATE = env.int("MAILADMIN_API_RATE", 600, minimum=1)
+MAILADMIN_API_ANON_RATE = env.int("MAILADMIN_API_ANON_RATE", 60, minimum=1)
+REST_FRAMEWORK = {
+    "DEFAULT_AUTHENTICATION_CLASSES": [
+        "api.authentication.TokenAuthentication",
+        "api.authentication.PanelSessionAuthentication",
+    ],
+    "DEFAULT_PERMISSION_CLASSES": ["api.permissions.ManagerWithScope"],
+    "DEFAULT_THROTTLE_CLASSES": ["api.throttling.ApiThrottle"],
+    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "EXCEPTION_HANDLER": "api.exceptions.exception_handler",
+}
+SPECTACULAR_SETTINGS = {
+    "TITLE": "mailadmin API",
+    "DESCRIPTION": "Domains, mailboxes, aliases, managers, signup requests, jobs and the audit"
+    " log of the mail panel (docs/api.md).",
+    "VERSION": "1",
+    "SERVE_INCLUDE_SCHEMA": False,
+    "SCHEMA_PATH_PREFIX": "/api/v1",
+    "COMPONENT_SPLIT_REQUEST": True,
+}
 
 # --- Logging --------------------------------------------------------------------------------
 # Security events (login failures, lockouts) go to the "mailadmin.security" logger in a

@@ -20,5 +20,7 @@ urlpatterns = [
     path("captcha/", include("captcha.urls")),
     path("", include("signup.urls")),
     path("system/mailstack/", include("mailstack.urls")),
+    path("api/v1/", include("api.urls")),
+    path("tokens/", include("api.token_urls")),
     path("", include("accounts.urls")),
 ]

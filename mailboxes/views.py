@@ -28,7 +28,13 @@ from mailadmin.lib.access import (
     visible_object,
 )
 from mailadmin.lib.flags import SERVICES
-from mailadmin.lib.listing import CONTAINS, address_search_text, list_url, make_listing
+from mailadmin.lib.listing import (
+    CONTAINS,
+    Listing,
+    address_search_text,
+    list_url,
+    make_listing,
+)
 from mailadmin.lib.storable import is_storable
 from mailboxes import bulk, forwarding, services
 from mailboxes.forms import (
@@ -83,13 +89,8 @@ def _get_mailbox(request: HttpRequest, address: str) -> Mailbox:
     return get_visible_or_404(Mailbox.objects.select_related("domain"), request.user, pk=address)
 
 
-@manager_required
-@require_safe
-def mailbox_list(request: HttpRequest) -> HttpResponse:
-    domain = domain_from_query(request)
-    if domain is not None:
-        domain = with_usage(Domain.objects.filter(pk=domain.pk)).get()
-        attach_missing_usage([domain])
+def mailbox_listing(request: HttpRequest, domain: Domain | None) -> Listing:
+    """The list's rows (query string: q, match, sort, page, per_page), shared with the API."""
     queryset = Mailbox.objects.visible_to(request.user)
     names = list_scope(request.user, domain)
     if names is not None:  # the same rows, named by a list of domains (see list_scope)
@@ -99,13 +100,23 @@ def mailbox_list(request: HttpRequest) -> HttpResponse:
     queryset = queryset.only("username", "name", "quota", "expiredate", "active", "domain_id")
     # Legacy quota strings ("104857600S,2000C") sort by their leading number.
     queryset = queryset.annotate(quota_number=Cast("quota", BigIntegerField()))
-    listing = make_listing(
+    return make_listing(
         request,
         queryset,
         search=mailbox_search,
         sort_fields=SORT_FIELDS,
         default_sort="address",
     )
+
+
+@manager_required
+@require_safe
+def mailbox_list(request: HttpRequest) -> HttpResponse:
+    domain = domain_from_query(request)
+    if domain is not None:
+        domain = with_usage(Domain.objects.filter(pk=domain.pk)).get()
+        attach_missing_usage([domain])
+    listing = mailbox_listing(request, domain)
     context = {
         "listing": listing,
         "domain": domain,

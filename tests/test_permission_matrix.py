@@ -30,6 +30,8 @@ from test_csrf_tokens import assert_one_csrf_token_per_form
 from accounts.models import DomainManager, Manager
 from activity.models import Login, Message, Recipient
 from aliases.models import Alias
+from api.models import ApiToken
+from api.services import token_create
 from audit.models import AuditEntry
 from conftest import PASSWORD, PERSONAS
 from domains.models import Domain
@@ -60,6 +62,8 @@ SIGNUP = "{signup}"
 ARCHIVE = "{archive}"
 CAPTCHA = "{captcha}"
 MESSAGE = "{message}"
+TOKEN = "{token}"  # an API token of admin_a
+AUDIT = "{audit}"  # an audit entry of a.test
 ON_A = f"?domain={DOMAIN}"
 
 OK, FOUND, NOT_FOUND, NOT_ALLOWED = 200, 302, 404, 405
@@ -101,6 +105,12 @@ EVERYONE_REFUSED = (NOT_ALLOWED,) * 5  # logging out is for everyone, by POST on
 # The mailbox portal: only the mailbox user's portal session opens it, never a manager's.
 MAILBOX_USER = (PORTAL_LOGIN, PORTAL_LOGIN, PORTAL_LOGIN, OK, PORTAL_LOGIN)
 MAILBOX_USER_REFUSE = (PORTAL_LOGIN, PORTAL_LOGIN, PORTAL_LOGIN, NOT_ALLOWED, PORTAL_LOGIN)
+# The REST API: 401 without a manager's login (a portal session is none).
+API_ANY_MANAGER = (OK, OK, OK, 401, 401)
+API_OWNERS = (OK, OK, NOT_FOUND, 401, 401)
+API_SUPERADMIN = (OK, NOT_FOUND, NOT_FOUND, 401, 401)
+API_REFUSE = (NOT_ALLOWED, NOT_ALLOWED, NOT_ALLOWED, 401, 401)
+API_NO_JSON = (415, 415, 415, 401, 401)
 
 MATRIX: dict[str, Route] = {
     # Public (a manager who is logged in already is sent on from the login page)
@@ -223,6 +233,52 @@ MATRIX: dict[str, Route] = {
     "mailstack:status_refresh": Route(get=SUPERADMIN_REFUSE, post=SUPERADMIN_DONE),
     "mailstack:queue": Route(get=SUPERADMIN, post=SUPERADMIN_REFUSE),
     "mailstack:queue_action": Route(get=SUPERADMIN_REFUSE, post=SUPERADMIN_DONE),
+    # A manager's own API tokens; an empty POST shows the form's errors. Only the owner
+    # (admin_a) revokes a token: anyone else, a superadmin too, gets 404.
+    "tokens:list": Route(get=ANY_MANAGER, post=ANY_MANAGER),
+    "tokens:revoke": Route(
+        get=MANAGERS_REFUSE, post=(NOT_FOUND, FOUND, NOT_FOUND, LOGIN, LOGIN), kwargs={"pk": TOKEN}
+    ),
+    # The REST API with the browser's session (tests/test_api_permissions.py has every method
+    # with tokens). Without a manager's login: 401; a method a route does not take: 405 to every
+    # manager, before any object is looked up (so it tells nothing about the object). An empty
+    # POST is no JSON: 415 where the data is read.
+    "api:schema": Route(get=EVERYONE, post=EVERYONE_REFUSED),
+    "api:docs": Route(get=ANY_MANAGER, post=MANAGERS_REFUSE),
+    "api:domain-list": Route(get=API_ANY_MANAGER, post=(415, 404, 404, 401, 401)),
+    "api:domain-detail": Route(
+        get=API_OWNERS, post=(405, 404, 404, 401, 401), kwargs={"domain": DOMAIN}
+    ),
+    "api:domain-rename": Route(
+        get=(405, 404, 404, 401, 401), post=(415, 404, 404, 401, 401), kwargs={"domain": DOMAIN}
+    ),
+    "api:mailbox-list": Route(get=API_OWNERS, post=API_NO_JSON, query=ON_A),
+    "api:mailbox-bulk": Route(get=API_REFUSE, post=API_NO_JSON),
+    "api:mailbox-import": Route(get=API_REFUSE, post=API_NO_JSON),
+    "api:mailbox-detail": Route(get=API_OWNERS, post=API_REFUSE, kwargs={"address": MAILBOX}),
+    "api:mailbox-rename": Route(
+        get=API_REFUSE, post=(415, 415, 404, 401, 401), kwargs={"address": MAILBOX}
+    ),
+    "api:alias-list": Route(get=API_OWNERS, post=API_NO_JSON, query=ON_A),
+    "api:alias-detail": Route(get=API_OWNERS, post=API_REFUSE, kwargs={"address": ALIAS}),
+    "api:manager-list": Route(get=API_SUPERADMIN, post=(415, 404, 404, 401, 401)),
+    "api:manager-detail": Route(
+        get=API_SUPERADMIN, post=(405, 404, 404, 401, 401), kwargs={"username": MANAGER}
+    ),
+    "api:signup-list": Route(get=API_OWNERS, post=API_REFUSE, query=ON_A),
+    "api:signup-bulk": Route(get=API_REFUSE, post=API_NO_JSON),
+    "api:signup-detail": Route(get=API_OWNERS, post=API_REFUSE, kwargs={"pk": SIGNUP}),
+    "api:signup-approve": Route(get=API_REFUSE, post=API_OWNERS, kwargs={"pk": SIGNUP}),
+    "api:signup-reject": Route(
+        get=API_REFUSE, post=(415, 415, 404, 401, 401), kwargs={"pk": SIGNUP}
+    ),
+    "api:job-list": Route(get=API_OWNERS, post=API_REFUSE, query=ON_A),
+    "api:job-detail": Route(get=API_OWNERS, post=API_REFUSE, kwargs={"pk": JOB}),
+    "api:job-retry": Route(get=API_REFUSE, post=API_OWNERS, kwargs={"pk": JOB}),
+    "api:job-cancel": Route(get=API_REFUSE, post=API_OWNERS, kwargs={"pk": JOB}),
+    "api:operation-detail": Route(get=API_OWNERS, post=API_REFUSE, kwargs={"pk": OPERATION}),
+    "api:audit-list": Route(get=API_OWNERS, post=API_REFUSE, query=ON_A),
+    "api:audit-detail": Route(get=API_OWNERS, post=API_REFUSE, kwargs={"pk": AUDIT}),
 }
 
 # Who may see a.test and its objects; anything the others get must not name them.
@@ -321,7 +377,22 @@ def objects(personas) -> dict[str, Any]:
         time=message.time, host="mx1", service="imap", address=MAILBOX, domain=DOMAIN,
         client_ip="203.0.113.5", success=True,
     )  # fmt: skip
+    token, _secret = token_create(
+        actor=Manager.objects.get(pk=MANAGER),
+        name="script",
+        scope="write",
+        expires_at=timezone.now() + datetime.timedelta(days=1),
+    )
+    entry = AuditEntry.objects.create(
+        actor=MANAGER,
+        action="mailbox.update",
+        object_type="mailbox",
+        object_id=MAILBOX,
+        domain=DOMAIN,
+    )
     return {
+        "audit": str(entry.pk),
+        "token": str(token.pk),
         "message": str(message.pk),
         "archive": str(archive.pk),
         "job": str(job.pk),
@@ -351,6 +422,7 @@ def snapshot() -> tuple:
         list(InternalOnly.objects.order_by("pk").values()),
         list(Archive.objects.order_by("pk").values_list("pk", "state")),
         list(ExpiryNotice.objects.order_by("pk").values()),
+        list(ApiToken.objects.order_by("pk").values_list("pk", "revoked_at")),
         AuditEntry.objects.exclude(action__startswith="login").count(),
     )
 

@@ -81,6 +81,13 @@ class Command(BaseCommand):
             ("aliases search, contains", "/aliases/?q=list-77&match=contains"),
             ("managers", "/managers/"),
             ("audit log", "/audit/"),
+            # The REST API's lists (with the session; docs/api.md): the pages' own listings.
+            ("api domains", "/api/v1/domains/"),
+            ("api mailboxes of largest domain", f"/api/v1/mailboxes/?domain={BIG}"),
+            ("api mailboxes of largest, page 100", f"/api/v1/mailboxes/?domain={BIG}&page=100"),
+            ("api mailboxes search", f"/api/v1/mailboxes/?domain={BIG}&q=user1234"),
+            ("api aliases of largest domain", f"/api/v1/aliases/?domain={BIG}"),
+            ("api audit log", "/api/v1/audit/"),
         ]
         self.stdout.write(f"{'page':40} {'role':12} {'median ms':>10} {'p95 ms':>8} {'queries':>8}")
         # The test client's host and plain HTTP, whatever the production settings say.

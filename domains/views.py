@@ -54,6 +54,7 @@ def domain_list(request: HttpRequest) -> HttpResponse:
         search=domain_search,
         sort_fields=SORT_FIELDS,
         default_sort="name",
+        total=lambda: Domain.objects.visible_to(request.user).count(),
     )
     attach_missing_usage(listing.objects)
     return render(request, "domains/list.html", {"listing": listing})

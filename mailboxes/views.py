@@ -20,7 +20,7 @@ from django.views.decorators.http import require_http_methods, require_POST, req
 
 from aliases.views import report_alias_changes
 from domains.models import Domain
-from domains.selectors import attach_missing_usage, list_scope, with_usage
+from domains.selectors import attach_missing_usage, list_scope, usage_totals, with_usage
 from mailadmin.lib.access import (
     domain_from_query,
     get_visible_or_404,
@@ -105,6 +105,12 @@ def mailbox_list(request: HttpRequest) -> HttpResponse:
         search=mailbox_search,
         sort_fields=SORT_FIELDS,
         default_sort="address",
+        # The usage rows hold the number of mailboxes: no COUNT over the domain per request.
+        total=(
+            (lambda: domain.used_users)
+            if domain is not None
+            else (lambda: usage_totals(Domain.objects.visible_to(request.user)).mailboxes)
+        ),
     )
     context = {
         "listing": listing,

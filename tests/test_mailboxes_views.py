@@ -14,9 +14,9 @@ from aliases.models import Alias
 from audit.models import AuditEntry
 from conftest import PASSWORD, PERSONAS
 from domains.models import Domain
+from domains.usage import recompute_domain
 from mailadmin.lib import dates
 from mailadmin.lib.passwords import verify_password
-from domains.usage import recompute_domain
 from mailboxes.models import Mailbox
 from provisioning.models import Job
 

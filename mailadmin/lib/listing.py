@@ -250,20 +250,16 @@ class Order:
 def _value(row: Any, name: str) -> Any:
     if isinstance(row, dict):
         return row.get(name)
-    try:
+    with contextlib.suppress(FieldDoesNotExist):
         name = row._meta.get_field(name).attname
-    except FieldDoesNotExist:
-        pass
     return getattr(row, name, None)
 
 
 def _seek(queryset: QuerySet, order: Order, position: tuple[Any, Any], limit: int) -> list[Any]:
     """Up to ``limit`` rows after ``position`` in ``order``; a position that does not fit the
     column (a hand-made or stale token) reads from the start of the order."""
-    try:
+    with contextlib.suppress(ValidationError, ValueError, TypeError, FieldError):
         queryset = queryset.filter(order.after(*position))
-    except (ValidationError, ValueError, TypeError, FieldError):
-        pass
     return list(queryset.order_by(*order.order_by())[:limit])
 
 

@@ -41,6 +41,7 @@ from mailboxes.forms import (
 )
 from mailboxes.homes import mailbox_home_problem
 from mailboxes.models import Mailbox
+from mailboxes.names import name_match
 from mailboxes.operations import mailbox_bulk_start, mailbox_import_start
 from provisioning.models import Job
 
@@ -53,17 +54,22 @@ SORT_FIELDS = {
 }
 
 
-def mailbox_search(text: str, match: str) -> Q:
+def mailbox_search(text: str, match: str, domains: list[str] | None = None) -> Q:
     """The list's search. By prefix (the default): ``user`` finds addresses whose local part
-    starts with it (an address is ``local@domain``), ``user@exa`` an address prefix, ``@exa``
-    the mailboxes of domains starting with ``exa``. The display name has no index, so it is
-    searched only with ``match=contains``: a substring of the address or the display name."""
+    starts with it (an address is ``local@domain``) and display names with a word starting
+    with it (``chen`` finds "Wei Chen", ``伟`` finds "陈伟明": the word index,
+    ``mailboxes.names``), ``user@exa`` an address prefix, ``@exa`` the mailboxes of domains
+    starting with ``exa``. ``match=contains``: a substring of the address or the display name
+    (a scan of every mailbox in scope). ``domains`` narrows the word lookup to the list's
+    domains (the list's own query still decides what is shown)."""
     address = address_search_text(text)
     if match == CONTAINS:
         return Q(username__icontains=address) | Q(name__icontains=text)
     if address.startswith("@"):
         return Q(domain__domain__istartswith=address[1:])
-    return Q(username__istartswith=address)
+    if "@" in address:
+        return Q(username__istartswith=address)
+    return Q(username__istartswith=address) | name_match(text, domains)
 
 
 def _attach_errors(form: Form, exc: ValidationError) -> None:
@@ -102,7 +108,7 @@ def mailbox_list(request: HttpRequest) -> HttpResponse:
     listing = make_listing(
         request,
         queryset,
-        search=mailbox_search,
+        search=lambda text, match: mailbox_search(text, match, names),
         sort_fields=SORT_FIELDS,
         default_sort="address",
         # The usage rows hold the number of mailboxes: no COUNT over the domain per request.

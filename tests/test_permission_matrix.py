@@ -124,6 +124,9 @@ MATRIX: dict[str, Route] = {
     "portal:recovery": Route(get=MAILBOX_USER, post=MAILBOX_USER, own_account=True),
     # Every manager, scoped to their own domains
     "overview": Route(get=ANY_MANAGER, post=MANAGERS_REFUSE),
+    # The top bar's search: every manager, over their own domains only ("u" finds user@a.test
+    # and "s" sales@a.test for those who may see them).
+    "search": Route(get=ANY_MANAGER, post=MANAGERS_REFUSE, query="?q=u"),
     "accounts:password": Route(get=ANY_MANAGER, post=ANY_MANAGER),
     "domains:list": Route(get=ANY_MANAGER, post=MANAGERS_REFUSE),
     "mailboxes:bulk": Route(get=MANAGERS_REFUSE, post=ANY_MANAGER),

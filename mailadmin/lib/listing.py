@@ -263,8 +263,10 @@ def _seek(queryset: QuerySet, order: Order, position: tuple[Any, Any], limit: in
     return list(queryset.order_by(*order.order_by())[:limit])
 
 
-def bounded_count(queryset: QuerySet, limit: int = COUNT_LIMIT) -> tuple[int, bool]:
-    """The number of rows, counting at most ``limit`` + 1 of them: (count, capped)."""
+def bounded_count(queryset: QuerySet, limit: int | None = None) -> tuple[int, bool]:
+    """The number of rows, counting at most ``limit`` (:data:`COUNT_LIMIT`) + 1 of them:
+    (count, capped)."""
+    limit = COUNT_LIMIT if limit is None else limit
     n = queryset.order_by()[: limit + 1].count()
     return (limit, True) if n > limit else (n, False)
 

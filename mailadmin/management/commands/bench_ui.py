@@ -44,6 +44,11 @@ CJK_FAMILY = ["陈", "王", "李", "张", "刘"]
 CJK_GIVEN = ["伟", "芳", "娜", "敏", "静", "强", "磊"]
 
 
+def _with_params(sql: str) -> str:
+    """``sql`` for a statement with parameters: a literal ``%`` (modulo) doubled."""
+    return sql.replace("%", "%%").replace("%%s", "%s")
+
+
 def _case(expression: str, values: list[str]) -> str:
     """``CASE expression % len(values) WHEN 0 THEN values[0] ... END``."""
     whens = " ".join(f"WHEN {i} THEN '{v}'" for i, v in enumerate(values))
@@ -278,14 +283,16 @@ class Command(BaseCommand):
                 maildir = sql.concat(home, "'/Maildir/'")
                 quota = sql.concat("((n % 50) + 1) * 1048576", "'S'")
                 cursor.execute(
-                    "INSERT INTO mailbox (username, uid, password, clearpwd, name, mailhost,"
-                    " maildir, homedir, quota, netdiskquota, domain, createdate, expiredate,"
-                    " active, question, answer)"
-                    f" SELECT {address}, {local}, %s, '',"
-                    f" CASE WHEN {cjk} THEN {cjk_name} ELSE {latin_name} END, '',"
-                    f" {maildir}, {home},"
-                    f" {quota}, '0S', {domain},"
-                    f" %s, '0000-00-00', 1, '', '' FROM {rows} seq",
+                    _with_params(
+                        "INSERT INTO mailbox (username, uid, password, clearpwd, name, mailhost,"
+                        " maildir, homedir, quota, netdiskquota, domain, createdate, expiredate,"
+                        " active, question, answer)"
+                        f" SELECT {address}, {local}, %s, '',"
+                        f" CASE WHEN {cjk} THEN {cjk_name} ELSE {latin_name} END, '',"
+                        f" {maildir}, {home},"
+                        f" {quota}, '0S', {domain},"
+                        f" %s, '0000-00-00', 1, '', '' FROM {rows} seq"
+                    ),
                     [password, now],
                 )
                 # The word index of the names (mailboxes.names), in the same words.
@@ -317,9 +324,11 @@ class Command(BaseCommand):
                 width = 7 if domain == f"'{BIG}'" else 5
                 target = sql.concat("'user'", sql.padded(target_n, width), "'@'", alias_domain)
                 cursor.execute(
-                    "INSERT INTO alias (address, goto, domain, createdate, active)"
-                    f" SELECT {alias_address}, {sql.concat(target, outside)},"
-                    f" {alias_domain}, %s, 1 FROM {alias_rows} seq",
+                    _with_params(
+                        "INSERT INTO alias (address, goto, domain, createdate, active)"
+                        f" SELECT {alias_address}, {sql.concat(target, outside)},"
+                        f" {alias_domain}, %s, 1 FROM {alias_rows} seq"
+                    ),
                     [now],
                 )
                 for target_expr, target_domain in (

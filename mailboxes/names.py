@@ -21,7 +21,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator
 
 from django.db import transaction
-from django.db.models import Q, Value
+from django.db.models import Exists, OuterRef, Q, Value
 from django.db.models.functions import Concat, Left, Length
 
 from mailadmin.lib.words import name_words, search_words
@@ -137,8 +137,11 @@ def name_match(text: str, domains: list[str] | None = None) -> Q:
     ``text`` (see ``mailadmin.lib.words``), through the index, within ``domains`` when given.
 
     The addresses are read first (at most :data:`LOOKUP_LIMIT` per word) and given to the
-    list's query as a list, which MariaDB reads by primary key; a word that matches more names
-    than that is given as a subquery instead (correct, but it reads every match).
+    list's query as a list, which MariaDB reads by primary key. A word that matches more names
+    than that (a common surname) becomes a correlated ``EXISTS`` on the index's (address, word)
+    key instead: the list then walks its own order and checks each row with one index lookup,
+    stopping at the end of the page. The returned filter carries ``at_least``, a number of
+    mailboxes known to match (for the list's bounded count: more than 1,000 needs no count).
     """
     words = search_words(text)
     if not words:
@@ -158,10 +161,10 @@ def name_match(text: str, domains: list[str] | None = None) -> Q:
         found = addresses if found is None else found & addresses
     condition = Q(username__in=sorted(found)) if found is not None else Q()
     for word in broad:
-        rows = NameWord.objects.filter(word__istartswith=word)
-        if domains is not None:
-            rows = rows.filter(domain__in=domains)
-        condition &= Q(username__in=rows.values("address"))
+        condition &= Q(
+            Exists(NameWord.objects.filter(address=OuterRef("username"), word__istartswith=word))
+        )
+    condition.at_least = LOOKUP_LIMIT + 1 if broad and len(words) == 1 else 0  # type: ignore[attr-defined]
     return condition
 
 

@@ -69,7 +69,10 @@ def mailbox_search(text: str, match: str, domains: list[str] | None = None) -> Q
         return Q(domain__domain__istartswith=address[1:])
     if "@" in address:
         return Q(username__istartswith=address)
-    return Q(username__istartswith=address) | name_match(text, domains)
+    names = name_match(text, domains)
+    condition = Q(username__istartswith=address) | names
+    condition.at_least = names.at_least  # type: ignore[attr-defined]
+    return condition
 
 
 def _attach_errors(form: Form, exc: ValidationError) -> None:

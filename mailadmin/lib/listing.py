@@ -302,10 +302,13 @@ def make_listing(
         match = request.GET.get("match", PREFIX)
         if match not in MATCH_CHOICES:
             match = PREFIX
+    at_least = 0  # rows a search knows to match without counting them
     if q and not is_storable(q):
         queryset = queryset.none()  # no row can hold it (and MariaDB cannot compare it)
     elif q and search is not None:
-        queryset = queryset.filter(search(q, match))
+        condition = search(q, match)
+        at_least = getattr(condition, "at_least", 0)
+        queryset = queryset.filter(condition)
     elif q and search_fields:
         queryset = queryset.filter(
             reduce(or_, (Q(**{f"{f}__icontains": q}) for f in search_fields))
@@ -329,6 +332,8 @@ def make_listing(
         if not counted:
             if total is not None and not q:
                 counted.append((total(), False))
+            elif at_least > COUNT_LIMIT:
+                counted.append((COUNT_LIMIT, True))
             else:
                 counted.append(bounded_count(queryset))
         return counted[0]

@@ -62,16 +62,20 @@ def search(request: HttpRequest) -> HttpResponse:
     groups: list[Group] = []
     if q and is_storable(q):
         user = request.user
-        names = list_scope(user, None)
         domains = Domain.objects.visible_to(user).filter(domain_search(q, PREFIX))
-        mailboxes = (
-            Mailbox.objects.visible_to(user)
-            .filter(mailbox_search(q, PREFIX, names))
-            .only("username", "name", "domain_id", "active")
+        # As the lists do (list_scope): the manager's domains as a literal list, which MariaDB
+        # plans far better than visible_to()'s subquery; the same rows.
+        names = list_scope(user, None)
+        mailboxes = Mailbox.objects.all()
+        aliases = Alias.objects.all()
+        if names is not None:
+            mailboxes = Mailbox.objects.filter(domain_id__in=names).address_in(names)
+            aliases = Alias.objects.filter(domain_id__in=names).address_in(names)
+        mailboxes = mailboxes.filter(mailbox_search(q, PREFIX, names)).only(
+            "username", "name", "domain_id", "active"
         )
         aliases = (
-            Alias.objects.visible_to(user)
-            .filter(alias_search(q, PREFIX))
+            aliases.filter(alias_search(q, PREFIX))
             .filter(NOT_FORWARDING)
             .only("address", "goto", "domain_id", "active")
         )

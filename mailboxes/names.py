@@ -19,9 +19,10 @@ own query), so a stale row can never show a mailbox that is gone or out of scope
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
+from typing import Any
 
 from django.db import transaction
-from django.db.models import Exists, OuterRef, Q, Value
+from django.db.models import Exists, OuterRef, Q, QuerySet, Value
 from django.db.models.functions import Concat, Left, Length
 
 from mailadmin.lib.words import name_words, search_words
@@ -132,39 +133,43 @@ def reindex_all() -> int:
     return len(stale) + len(missing)
 
 
+def _word_rows(word: str, domains: list[str] | None) -> QuerySet[NameWord]:
+    rows = NameWord.objects.filter(word__istartswith=word)
+    return rows if domains is None else rows.filter(domain__in=domains)
+
+
+def _has_word(word: str, address: Any) -> Exists:
+    return Exists(NameWord.objects.filter(address=address, word__istartswith=word))
+
+
 def name_match(text: str, domains: list[str] | None = None) -> Q:
     """A filter on mailboxes whose display name has a word starting with each word of
     ``text`` (see ``mailadmin.lib.words``), through the index, within ``domains`` when given.
 
-    The addresses are read first (at most :data:`LOOKUP_LIMIT` per word) and given to the
-    list's query as a list, which MariaDB reads by primary key. A word that matches more names
-    than that (a common surname) becomes a correlated ``EXISTS`` on the index's (address, word)
-    key instead: the list then walks its own order and checks each row with one index lookup,
-    stopping at the end of the page. The returned filter carries ``at_least``, a number of
-    mailboxes known to match (for the list's bounded count: more than 1,000 needs no count).
+    One query reads the addresses having every word from the index (the first word's range
+    of the (domain, word) or (word) index, each other word checked by the (address, word)
+    key), at most :data:`LOOKUP_LIMIT` + 1 of them. Up to that many are given to the list's
+    query as a list, which MariaDB reads by primary key. Beyond it (a common surname in a big
+    domain) each word becomes a correlated ``EXISTS`` on the (address, word) key: the list
+    walks its own order, checks each row with index lookups and stops at the end of the page.
+    The filter then carries ``at_least``, the number of mailboxes known to match, so that the
+    list's bounded count is skipped (more than 1,000).
     """
     words = search_words(text)
     if not words:
         return Q(pk__in=[])
-    found: set[str] | None = None
-    broad: list[str] = []
+    rows = _word_rows(words[0], domains)
+    for word in words[1:]:
+        rows = rows.filter(_has_word(word, OuterRef("address")))
+    addresses = set(
+        rows.order_by().values_list("address", flat=True).distinct()[: LOOKUP_LIMIT + 1]
+    )
+    if len(addresses) <= LOOKUP_LIMIT:
+        return Q(username__in=sorted(addresses))
+    condition = Q()
     for word in words:
-        rows = NameWord.objects.filter(word__istartswith=word)
-        if domains is not None:
-            rows = rows.filter(domain__in=domains)
-        addresses = set(
-            rows.order_by().values_list("address", flat=True).distinct()[: LOOKUP_LIMIT + 1]
-        )
-        if len(addresses) > LOOKUP_LIMIT:
-            broad.append(word)
-            continue
-        found = addresses if found is None else found & addresses
-    condition = Q(username__in=sorted(found)) if found is not None else Q()
-    for word in broad:
-        condition &= Q(
-            Exists(NameWord.objects.filter(address=OuterRef("username"), word__istartswith=word))
-        )
-    condition.at_least = LOOKUP_LIMIT + 1 if broad and len(words) == 1 else 0  # type: ignore[attr-defined]
+        condition &= Q(_has_word(word, OuterRef("username")))
+    condition.at_least = LOOKUP_LIMIT + 1  # type: ignore[attr-defined]
     return condition
 
 

@@ -71,7 +71,7 @@ def mailbox_search(text: str, match: str, domains: list[str] | None = None) -> Q
         return Q(username__istartswith=address)
     names = name_match(text, domains)
     condition = Q(username__istartswith=address) | names
-    condition.at_least = names.at_least  # type: ignore[attr-defined]
+    condition.at_least = getattr(names, "at_least", 0)  # type: ignore[attr-defined]
     return condition
 
 

@@ -104,7 +104,8 @@ class Command(BaseCommand):
         if options["only"]:
             pages = [p for p in pages if options["only"] in p[0]]
         header = (
-            f"| {'page':44} | {'role':12} | {'median ms':>9} | {'p95 ms':>7} | {'queries':>7} |"
+            f"| {'page':44} | {'role':12} | {'median ms':>9} | {'p95 ms':>7}"
+            f" | {'SQL ms':>7} | {'queries':>7} |"
         )
         self.stdout.write(header)
         self.stdout.write("|" + "|".join("-" * (len(c)) for c in header.split("|")[1:-1]) + "|")
@@ -236,7 +237,12 @@ class Command(BaseCommand):
                     continue
                 with CaptureQueriesContext(connection) as captured:
                     client.get(url)
-                sql = captured.captured_queries[-1]["sql"]
+                # the page itself: the last ordered, limited read
+                sql = next(
+                    q["sql"]
+                    for q in reversed(captured.captured_queries)
+                    if "ORDER BY" in q["sql"] and "LIMIT" in q["sql"]
+                )
                 with connection.cursor() as cursor:
                     cursor.execute(f"EXPLAIN {sql}")
                     columns = [c[0] for c in cursor.description]

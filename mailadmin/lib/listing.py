@@ -232,9 +232,11 @@ class Order:
     def reversed(self) -> Order:
         return Order(self.column, self.pk, not self.descending)
 
+    def columns(self) -> list[str]:
+        return [self.column] if self.column == self.pk else [self.column, self.pk]
+
     def order_by(self) -> list[Any]:
-        columns = [self.column] if self.column == self.pk else [self.column, self.pk]
-        return [F(c).desc() if self.descending else F(c).asc() for c in columns]
+        return [F(c).desc() if self.descending else F(c).asc() for c in self.columns()]
 
     def after(self, value: Any, key: Any) -> Q:
         """Rows after the row at (value, key) in this order."""
@@ -257,10 +259,24 @@ def _value(row: Any, name: str) -> Any:
 
 def _seek(queryset: QuerySet, order: Order, position: tuple[Any, Any], limit: int) -> list[Any]:
     """Up to ``limit`` rows after ``position`` in ``order``; a position that does not fit the
-    column (a hand-made or stale token) reads from the start of the order."""
-    with contextlib.suppress(ValidationError, ValueError, TypeError, FieldError):
-        queryset = queryset.filter(order.after(*position))
-    return list(queryset.order_by(*order.order_by())[:limit])
+    column (a hand-made or stale token) reads from the start of the order.
+
+    Two queries: the keys of the rows (sort column and primary key only, which an index on
+    (domain, column) covers, so MariaDB reads index entries in order and no row), then the
+    rows by primary key. Read in one query, MariaDB plans a seek on a domain's rows as a
+    ``ref`` on the domain and reads every row between the start (or, backwards, the end) of
+    the domain and the position: 1.2 s for a "previous" link deep in 100,000 mailboxes
+    sorted by name, against under a millisecond for the keys."""
+    try:
+        queryset_after = queryset.filter(order.after(*position))
+    except (ValidationError, ValueError, TypeError, FieldError):
+        queryset_after = queryset
+    keys = list(queryset_after.order_by(*order.order_by()).values_list(*order.columns())[:limit])
+    if not keys:
+        return []
+    pks = [key[-1] for key in keys]
+    rows = {row.pk: row for row in queryset.filter(**{f"{order.pk}__in": pks}).order_by()}
+    return [rows[pk] for pk in pks if pk in rows]
 
 
 def bounded_count(queryset: QuerySet, limit: int | None = None) -> tuple[int, bool]:
@@ -391,7 +407,7 @@ def _numbered_page(queryset: QuerySet, order: Order, number: int, per_page: int)
         return list(ordered[offset : offset + per_page + 1])
     # Deep: the position of the row before the page, reading only the key columns of the rows
     # skipped (an index-only scan where the order has an index), then a seek.
-    columns = [order.column] if order.column == order.pk else [order.column, order.pk]
+    columns = order.columns()
     boundary = list(ordered.values_list(*columns)[offset - 1 : offset])
     if not boundary:
         return []

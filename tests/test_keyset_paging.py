@@ -344,3 +344,32 @@ def test_a_deep_page_number_costs_one_key_only_query_more(
     assert listing.number == 4 and len(rows) == 25
     assert "OFFSET" in captured.captured_queries[-3]["sql"].upper()
     assert "OFFSET" not in captured.captured_queries[-2]["sql"].upper()
+
+
+@pytest.mark.mariadb
+def test_on_mariadb_a_deep_address_page_is_a_range_read_without_sorting(client_as, personas):
+    """The key query of a seek in address order names the domain's index: a range on the
+    index extended by the primary key, in order, whatever the depth (docs/performance.md)."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    if connection.vendor != "mysql":
+        pytest.fail("needs MariaDB (DATABASE_URL=mysql://...)")
+    Mailbox.objects.bulk_create(mailbox_rows("a.test", 300))
+    recompute_domain("a.test")
+    client = client_as("admin_a")
+    token = encode_position("m0200@a.test", "m0200@a.test")
+    for param in ("after", "before"):
+        with CaptureQueriesContext(connection) as captured:
+            rows, _, _ = page(client, f"/mailboxes/?domain=a.test&{param}={token}")
+        assert rows[0 if param == "after" else -1] == (
+            "m0201@a.test" if param == "after" else "m0199@a.test"
+        )
+        keys = next(q["sql"] for q in captured.captured_queries if "FORCE INDEX" in q["sql"])
+        with connection.cursor() as cursor:
+            cursor.execute(f"EXPLAIN {keys}")
+            columns = [c[0] for c in cursor.description]
+            plan = dict(zip(columns, cursor.fetchone(), strict=True))
+        assert plan["type"] == "range" and plan["key"] == "mailadmin_mailbox_domain", plan
+        assert "filesort" not in (plan["Extra"] or ""), plan
+        assert "OFFSET" not in keys.upper()

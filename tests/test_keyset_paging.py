@@ -221,6 +221,15 @@ def test_a_hostile_position_never_fails(client_as, mailboxes, token, sort, param
         assert rows == everything[start : start + len(rows)]
 
 
+@pytest.mark.parametrize("number", ["99999999999999999999999", "-3", "abc", "1e9", ""])
+def test_any_page_number_answers(client_as, personas, monkeypatch, number):
+    monkeypatch.setattr(listing_module, "COUNT_LIMIT", 2)  # a capped total: no clamping by it
+    Mailbox.objects.bulk_create(mailbox_rows("a.test", 30))
+    client = client_as("admin_a")
+    for query in (f"?q=m0&page={number}", f"?domain=a.test&page={number}"):
+        assert client.get(f"/mailboxes/{query}").status_code == 200
+
+
 def test_a_position_of_the_wrong_type_for_the_sort_reads_from_the_start(client_as, mailboxes):
     client = client_as("superadmin")
     first, _, _ = page(client, "/mailboxes/?domain=a.test&sort=quota")

@@ -58,6 +58,8 @@ MATCH_CHOICES = (PREFIX, CONTAINS)
 COUNT_LIMIT = 1000
 #: Page numbers whose first row is at most this far from the start are read with OFFSET.
 OFFSET_ROWS = 1000
+#: Highest page number taken from a URL.
+MAX_PAGE = 10_000_000
 #: Longest position token accepted from a URL.
 MAX_TOKEN_LENGTH = 2000
 
@@ -388,7 +390,8 @@ def make_listing(
                 counted.append(bounded_count(queryset))
         return counted[0]
 
-    number = max(1, _int(request.GET.get("page"), 1))
+    # A page number beyond any list (and beyond what SQL's OFFSET takes) is cut down first.
+    number = min(max(1, _int(request.GET.get("page"), 1)), MAX_PAGE)
     after = decode_position(request.GET.get("after", ""))
     before = decode_position(request.GET.get("before", ""))
     rows: list[Any]

@@ -6,10 +6,12 @@ from celery import shared_task
 
 from aliases import index as alias_index
 from domains.usage import recompute_all
+from mailboxes import names as name_index
 
 
 @shared_task(name="domains.recompute_usage")
 def recompute_usage() -> int:
-    """Periodic correction of the usage figures and of the reverse index of alias targets,
-    for rows written behind the panel's back (schedule it with Celery beat)."""
-    return recompute_all() + alias_index.reindex_all()
+    """Periodic correction of the usage figures, of the reverse index of alias targets and of
+    the word index of display names, for rows written behind the panel's back (schedule it
+    with Celery beat)."""
+    return recompute_all() + alias_index.reindex_all() + name_index.reindex_all()

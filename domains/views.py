@@ -53,6 +53,7 @@ def domain_listing(request: HttpRequest) -> Listing:
         search=domain_search,
         sort_fields=SORT_FIELDS,
         default_sort="name",
+        total=lambda: Domain.objects.visible_to(request.user).count(),
     )
     attach_missing_usage(listing.objects)
     return listing

@@ -1,10 +1,11 @@
 from django.urls import include, path
 from django.views.i18n import set_language
 
-from mailadmin import views
+from mailadmin import search, views
 
 urlpatterns = [
     path("", views.overview, name="overview"),
+    path("search/", search.search, name="search"),
     path("i18n/setlang/", set_language, name="set_language"),
     path("domains/", include("domains.urls")),
     path("mailboxes/", include("mailboxes.urls")),

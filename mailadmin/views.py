@@ -46,6 +46,7 @@ def overview(request: HttpRequest) -> HttpResponse:
             "netdisk": "used_netdisk",
         },
         default_sort="name",
+        total=lambda: totals.domains,
     )
     attach_missing_usage(listing.objects)
     return render(request, "overview.html", {"counts": counts, "listing": listing})

@@ -14,3 +14,7 @@ class MailboxesConfig(AppConfig):
 
         register_handlers()
         register()
+        # The word index of display names follows every ORM save of a mailbox.
+        from mailboxes.names import connect
+
+        connect()

@@ -114,3 +114,27 @@ class Mailbox(ServiceFlagsMixin, models.Model):
     def key_problems(self) -> list[str]:
         """What is wrong with this row's address, for a badge on the pages (legacy rows)."""
         return key_problems(self.username, self.domain_id)
+
+
+class NameWord(models.Model):
+    """The word index of display names: one row per (mailbox, word of its name), kept by the
+    panel beside the legacy ``mailbox`` table (``mailboxes.names``), so that the default
+    search finds a surname or any word of a name by an index lookup instead of a scan
+    (``mailadmin.lib.words`` says how a name is cut into words)."""
+
+    word = models.CharField(max_length=64)
+    address = models.CharField(max_length=255)
+    domain = models.CharField(max_length=255)
+
+    class Meta:
+        db_table = "mailadmin_name_word"
+        constraints = [
+            models.UniqueConstraint(fields=["address", "word"], name="mailadmin_name_word_key")
+        ]
+        indexes = [
+            models.Index(fields=["word"], name="mailadmin_name_word_word"),
+            models.Index(fields=["domain", "word"], name="mailadmin_name_word_domain"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.word} -> {self.address}"

@@ -36,17 +36,20 @@ def test_search_text_converts_unicode_domain_labels_to_ascii():
 
 def test_mailbox_search_matches_local_part_prefixes_by_default(client_as, rows):
     client = client_as("superadmin")
-    assert found(client, "/mailboxes/?q=anna") == ["anna@a.test", "anna@ab.test"]
+    # an address prefix, or a word of the display name (hanna@ is "Anna Other")
+    assert found(client, "/mailboxes/?q=anna") == ["anna@a.test", "anna@ab.test", "hanna@a.test"]
     assert found(client, "/mailboxes/?q=ANNA@a.t") == ["anna@a.test"]
     assert found(client, "/mailboxes/?q=@ab") == ["anna@ab.test"]  # domains starting with ab
-    # a substring (hanna) or a display name needs match=contains
-    assert found(client, "/mailboxes/?q=anna&match=contains") == [
+    assert found(client, "/mailboxes/?q=zoe") == ["anna@a.test"]  # "Zoe Example"
+    assert found(client, "/mailboxes/?q=exam") == ["anna@a.test"]
+    # a substring of an address (hanna) or inside a word needs match=contains
+    assert found(client, "/mailboxes/?q=nna") == []
+    assert found(client, "/mailboxes/?q=nna&match=contains") == [
         "anna@a.test",
         "anna@ab.test",
         "hanna@a.test",
     ]
-    assert found(client, "/mailboxes/?q=zoe&match=contains") == ["anna@a.test"]
-    assert found(client, "/mailboxes/?q=zoe") == []
+    assert found(client, "/mailboxes/?q=oe ex&match=contains") == ["anna@a.test"]
 
 
 def test_an_unknown_match_value_falls_back_to_prefix(client_as, rows):

@@ -136,6 +136,9 @@ MATRIX: dict[str, Route] = {
     "portal:recovery": Route(get=MAILBOX_USER, post=MAILBOX_USER, own_account=True),
     # Every manager, scoped to their own domains
     "overview": Route(get=ANY_MANAGER, post=MANAGERS_REFUSE),
+    # The top bar's search: every manager, over their own domains only ("u" finds user@a.test
+    # and "s" sales@a.test for those who may see them).
+    "search": Route(get=ANY_MANAGER, post=MANAGERS_REFUSE, query="?q=u"),
     "accounts:password": Route(get=ANY_MANAGER, post=ANY_MANAGER),
     # The code step of a sign-in: without a password step waiting for it, back to the login.
     "accounts:login_code": Route(get=(FOUND,) * 5, post=(FOUND,) * 5),

@@ -181,6 +181,11 @@ ADDITIVE_INDEXES = (
     # Whose directory is it (mailboxes.homes): other mailboxes in or around a home.
     AdditiveIndex("mailbox", "mailadmin_mailbox_homedir", ("homedir",)),
     AdditiveIndex("mailbox", "mailadmin_mailbox_maildir", ("maildir",)),
+    # The sort orders of a domain's mailbox list, for keyset paging (mailadmin.lib.listing):
+    # with InnoDB the primary key completes each index, so a page is a range read in order.
+    AdditiveIndex("mailbox", "mailadmin_mailbox_domain_name", ("domain", "name")),
+    AdditiveIndex("mailbox", "mailadmin_mailbox_domain_expiry", ("domain", "expiredate")),
+    AdditiveIndex("mailbox", "mailadmin_mailbox_domain_active", ("domain", "active")),
 )
 
 # MyISAM limits an index to 1000 bytes; InnoDB (DYNAMIC rows) to 3072.

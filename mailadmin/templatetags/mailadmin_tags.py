@@ -67,7 +67,8 @@ def sort_header(context: dict, listing: Listing, key: str, label: str) -> str:
     current = listing.sort.lstrip("-")
     descending = listing.sort.startswith("-")
     params["sort"] = f"-{key}" if current == key and not descending else key
-    params.pop("page", None)
+    for name in ("page", "after", "before", "last"):
+        params.pop(name, None)
     arrow = ""
     if current == key:
         arrow = " ▼" if descending else " ▲"

@@ -8,12 +8,14 @@ from django.core.management.base import BaseCommand
 
 from aliases import index as alias_index
 from domains.usage import recompute_all
+from mailboxes import names as name_index
 
 
 class Command(BaseCommand):
     help = (
         "Count every domain's mailboxes, aliases and allocated quotas again and correct the"
-        " usage rows that differ, and bring the reverse index of alias targets up to date"
+        " usage rows that differ, and bring the reverse index of alias targets and the word"
+        " index of display names up to date"
         " (after changes made outside the panel, e.g. by ExtMan)."
     )
 
@@ -21,3 +23,4 @@ class Command(BaseCommand):
         changed = recompute_all()
         self.stdout.write(f"usage rows corrected: {changed}")
         self.stdout.write(f"alias target index rows corrected: {alias_index.reindex_all()}")
+        self.stdout.write(f"name word index rows corrected: {name_index.reindex_all()}")

@@ -100,6 +100,9 @@ def _get_mailbox(request: HttpRequest, address: str) -> Mailbox:
 
 def mailbox_listing(request: HttpRequest, domain: Domain | None) -> Listing:
     """The list's rows (query string: q, match, sort, page, per_page), shared with the API."""
+    if domain is not None and not hasattr(domain, "used_users"):
+        domain = with_usage(Domain.objects.filter(pk=domain.pk)).get()
+        attach_missing_usage([domain])
     queryset = Mailbox.objects.visible_to(request.user)
     names = list_scope(request.user, domain)
     if names is not None:  # the same rows, named by a list of domains (see list_scope)

@@ -4,7 +4,10 @@ from __future__ import annotations
 
 from django.http import HttpRequest
 from django.urls import NoReverseMatch, reverse
+from django.utils.functional import SimpleLazyObject
 from django.utils.translation import gettext_lazy as _
+
+from mailadmin.lib.undo import take_undo
 
 # (url name, label, icon, superadmin only)
 NAVIGATION = (
@@ -45,3 +48,8 @@ def navigation(request: HttpRequest) -> dict:
             active = bool(active and (match.url_name or "").startswith("manager"))
         items.append({"url": url, "label": label, "icon": icon, "active": active})
     return {"navigation": items}
+
+
+def undo(request: HttpRequest) -> dict:
+    """The Undo offer of the last one-click change (read, and so removed, only when shown)."""
+    return {"undo": SimpleLazyObject(lambda: take_undo(request) or {})}

@@ -82,6 +82,7 @@ TEMPLATES = [
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
                 "mailadmin.context_processors.navigation",
+                "mailadmin.context_processors.undo",
             ],
         },
     },

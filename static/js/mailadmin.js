@@ -38,3 +38,65 @@ document.addEventListener("DOMContentLoaded", () => {
     });
   });
 });
+
+// Lists: the select-all box, the bulk menu (the quota box only for the quota action) and a
+// clear message instead of a post when nothing is ticked. The server says the same without
+// this script.
+document.addEventListener("DOMContentLoaded", () => {
+  document.querySelectorAll("form.js-bulk-form").forEach((form) => {
+    const boxes = () => Array.from(form.querySelectorAll("input.js-select"));
+    const all = form.querySelector("input.js-select-all");
+    if (all) {
+      all.hidden = false;
+      all.addEventListener("change", () => {
+        boxes().forEach((box) => {
+          box.checked = all.checked;
+        });
+      });
+      form.addEventListener("change", (event) => {
+        if (!event.target.classList.contains("js-select")) return;
+        const ticked = boxes().filter((box) => box.checked).length;
+        all.checked = ticked > 0 && ticked === boxes().length;
+        all.indeterminate = ticked > 0 && ticked < boxes().length;
+      });
+    }
+    const action = form.querySelector("select.js-bulk-action");
+    const showFor = Array.from(form.querySelectorAll("[data-show-for]"));
+    const sync = () => {
+      showFor.forEach((box) => {
+        box.hidden = !action || action.value !== box.dataset.showFor;
+      });
+    };
+    if (action) action.addEventListener("change", sync);
+    sync();
+    const problem = form.querySelector(".js-bulk-problem");
+    form.addEventListener("submit", (event) => {
+      if (event.submitter && event.submitter.form !== form) return;
+      let text = "";
+      if (!boxes().some((box) => box.checked)) text = form.dataset.nothingTicked;
+      else if (action && !action.value) text = form.dataset.noAction;
+      if (text && problem) {
+        event.preventDefault();
+        problem.textContent = text;
+        problem.hidden = false;
+      }
+    });
+  });
+});
+
+// "Copy" next to a password shown once.
+document.addEventListener("DOMContentLoaded", () => {
+  document.querySelectorAll("[data-copy]").forEach((button) => {
+    const field = document.querySelector(button.dataset.copy);
+    if (!field || !navigator.clipboard) return;
+    button.hidden = false;
+    button.addEventListener("click", async () => {
+      try {
+        await navigator.clipboard.writeText(field.value);
+        button.classList.replace("btn-outline-secondary", "btn-success");
+      } catch (error) {
+        field.select();
+      }
+    });
+  });
+});

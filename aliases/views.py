@@ -219,7 +219,6 @@ def alias_delete(request: HttpRequest, address: str) -> HttpResponse:
     )
 
 
-
 @manager_required
 @visible_object(_get_alias, param="address", name="alias")
 @require_POST
@@ -268,9 +267,7 @@ def alias_bulk(request: HttpRequest) -> HttpResponse:
         return redirect(back)
     if len(addresses) > services.MAX_BULK_ALIASES or not all(is_storable(a) for a in addresses):
         raise Http404
-    if _plain_aliases().visible_to(request.user).filter(pk__in=addresses).count() != len(
-        addresses
-    ):
+    if _plain_aliases().visible_to(request.user).filter(pk__in=addresses).count() != len(addresses):
         raise Http404
     if action == "delete" and not request.POST.get("confirm"):
         return render(

@@ -145,9 +145,7 @@ MATRIX: dict[str, Route] = {
     "mailboxes:delete": Route(get=OWNERS, post=OWNERS_DONE, kwargs={"address": MAILBOX}),
     "mailboxes:rename": Route(get=OWNERS, post=OWNERS, kwargs={"address": MAILBOX}),
     # One-click enable/disable: an empty POST names no state, a message and back to the list.
-    "mailboxes:set_active": Route(
-        get=OWNERS_REFUSE, post=OWNERS_DONE, kwargs={"address": MAILBOX}
-    ),
+    "mailboxes:set_active": Route(get=OWNERS_REFUSE, post=OWNERS_DONE, kwargs={"address": MAILBOX}),
     # GET asks, POST resets and shows the new password once.
     "mailboxes:reset_password": Route(get=OWNERS, post=OWNERS, kwargs={"address": MAILBOX}),
     "aliases:set_active": Route(get=OWNERS_REFUSE, post=OWNERS_DONE, kwargs={"address": ALIAS}),

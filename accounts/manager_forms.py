@@ -16,6 +16,7 @@ from domains.models import Domain
 from mailadmin.lib.addresses import domain_unicode, normalize_address
 from mailadmin.lib.storable import StorableTextMixin
 from mailadmin.lib.text import refuse_control_characters
+from mailadmin.lib.forms import IsoDateInput
 
 DATE_INPUT_FORMATS = ["%Y-%m-%d"]
 
@@ -85,7 +86,7 @@ class ManagerForm(NewPasswordMixin, StorableTextMixin, forms.Form):
         label=_("Expires"),
         required=False,
         input_formats=DATE_INPUT_FORMATS,
-        widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"),
+        widget=IsoDateInput(),
         help_text=_("YYYY-MM-DD; empty for never. After this day the manager cannot log in."),
     )
     active = forms.BooleanField(label=_("Active"), required=False, initial=True)

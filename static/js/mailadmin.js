@@ -100,3 +100,40 @@ document.addEventListener("DOMContentLoaded", () => {
     });
   });
 });
+
+// A form that came back with errors: the summary at the top takes the focus (a screen reader
+// reads it; its links lead to the fields).
+document.addEventListener("DOMContentLoaded", () => {
+  const summary = document.querySelector(".js-error-summary");
+  if (summary) summary.focus();
+});
+
+// The mailbox form's "Generate a password": one from the panel's generator, put into both
+// password fields and shown (with a Copy button) until the form is saved.
+document.addEventListener("DOMContentLoaded", () => {
+  document.querySelectorAll(".js-password-generator").forEach((box) => {
+    const form = box.closest("form");
+    box.hidden = false;
+    box.querySelector(".js-generate").addEventListener("click", async () => {
+      const failed = box.querySelector(".js-generate-failed");
+      try {
+        const response = await fetch(box.dataset.url, {
+          headers: { "X-Requested-With": "XMLHttpRequest" },
+          credentials: "same-origin",
+          cache: "no-store",
+        });
+        if (!response.ok) throw new Error(`HTTP ${response.status}`);
+        const { password } = await response.json();
+        ["password1", "password2"].forEach((name) => {
+          const field = form.querySelector(`input[name=${name}]`);
+          if (field) field.value = password;
+        });
+        box.querySelector("#generated-password").value = password;
+        box.querySelector(".js-generated-box").hidden = false;
+        failed.hidden = true;
+      } catch (error) {
+        failed.hidden = false;
+      }
+    });
+  });
+});

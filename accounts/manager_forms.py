@@ -14,9 +14,9 @@ from django.utils.translation import gettext_lazy as _
 from accounts.models import Manager
 from domains.models import Domain
 from mailadmin.lib.addresses import domain_unicode, normalize_address
+from mailadmin.lib.forms import IsoDateInput
 from mailadmin.lib.storable import StorableTextMixin
 from mailadmin.lib.text import refuse_control_characters
-from mailadmin.lib.forms import IsoDateInput
 
 DATE_INPUT_FORMATS = ["%Y-%m-%d"]
 

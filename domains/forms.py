@@ -16,9 +16,9 @@ from django.utils.translation import gettext_lazy as _
 
 from domains.models import Domain
 from domains.services import SETTING_FIELDS, validate_lifetime, validate_transport
-from mailadmin.lib.forms import IsoDateInput
 from mailadmin.lib.addresses import normalize_domain
 from mailadmin.lib.flags import SERVICES
+from mailadmin.lib.forms import IsoDateInput
 from mailadmin.lib.quota import parse_quota
 from mailadmin.lib.storable import StorableTextMixin
 

@@ -13,6 +13,7 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
 from django.http import HttpRequest
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_noop
 
 from accounts.models import Manager
 from aliases.models import Alias
@@ -205,7 +206,7 @@ def alias_create(
         object_id=address,
         domain=domain,
         changes=changes,
-        message=_("catch-all") if alias.is_catchall else "",
+        message=gettext_noop("catch-all") if alias.is_catchall else "",
     )
     return alias
 
@@ -345,6 +346,7 @@ def alias_keep_targets(
     actor: Any,
     request: HttpRequest | None,
     message: str,
+    message_args: dict[str, Any] | None = None,
 ) -> bool:
     """Give ``alias`` the targets left after others went away (a mailbox or a domain was
     deleted or renamed), or delete it when none is left; audited with ``message``.
@@ -371,5 +373,6 @@ def alias_keep_targets(
         domain=domain,
         changes=diff(before, after),
         message=message,
+        message_args=message_args,
     )
     return not kept

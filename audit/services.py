@@ -59,9 +59,13 @@ def audit_record(
     domain: str = "",
     changes: Mapping[str, list[Any]] | None = None,
     message: str = "",
+    message_args: Mapping[str, Any] | None = None,
     actor_kind: str | None = None,
 ) -> AuditEntry:
-    """Record one action. ``actor`` is a Manager, a Mailbox, a string or None (system)."""
+    """Record one action. ``actor`` is a Manager, a Mailbox, a string or None (system).
+
+    ``message`` is a note: a message id marked with ``gettext_noop`` and its ``message_args``
+    (so each reader sees it in their own language), or plain text such as an error."""
     entry = audit_entry(
         actor=actor,
         action=action,
@@ -71,6 +75,7 @@ def audit_record(
         domain=domain,
         changes=changes,
         message=message,
+        message_args=message_args,
         actor_kind=actor_kind,
     )
     entry.save(force_insert=True)
@@ -87,6 +92,7 @@ def audit_entry(
     domain: str = "",
     changes: Mapping[str, list[Any]] | None = None,
     message: str = "",
+    message_args: Mapping[str, Any] | None = None,
     actor_kind: str | None = None,
 ) -> AuditEntry:
     """The unsaved entry :func:`audit_record` writes: for ``AuditEntry.objects.bulk_create``
@@ -110,5 +116,6 @@ def audit_entry(
         object_id=object_id[:255],
         domain=domain,
         changes=dict(changes or {}),
-        message=message[:500],
+        message=str(message)[:500],
+        message_args={key: _plain(value) for key, value in (message_args or {}).items()},
     )

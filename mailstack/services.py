@@ -11,6 +11,7 @@ from typing import Any
 from django.core.exceptions import PermissionDenied
 from django.db import transaction
 from django.http import HttpRequest
+from django.utils.translation import gettext_noop
 
 from audit.services import audit_record
 from mailstack.actions import ACTIONS
@@ -109,6 +110,7 @@ def service_action_request(*, action: str, actor: Any, request: HttpRequest | No
         request=request,
         object_type="service",
         object_id=action,
-        message=f"job #{job.pk}",
+        message=gettext_noop("job #%(job)s"),
+        message_args={"job": job.pk},
     )
     return job

@@ -240,14 +240,14 @@ def alias_set_active(request: HttpRequest, alias: Alias) -> HttpResponse:
     text = (
         _("Alias %(address)s enabled.") if wanted == "1" else _("Alias %(address)s disabled.")
     ) % {"address": alias.address}
-    if was_active == (wanted == "1"):
-        messages.info(request, text)
+    if was_active == (wanted == "1") or request.POST.get("undone"):
+        messages.info(request, text)  # nothing changed, or this was the Undo itself
     else:
         offer_undo(
             request,
             message=text,
             url=reverse("aliases:set_active", args=[alias.address]),
-            fields={"active": "1" if was_active else "0", "next": back},
+            fields={"active": "1" if was_active else "0", "next": back, "undone": "1"},
         )
     return redirect(back)
 

@@ -307,14 +307,14 @@ def mailbox_set_active(request: HttpRequest, mailbox: Mailbox) -> HttpResponse:
     text = (
         _("Mailbox %(address)s enabled.") if wanted == "1" else _("Mailbox %(address)s disabled.")
     ) % {"address": mailbox.username}
-    if was_active == (wanted == "1"):
-        messages.info(request, text)
+    if was_active == (wanted == "1") or request.POST.get("undone"):
+        messages.info(request, text)  # nothing changed, or this was the Undo itself
     else:
         offer_undo(
             request,
             message=text,
             url=reverse("mailboxes:set_active", args=[mailbox.username]),
-            fields={"active": "1" if was_active else "0", "next": back},
+            fields={"active": "1" if was_active else "0", "next": back, "undone": "1"},
         )
     return redirect(back)
 

@@ -29,15 +29,18 @@ def test_a_mailbox_is_disabled_in_one_click_and_the_undo_enables_it_again(client
     undo = page.context["undo"]
     assert undo["message"] == f"Mailbox {MAILBOX} disabled."
     assert undo["url"] == f"/mailboxes/{MAILBOX}/active/"
-    assert undo["fields"] == {"active": "1", "next": LIST}
+    assert undo["fields"] == {"active": "1", "next": LIST, "undone": "1"}
     body = page.content.decode()
     assert 'data-testid="undo"' in body and 'name="active" value="1"' in body
     # Shown once.
     assert not client.get(LIST).context["undo"]
 
-    response = client.post(undo["url"], undo["fields"])
-    assert response["Location"] == LIST
+    response = client.post(undo["url"], undo["fields"], follow=True)
+    assert response.redirect_chain[-1][0] == LIST
     assert Mailbox.objects.get(pk=MAILBOX).active == 1
+    # The Undo itself is not offered an Undo.
+    assert not response.context["undo"]
+    assert messages_of(response) == [f"Mailbox {MAILBOX} enabled."]
     changes = [e.changes for e in AuditEntry.objects.filter(object_id=MAILBOX).order_by("id")]
     assert changes == [{"active": [1, 0]}, {"active": [0, 1]}]
 

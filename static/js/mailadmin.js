@@ -137,3 +137,19 @@ document.addEventListener("DOMContentLoaded", () => {
     });
   });
 });
+
+// The top bar's "More" menu closes on a click elsewhere or on Escape.
+document.addEventListener("DOMContentLoaded", () => {
+  const menus = Array.from(document.querySelectorAll("details.js-nav-more"));
+  document.addEventListener("click", (event) => {
+    menus.forEach((menu) => {
+      if (menu.open && !menu.contains(event.target)) menu.open = false;
+    });
+  });
+  document.addEventListener("keydown", (event) => {
+    if (event.key !== "Escape") return;
+    menus.forEach((menu) => {
+      menu.open = false;
+    });
+  });
+});

@@ -221,11 +221,6 @@ def note_text(message: str, args: dict[str, Any] | None) -> str:
 def summary(entry: Any) -> str:
     """One line: what happened, and to how much, without the details."""
     changes = entry.changes or {}
-    if entry.action == "mailbox.import":
-        count = len((changes.get("mailboxes") or [None, []])[1] or [])
-        return ngettext("%(count)s mailbox imported", "%(count)s mailboxes imported", count) % {
-            "count": count
-        }
     if entry.action.endswith(".update") and changes:
         if len(changes) == 1:
             ((label, before, after),) = change_rows(changes)

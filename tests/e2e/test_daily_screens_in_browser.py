@@ -290,7 +290,7 @@ def test_the_mailbox_form_helps_after_a_mistake(
     assert page.input_value("[name=password1]") == ""
     assert page.input_value("[name=expiredate]") == "2031-02-28"
     if screen == LAPTOP:
-        page.screenshot(path=screenshot_dir / "mailbox-form-error.png")
+        page.screenshot(path=screenshot_dir / "mailbox-form-summary.png")
     else:
         page.screenshot(path=screenshot_dir / "phone-mailbox-form-error.png")
     summary.get_by_role("link", name="Local part").click()
@@ -343,7 +343,7 @@ def test_the_audit_log_reads_as_sentences(
 
 
 def test_screens_of_the_lists(new_page, busy_site, console_errors, screenshot_dir: Path):
-    for screen, name in ((LAPTOP, "mailboxes.png"), (PHONE, "phone-mailboxes.png")):
+    for screen, name in ((LAPTOP, "mailboxes-undo.png"), (PHONE, "phone-mailboxes.png")):
         page = new_page(viewport=screen)
         log_in(page, ROOT)
         page.goto(LIST)

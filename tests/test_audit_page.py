@@ -49,7 +49,7 @@ def test_each_persona_sees_only_their_domains_entries(client_as, entries, person
         assert response.status_code == 302 and response["Location"].startswith("/login/")
         return
     assert response.status_code == 200
-    body = response.content.decode().replace("<wbr>", "")  # wrap_address
+    body = response.content.decode()
     assert ("secret-a@a.test" in body) == (persona in ("superadmin", "admin_a"))
     assert ("old-a@example.org" in body) == (persona in ("superadmin", "admin_a"))
     assert ("secret-b@b.test" in body) == (persona in ("superadmin", "admin_b"))
@@ -87,13 +87,13 @@ def test_the_page_shows_who_from_where_and_the_changes(client_as, personas):
         {"local_part": "sales", "domain": "a.test", "goto": "x@example.org", "active": "on"},
         REMOTE_ADDR="192.0.2.7",
     )
-    body = client.get("/audit/").content.decode().replace("<wbr>", "")
+    body = client.get("/audit/").content.decode()
     assert "root@panel.test" in body and "192.0.2.7" in body
     assert "alias.create" in body and "sales@a.test" in body and "x@example.org" in body
 
 
 def test_passwords_never_show(client_as, entries):
-    body = client_as("superadmin").get("/audit/").content.decode().replace("<wbr>", "")
+    body = client_as("superadmin").get("/audit/").content.decode()
     assert "Password" in body and "changed" in body and "$1$" not in body
 
 

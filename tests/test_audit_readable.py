@@ -20,7 +20,7 @@ MB = 1024 * 1024
 
 
 def page(client, query: str = "") -> str:
-    return client.get(f"/audit/{query}").content.decode().replace("<wbr>", "")
+    return client.get(f"/audit/{query}").content.decode()
 
 
 def visible_lines(body: str) -> list[str]:
@@ -93,7 +93,7 @@ def test_notes_and_codes_are_in_the_readers_language(client_as, personas):
     with translation.override("zh-hans"):
         assert entry.note() == "目标 x@a.test 已替换为 y@a.test"
     body = client_as("admin_a").get("/audit/", HTTP_ACCEPT_LANGUAGE="zh-hans").content.decode()
-    assert "已替换为" in body.replace("<wbr>", "")
+    assert "已替换为" in body
     # The filter offers the actions in words, the codes as values.
     assert '<option value="alias.update">alias changed</option>' in page(client_as("admin_a"))
 

@@ -166,3 +166,13 @@ def test_alias_bulk_refuses_nothing_ticked_and_other_domains(client_as, aliases)
     )
     assert response.status_code == 404
     assert set(Alias.objects.values_list("active", flat=True)) == {1}
+
+
+def test_the_mailbox_page_has_the_same_quick_actions(client_as, personas):
+    client = client_as("admin_a")
+    page = f"/mailboxes/{MAILBOX}/"
+    body = client.get(page).content.decode()
+    assert f'action="/mailboxes/{MAILBOX}/active/"' in body
+    assert f'href="/mailboxes/{MAILBOX}/reset-password/"' in body
+    response = client.post(f"/mailboxes/{MAILBOX}/active/", {"active": "0", "next": page})
+    assert response["Location"] == page and Mailbox.objects.get(pk=MAILBOX).active == 0

@@ -144,9 +144,13 @@ PAGES = [
 PUBLIC_PAGES = ["/login/", "/account/login/", "/account/forgot/", "/signup/example.com/"]
 
 
-def test_no_page_is_wider_than_a_phone(new_page, imported, console_errors):
+@pytest.mark.parametrize("language", ["en", "zh-hans", "zh-hant"])
+def test_no_page_is_wider_than_a_phone(new_page, imported, live_server, language, console_errors):
     """Nor does a table hide its buttons beyond the screen's edge."""
     page = new_page(viewport=PHONE)
+    page.context.add_cookies(
+        [{"name": "django_language", "value": language, "url": live_server.url}]
+    )
     too_wide = {}
     for url in PUBLIC_PAGES:
         response = page.goto(url)
@@ -157,13 +161,14 @@ def test_no_page_is_wider_than_a_phone(new_page, imported, console_errors):
     for url in PAGES:
         response = page.goto(url)
         assert response is not None and response.status == 200, url
+        assert page.locator("html").get_attribute("lang") == language
         if problem := width_problem(page):
             too_wide[url] = problem
     assert too_wide == {}, pprint.pformat(too_wide)
     assert console_errors == []
 
 
-def test_the_top_bar_fits_a_laptop_in_one_row(new_page, busy_site, console_errors):
+def test_the_top_bar_fits_a_laptop_in_one_row(new_page, busy_site, live_server, console_errors):
     page = new_page(viewport=LAPTOP)
     log_in(page, ROOT)
     bar = page.locator("nav.navbar").first
@@ -173,6 +178,23 @@ def test_the_top_bar_fits_a_laptop_in_one_row(new_page, busy_site, console_error
             assert inside(page, link), link.inner_text()
     assert inside(page, page.get_by_test_id("whoami"))
     assert inside(page, page.get_by_role("button", name="Log out"))
+    # Room for a search box (200 pixels) between the sections and the signed-in manager.
+    more = page.get_by_test_id("nav-more").bounding_box()
+    whoami = page.get_by_test_id("whoami").bounding_box()
+    assert whoami["x"] - (more["x"] + more["width"]) >= 200
+    # The same in both Chinese scripts.
+    for language in ("zh-hans", "zh-hant"):
+        page.context.add_cookies(
+            [{"name": "django_language", "value": language, "url": live_server.url}]
+        )
+        page.goto("/")
+        assert page.locator("html").get_attribute("lang") == language
+        assert bar.bounding_box()["height"] < 70, language
+        more = page.get_by_test_id("nav-more").bounding_box()
+        whoami = page.get_by_test_id("whoami").bounding_box()
+        assert whoami["x"] - (more["x"] + more["width"]) >= 200, language
+    page.context.add_cookies([{"name": "django_language", "value": "en", "url": live_server.url}])
+    page.goto("/")
     # Every section is reachable from the bar.
     page.locator("#mainnav").get_by_text("More").click()
     page.locator("#mainnav").get_by_role("link", name="Audit log").click()

@@ -363,3 +363,42 @@ def client_as(personas):
 
 
 PERSONAS = ("superadmin", "admin_a", "admin_b", "user_a", "anonymous")
+
+
+@pytest.fixture
+def api_token(personas):
+    """``api_token("admin_a", scope="write")``: a new API token of that persona (the token
+    text, shown once)."""
+    import datetime
+
+    from django.utils import timezone
+
+    from api.services import token_create
+
+    def make(persona: str, *, scope: str = "write", days: int = 30) -> str:
+        _row, token = token_create(
+            actor=personas[persona],
+            name=f"test {persona} {scope}",
+            scope=scope,
+            expires_at=timezone.now() + datetime.timedelta(days=days),
+        )
+        return token
+
+    return make
+
+
+@pytest.fixture
+def api_client(api_token):
+    """``api_client("admin_a")``: a test client sending that persona's token ("anonymous": none;
+    "user_a", a mailbox user, has no token: the client sends a made-up one)."""
+
+    def make(persona: str, *, scope: str = "write") -> Client:
+        if persona in ("superadmin", "admin_a", "admin_b"):
+            token = api_token(persona, scope=scope)
+        elif persona == "user_a":
+            token = "mat_000000000000_not-a-token"
+        else:
+            return Client()
+        return Client(headers={"Authorization": f"Bearer {token}"})
+
+    return make

@@ -24,7 +24,13 @@ from mailadmin.lib.access import (
     visible_object,
 )
 from mailadmin.lib.addresses import domain_unicode
-from mailadmin.lib.listing import CONTAINS, address_search_text, list_url, make_listing
+from mailadmin.lib.listing import (
+    CONTAINS,
+    Listing,
+    address_search_text,
+    list_url,
+    make_listing,
+)
 from mailadmin.lib.redirects import local_next
 from mailadmin.lib.storable import is_storable
 from mailadmin.lib.undo import offer_undo
@@ -94,10 +100,8 @@ def _warn_missing_targets(request: HttpRequest, alias: Alias) -> None:
         )
 
 
-@manager_required
-@require_safe
-def alias_list(request: HttpRequest) -> HttpResponse:
-    domain = domain_from_query(request)
+def alias_listing(request: HttpRequest, domain: Domain | None) -> Listing:
+    """The list's rows (query string: q, match, sort, page, per_page), shared with the API."""
     queryset = Alias.objects.visible_to(request.user)
     domains = Domain.objects.visible_to(request.user)
     if domain is not None:
@@ -107,7 +111,7 @@ def alias_list(request: HttpRequest) -> HttpResponse:
         queryset = Alias.objects.filter(domain_id__in=names)
         if not request.user.is_superadmin:  # as visible_to(): the address's domain too
             queryset = queryset.address_in(names)
-    listing = make_listing(
+    return make_listing(
         request,
         queryset,
         search=alias_search,
@@ -120,8 +124,14 @@ def alias_list(request: HttpRequest) -> HttpResponse:
         # for every alias in scope (100 ms at 100,000); the usage rows hold that number.
         total=lambda: usage_totals(domains).aliases,
     )
+
+
+@manager_required
+@require_safe
+def alias_list(request: HttpRequest) -> HttpResponse:
+    domain = domain_from_query(request)
     context = {
-        "listing": listing,
+        "listing": alias_listing(request, domain),
         "domain": domain,
         "bulk_actions": list(ALIAS_BULK_LABELS.items()),
     }

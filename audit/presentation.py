@@ -17,9 +17,19 @@ from mailadmin.lib.flags import SERVICES
 from mailadmin.lib.quota import quota_bytes
 
 ACTIONS: dict[str, Any] = {
+    "2fa.codes": gettext_lazy("two-factor recovery codes renewed"),
+    "2fa.enrolled": gettext_lazy("two-factor authenticator set up"),
+    "2fa.failed": gettext_lazy("wrong two-factor code"),
+    "2fa.key_added": gettext_lazy("security key added"),
+    "2fa.key_removed": gettext_lazy("security key removed"),
+    "2fa.recovery_used": gettext_lazy("two-factor recovery code used"),
+    "2fa.removed": gettext_lazy("two-factor sign-in turned off"),
+    "2fa.reset": gettext_lazy("two-factor sign-in reset by a superadmin"),
     "alias.create": gettext_lazy("alias created"),
     "alias.update": gettext_lazy("alias changed"),
     "alias.delete": gettext_lazy("alias deleted"),
+    "api_token.create": gettext_lazy("API token made"),
+    "api_token.revoke": gettext_lazy("API token revoked"),
     "archive.purge": gettext_lazy("archive deleted"),
     "archive.restore": gettext_lazy("archive restored"),
     "archive.scan": gettext_lazy("archives measured"),
@@ -44,6 +54,7 @@ ACTIONS: dict[str, Any] = {
     "mailbox.rename": gettext_lazy("mailbox renamed"),
     "mailstack.download": gettext_lazy("mail system file downloaded"),
     "mailstack.service_action": gettext_lazy("mail service action"),
+    "mailstack.queue_action": gettext_lazy("mail queue action"),
     "manager.create": gettext_lazy("manager created"),
     "manager.update": gettext_lazy("manager changed"),
     "manager.delete": gettext_lazy("manager deleted"),
@@ -113,6 +124,7 @@ FIELDS: dict[str, Any] = {
     "state": gettext_lazy("State"),
     "sent": gettext_lazy("Sent"),
     "restored_to": gettext_lazy("Restored into"),
+    "revoked": gettext_lazy("Revoked"),
     "signup_approval": gettext_lazy("Signup approval"),
     "mailboxes": gettext_lazy("Mailboxes"),
 }
@@ -131,7 +143,7 @@ QUOTA_FIELDS = frozenset(
     }
 )
 YES_NO_FIELDS = frozenset(
-    {"active", "can_signup", "forward_keep_copy", "internal_only"}
+    {"active", "can_signup", "forward_keep_copy", "internal_only", "revoked"}
     | {f"enable_{name}" for name, _label in SERVICES}
 )
 # 1 means "disabled" in these legacy columns.

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from django.db.models import QuerySet
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.views.decorators.http import require_safe
@@ -10,7 +11,7 @@ from accounts.models import DomainManager
 from audit.models import AuditEntry
 from audit.presentation import action_label
 from mailadmin.lib.access import manager_required
-from mailadmin.lib.listing import make_listing
+from mailadmin.lib.listing import Listing, make_listing
 from mailadmin.lib.storable import is_storable
 from mailadmin.lib.urlkeys import domain_from_param
 
@@ -34,6 +35,24 @@ def _domain_filter(request: HttpRequest) -> str:
     return name
 
 
+def audit_listing(
+    request: HttpRequest, entries: QuerySet[AuditEntry], *, domain: str, action: str
+) -> Listing:
+    """The entries of ``domain`` and ``action`` when given (q, sort, page, per_page), shared
+    with the API."""
+    if domain:
+        entries = entries.filter(domain=domain)
+    if action:
+        entries = entries.filter(action=action) if is_storable(action) else entries.none()
+    return make_listing(
+        request,
+        entries,
+        search_fields=["actor", "object_id", "action", "message"],
+        sort_fields={"time": "id", "actor": "actor", "action": "action"},
+        default_sort="-time",  # ids grow with time; the key is the cheapest order
+    )
+
+
 @manager_required
 @require_safe
 def audit_list(request: HttpRequest) -> HttpResponse:
@@ -41,17 +60,7 @@ def audit_list(request: HttpRequest) -> HttpResponse:
     entries = AuditEntry.objects.visible_to(request.user)
     actions = list(entries.order_by("action").values_list("action", flat=True).distinct())
     action = request.GET.get("action", "").strip()
-    if domain:
-        entries = entries.filter(domain=domain)
-    if action:
-        entries = entries.filter(action=action) if is_storable(action) else entries.none()
-    listing = make_listing(
-        request,
-        entries,
-        search_fields=["actor", "object_id", "action", "message"],
-        sort_fields={"time": "id", "actor": "actor", "action": "action"},
-        default_sort="-time",  # ids grow with time; the key is the cheapest order
-    )
+    listing = audit_listing(request, entries, domain=domain, action=action)
     return render(
         request,
         "audit/list.html",

@@ -26,7 +26,7 @@ from mailadmin.lib.access import (
 )
 from mailadmin.lib.addresses import domain_unicode
 from mailadmin.lib.flags import SERVICES
-from mailadmin.lib.listing import make_listing
+from mailadmin.lib.listing import Listing, make_listing
 from mailboxes.models import Mailbox
 from provisioning.models import Job
 
@@ -45,9 +45,8 @@ def _data(request: HttpRequest) -> QueryDict | None:
     return request.POST if request.method == "POST" else None
 
 
-@manager_required
-@require_safe
-def domain_list(request: HttpRequest) -> HttpResponse:
+def domain_listing(request: HttpRequest) -> Listing:
+    """The list's rows with their usage (q, match, sort, page, per_page), shared with the API."""
     listing = make_listing(
         request,
         with_usage(Domain.objects.visible_to(request.user)),
@@ -56,6 +55,13 @@ def domain_list(request: HttpRequest) -> HttpResponse:
         default_sort="name",
     )
     attach_missing_usage(listing.objects)
+    return listing
+
+
+@manager_required
+@require_safe
+def domain_list(request: HttpRequest) -> HttpResponse:
+    listing = domain_listing(request)
     return render(request, "domains/list.html", {"listing": listing})
 
 

@@ -10,6 +10,7 @@ urlpatterns = [
     path("mailboxes/", include("mailboxes.urls")),
     path("aliases/", include("aliases.urls")),
     path("audit/", include("audit.urls")),
+    path("export/", include("exports.urls")),
     path("jobs/", include("provisioning.urls")),
     path("groupmail/", include("groupmail.urls")),
     path("expiry/", include("expiry.urls")),
@@ -18,5 +19,7 @@ urlpatterns = [
     path("captcha/", include("captcha.urls")),
     path("", include("signup.urls")),
     path("system/mailstack/", include("mailstack.urls")),
+    path("api/v1/", include("api.urls")),
+    path("tokens/", include("api.token_urls")),
     path("", include("accounts.urls")),
 ]

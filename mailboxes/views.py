@@ -28,7 +28,13 @@ from mailadmin.lib.access import (
     visible_object,
 )
 from mailadmin.lib.flags import SERVICES
-from mailadmin.lib.listing import CONTAINS, address_search_text, list_url, make_listing
+from mailadmin.lib.listing import (
+    CONTAINS,
+    Listing,
+    address_search_text,
+    list_url,
+    make_listing,
+)
 from mailadmin.lib.redirects import local_next
 from mailadmin.lib.storable import is_storable
 from mailadmin.lib.undo import offer_undo
@@ -86,13 +92,8 @@ def _get_mailbox(request: HttpRequest, address: str) -> Mailbox:
     return get_visible_or_404(Mailbox.objects.select_related("domain"), request.user, pk=address)
 
 
-@manager_required
-@require_safe
-def mailbox_list(request: HttpRequest) -> HttpResponse:
-    domain = domain_from_query(request)
-    if domain is not None:
-        domain = with_usage(Domain.objects.filter(pk=domain.pk)).get()
-        attach_missing_usage([domain])
+def mailbox_listing(request: HttpRequest, domain: Domain | None) -> Listing:
+    """The list's rows (query string: q, match, sort, page, per_page), shared with the API."""
     queryset = Mailbox.objects.visible_to(request.user)
     names = list_scope(request.user, domain)
     if names is not None:  # the same rows, named by a list of domains (see list_scope)
@@ -102,13 +103,23 @@ def mailbox_list(request: HttpRequest) -> HttpResponse:
     queryset = queryset.only("username", "name", "quota", "expiredate", "active", "domain_id")
     # Legacy quota strings ("104857600S,2000C") sort by their leading number.
     queryset = queryset.annotate(quota_number=Cast("quota", BigIntegerField()))
-    listing = make_listing(
+    return make_listing(
         request,
         queryset,
         search=mailbox_search,
         sort_fields=SORT_FIELDS,
         default_sort="address",
     )
+
+
+@manager_required
+@require_safe
+def mailbox_list(request: HttpRequest) -> HttpResponse:
+    domain = domain_from_query(request)
+    if domain is not None:
+        domain = with_usage(Domain.objects.filter(pk=domain.pk)).get()
+        attach_missing_usage([domain])
+    listing = mailbox_listing(request, domain)
     context = {
         "listing": listing,
         "domain": domain,
@@ -431,18 +442,25 @@ def mailbox_bulk(request: HttpRequest) -> HttpResponse:
 @manager_required
 @require_http_methods(["GET", "POST"])
 def mailbox_import(request: HttpRequest) -> HttpResponse:
-    """Create the mailboxes of a CSV file in one domain, all or nothing (SPEC §7.1)."""
+    """Create the mailboxes of a CSV file in one domain, all or nothing (SPEC §7.1); the
+    "Dry run" button checks every line the same way and writes nothing."""
     domain = domain_from_query(request)
     if domain is None:
         raise Http404
     form = ImportForm(request.POST or None, request.FILES or None)
     errors: list[str] = []
+    dry_run = "dry_run" in request.POST
+    preview: list[Mailbox] | None = None
     if request.method == "POST" and form.is_valid():
         rows = form.cleaned_data["file"]
         if len(rows) > settings.MAILADMIN_BACKGROUND_IMPORT_OVER:
             # Too long for a request: a background operation with a progress bar.
             operation = mailbox_import_start(
-                domain=domain.domain, rows=rows, actor=request.user, request=request
+                domain=domain.domain,
+                rows=rows,
+                actor=request.user,
+                request=request,
+                dry_run=dry_run,
             )
             return redirect(operation)
         try:
@@ -451,15 +469,25 @@ def mailbox_import(request: HttpRequest) -> HttpResponse:
                 rows=rows,
                 actor=request.user,
                 request=request,
+                dry_run=dry_run,
             )
         except bulk.ImportRejected as exc:
             errors = exc.messages
         else:
-            messages.success(
-                request,
-                _("%(count)s mailboxes imported; their Maildirs are being prepared.")
-                % {"count": len(created)},
-            )
-            return redirect(_list_url(domain.domain))
-    context = {"form": form, "domain": domain, "import_errors": errors}
+            if dry_run:
+                preview = created
+            else:
+                messages.success(
+                    request,
+                    _("%(count)s mailboxes imported; their Maildirs are being prepared.")
+                    % {"count": len(created)},
+                )
+                return redirect(_list_url(domain.domain))
+    context = {
+        "form": form,
+        "domain": domain,
+        "import_errors": errors,
+        "dry_run": dry_run,
+        "preview": preview,
+    }
     return render(request, "mailboxes/import.html", context)

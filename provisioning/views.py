@@ -19,7 +19,7 @@ from mailadmin.lib.access import (
     manager_required,
     visible_object,
 )
-from mailadmin.lib.listing import make_listing
+from mailadmin.lib.listing import Listing, make_listing
 from provisioning import operations, runner
 from provisioning.dispatch import dispatch
 from provisioning.models import Job, Operation
@@ -28,9 +28,9 @@ from provisioning.models import Job, Operation
 RECENT_OPERATIONS = 10
 
 
-@manager_required
-@require_safe
-def job_list(request: HttpRequest) -> HttpResponse:
+def job_listing(request: HttpRequest) -> tuple[Listing, str, str, str]:
+    """The jobs, filtered by ``state``, ``kind`` and ``domain`` (q, sort, page, per_page), and
+    those three filters as applied; shared with the API."""
     jobs = Job.objects.visible_to(request.user)
     state = request.GET.get("state", "")
     if state in Job.State.values:
@@ -49,6 +49,13 @@ def job_list(request: HttpRequest) -> HttpResponse:
         sort_fields={"created": "created_at", "state": "state", "kind": "kind"},
         default_sort="-created",
     )
+    return listing, state, kind, domain
+
+
+@manager_required
+@require_safe
+def job_list(request: HttpRequest) -> HttpResponse:
+    listing, state, kind, domain = job_listing(request)
     with operations.rows_guard():
         operations_ = list(
             Operation.objects.visible_to(request.user)

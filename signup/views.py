@@ -22,7 +22,7 @@ from mailadmin.lib.access import (
 )
 from mailadmin.lib.addresses import normalize_domain
 from mailadmin.lib.clientip import client_ip
-from mailadmin.lib.listing import make_listing
+from mailadmin.lib.listing import Listing, make_listing
 from signup import services
 from signup.forms import STATE_FILTER_CHOICES, BulkForm, PolicyForm, RejectForm, SignupForm
 from signup.models import SignupRequest
@@ -92,10 +92,9 @@ def signup_form(request: HttpRequest, domain: str) -> HttpResponse:
     return render(request, "signup/form.html", {"domain": dom, "form": form})
 
 
-@manager_required
-@require_safe
-def queue(request: HttpRequest) -> HttpResponse:
-    domain = domain_from_query(request)
+def queue_listing(request: HttpRequest, domain: Domain | None) -> tuple[Listing, str]:
+    """The requests and the state filter (pending by default; q, sort, page, per_page),
+    shared with the API."""
     queryset = SignupRequest.objects.visible_to(request.user).defer("password_hash", "answer_hash")
     if domain is not None:
         queryset = queryset.filter(domain=domain.pk)
@@ -111,6 +110,14 @@ def queue(request: HttpRequest) -> HttpResponse:
         sort_fields=SORT_FIELDS,
         default_sort="created",
     )
+    return listing, state
+
+
+@manager_required
+@require_safe
+def queue(request: HttpRequest) -> HttpResponse:
+    domain = domain_from_query(request)
+    listing, state = queue_listing(request, domain)
     domains = Domain.objects.visible_to(request.user).values_list("domain", flat=True)
     return render(
         request,

@@ -29,6 +29,8 @@ from test_csrf_tokens import assert_one_csrf_token_per_form
 
 from accounts.models import DomainManager, Manager
 from aliases.models import Alias
+from api.models import ApiToken
+from api.services import token_create
 from audit.models import AuditEntry
 from conftest import PASSWORD, PERSONAS
 from domains.models import Domain
@@ -58,6 +60,8 @@ OPERATION = "{operation}"
 SIGNUP = "{signup}"
 ARCHIVE = "{archive}"
 CAPTCHA = "{captcha}"
+TOKEN = "{token}"  # an API token of admin_a
+AUDIT = "{audit}"  # an audit entry of a.test
 ON_A = f"?domain={DOMAIN}"
 
 OK, FOUND, NOT_FOUND, NOT_ALLOWED = 200, 302, 404, 405
@@ -99,6 +103,12 @@ EVERYONE_REFUSED = (NOT_ALLOWED,) * 5  # logging out is for everyone, by POST on
 # The mailbox portal: only the mailbox user's portal session opens it, never a manager's.
 MAILBOX_USER = (PORTAL_LOGIN, PORTAL_LOGIN, PORTAL_LOGIN, OK, PORTAL_LOGIN)
 MAILBOX_USER_REFUSE = (PORTAL_LOGIN, PORTAL_LOGIN, PORTAL_LOGIN, NOT_ALLOWED, PORTAL_LOGIN)
+# The REST API: 401 without a manager's login (a portal session is none).
+API_ANY_MANAGER = (OK, OK, OK, 401, 401)
+API_OWNERS = (OK, OK, NOT_FOUND, 401, 401)
+API_SUPERADMIN = (OK, NOT_FOUND, NOT_FOUND, 401, 401)
+API_REFUSE = (NOT_ALLOWED, NOT_ALLOWED, NOT_ALLOWED, 401, 401)
+API_NO_JSON = (415, 415, 415, 401, 401)
 
 MATRIX: dict[str, Route] = {
     # Public (a manager who is logged in already is sent on from the login page)
@@ -125,6 +135,18 @@ MATRIX: dict[str, Route] = {
     # Every manager, scoped to their own domains
     "overview": Route(get=ANY_MANAGER, post=MANAGERS_REFUSE),
     "accounts:password": Route(get=ANY_MANAGER, post=ANY_MANAGER),
+    # The code step of a sign-in: without a password step waiting for it, back to the login.
+    "accounts:login_code": Route(get=(FOUND,) * 5, post=(FOUND,) * 5),
+    "accounts:twofactor": Route(get=ANY_MANAGER, post=ANY_MANAGER),
+    # Security keys: the sign-in steps answer JSON, refused without a password step waiting;
+    # a manager's own key registration.
+    "accounts:key_login_options": Route(get=EVERYONE_REFUSED, post=(400,) * 5),
+    "accounts:key_login": Route(get=EVERYONE_REFUSED, post=(400,) * 5),
+    "accounts:key_register_options": Route(get=MANAGERS_REFUSE, post=ANY_MANAGER),
+    "accounts:key_register": Route(get=MANAGERS_REFUSE, post=(400, 400, 400, LOGIN, LOGIN)),
+    "accounts:manager_twofactor_reset": Route(
+        get=SUPERADMIN_REFUSE, post=SUPERADMIN_DONE, kwargs={"username": MANAGER}
+    ),
     "domains:list": Route(get=ANY_MANAGER, post=MANAGERS_REFUSE),
     # Nothing ticked: a message and back to the list.
     "mailboxes:bulk": Route(get=MANAGERS_REFUSE, post=ANY_MANAGER_DONE),
@@ -150,6 +172,10 @@ MATRIX: dict[str, Route] = {
     "mailboxes:reset_password": Route(get=OWNERS, post=OWNERS, kwargs={"address": MAILBOX}),
     "aliases:set_active": Route(get=OWNERS_REFUSE, post=OWNERS_DONE, kwargs={"address": ALIAS}),
     "aliases:list": Route(get=OWNERS, post=MANAGERS_REFUSE, query=ON_A),
+    # Downloads of the lists (streamed CSV/JSON), scoped as the lists.
+    "exports:domains": Route(get=ANY_MANAGER, post=MANAGERS_REFUSE),
+    "exports:mailboxes": Route(get=OWNERS, post=MANAGERS_REFUSE, query=ON_A + "&format=csv"),
+    "exports:aliases": Route(get=OWNERS, post=MANAGERS_REFUSE, query=ON_A + "&format=json"),
     "aliases:add": Route(get=OWNERS, post=OWNERS, query=ON_A),
     "aliases:edit": Route(get=OWNERS, post=OWNERS, kwargs={"address": ALIAS}),
     "aliases:delete": Route(get=OWNERS, post=OWNERS_DONE, kwargs={"address": ALIAS}),
@@ -203,6 +229,58 @@ MATRIX: dict[str, Route] = {
     ),
     # An empty POST names no action: a message and back to the page.
     "mailstack:action": Route(get=SUPERADMIN_REFUSE, post=SUPERADMIN_DONE),
+    # The hosts' status and the Postfix queue; an empty POST of an action is refused with a
+    # message and queues nothing.
+    "mailstack:status": Route(get=SUPERADMIN, post=SUPERADMIN_REFUSE),
+    "mailstack:status_refresh": Route(get=SUPERADMIN_REFUSE, post=SUPERADMIN_DONE),
+    "mailstack:queue": Route(get=SUPERADMIN, post=SUPERADMIN_REFUSE),
+    "mailstack:queue_action": Route(get=SUPERADMIN_REFUSE, post=SUPERADMIN_DONE),
+    # A manager's own API tokens; an empty POST shows the form's errors. Only the owner
+    # (admin_a) revokes a token: anyone else, a superadmin too, gets 404.
+    "tokens:list": Route(get=ANY_MANAGER, post=ANY_MANAGER),
+    "tokens:revoke": Route(
+        get=MANAGERS_REFUSE, post=(NOT_FOUND, FOUND, NOT_FOUND, LOGIN, LOGIN), kwargs={"pk": TOKEN}
+    ),
+    # The REST API with the browser's session (tests/test_api_permissions.py has every method
+    # with tokens). Without a manager's login: 401; a method a route does not take: 405 to every
+    # manager, before any object is looked up (so it tells nothing about the object). An empty
+    # POST is no JSON: 415 where the data is read.
+    "api:schema": Route(get=EVERYONE, post=EVERYONE_REFUSED),
+    "api:docs": Route(get=ANY_MANAGER, post=MANAGERS_REFUSE),
+    "api:domain-list": Route(get=API_ANY_MANAGER, post=(415, 404, 404, 401, 401)),
+    "api:domain-detail": Route(
+        get=API_OWNERS, post=(405, 404, 404, 401, 401), kwargs={"domain": DOMAIN}
+    ),
+    "api:domain-rename": Route(
+        get=(405, 404, 404, 401, 401), post=(415, 404, 404, 401, 401), kwargs={"domain": DOMAIN}
+    ),
+    "api:mailbox-list": Route(get=API_OWNERS, post=API_NO_JSON, query=ON_A),
+    "api:mailbox-bulk": Route(get=API_REFUSE, post=API_NO_JSON),
+    "api:mailbox-import": Route(get=API_REFUSE, post=API_NO_JSON),
+    "api:mailbox-detail": Route(get=API_OWNERS, post=API_REFUSE, kwargs={"address": MAILBOX}),
+    "api:mailbox-rename": Route(
+        get=API_REFUSE, post=(415, 415, 404, 401, 401), kwargs={"address": MAILBOX}
+    ),
+    "api:alias-list": Route(get=API_OWNERS, post=API_NO_JSON, query=ON_A),
+    "api:alias-detail": Route(get=API_OWNERS, post=API_REFUSE, kwargs={"address": ALIAS}),
+    "api:manager-list": Route(get=API_SUPERADMIN, post=(415, 404, 404, 401, 401)),
+    "api:manager-detail": Route(
+        get=API_SUPERADMIN, post=(405, 404, 404, 401, 401), kwargs={"username": MANAGER}
+    ),
+    "api:signup-list": Route(get=API_OWNERS, post=API_REFUSE, query=ON_A),
+    "api:signup-bulk": Route(get=API_REFUSE, post=API_NO_JSON),
+    "api:signup-detail": Route(get=API_OWNERS, post=API_REFUSE, kwargs={"pk": SIGNUP}),
+    "api:signup-approve": Route(get=API_REFUSE, post=API_OWNERS, kwargs={"pk": SIGNUP}),
+    "api:signup-reject": Route(
+        get=API_REFUSE, post=(415, 415, 404, 401, 401), kwargs={"pk": SIGNUP}
+    ),
+    "api:job-list": Route(get=API_OWNERS, post=API_REFUSE, query=ON_A),
+    "api:job-detail": Route(get=API_OWNERS, post=API_REFUSE, kwargs={"pk": JOB}),
+    "api:job-retry": Route(get=API_REFUSE, post=API_OWNERS, kwargs={"pk": JOB}),
+    "api:job-cancel": Route(get=API_REFUSE, post=API_OWNERS, kwargs={"pk": JOB}),
+    "api:operation-detail": Route(get=API_OWNERS, post=API_REFUSE, kwargs={"pk": OPERATION}),
+    "api:audit-list": Route(get=API_OWNERS, post=API_REFUSE, query=ON_A),
+    "api:audit-detail": Route(get=API_OWNERS, post=API_REFUSE, kwargs={"pk": AUDIT}),
 }
 
 # Who may see a.test and its objects; anything the others get must not name them.
@@ -289,7 +367,22 @@ def objects(personas) -> dict[str, Any]:
         size_bytes=4096,
         archived_at=timezone.now(),
     )
+    token, _secret = token_create(
+        actor=Manager.objects.get(pk=MANAGER),
+        name="script",
+        scope="write",
+        expires_at=timezone.now() + datetime.timedelta(days=1),
+    )
+    entry = AuditEntry.objects.create(
+        actor=MANAGER,
+        action="mailbox.update",
+        object_type="mailbox",
+        object_id=MAILBOX,
+        domain=DOMAIN,
+    )
     return {
+        "audit": str(entry.pk),
+        "token": str(token.pk),
         "archive": str(archive.pk),
         "job": str(job.pk),
         "operation": str(operation.pk),
@@ -318,6 +411,7 @@ def snapshot() -> tuple:
         list(InternalOnly.objects.order_by("pk").values()),
         list(Archive.objects.order_by("pk").values_list("pk", "state")),
         list(ExpiryNotice.objects.order_by("pk").values()),
+        list(ApiToken.objects.order_by("pk").values_list("pk", "revoked_at")),
         AuditEntry.objects.exclude(action__startswith="login").count(),
     )
 

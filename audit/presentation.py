@@ -80,6 +80,8 @@ ACTOR_KINDS: dict[str, Any] = {
     "mailbox": gettext_lazy("the mailbox user"),
     "anonymous": gettext_lazy("someone not logged in"),
     "system": gettext_lazy("the panel itself"),
+    "cli": gettext_lazy("a manager on the command line"),
+    "api": gettext_lazy("a manager through the API"),
 }
 
 FIELDS: dict[str, Any] = {

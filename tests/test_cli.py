@@ -476,7 +476,8 @@ def test_mailbox_import_takes_the_import_pages_csv_with_hashes_and_a_dry_run(per
     )
     assert code == 0 and "2 mailboxes imported" in out
     assert verify_password(PASSWORD, Mailbox.objects.get(pk="bob@a.test").password)
-    entry = AuditEntry.objects.get(action="mailbox.create", object_id="bob@a.test")
+    entry = AuditEntry.objects.get(action="mailbox.import", object_id="a.test")
+    assert "bob@a.test" in entry.changes["mailboxes"][1]
     assert entry.actor == "admin@a.test" and entry.actor_kind == "cli"
     assert (
         run(

@@ -215,6 +215,13 @@ def note_text(message: str, args: dict[str, Any] | None) -> str:
     """The entry's note in the reader's language: a note recorded as a message id with its
     arguments is translated now; an older note (written in the writer's language) is shown as
     it was written."""
+    args = dict(args or {})
+    origin = args.pop("_origin", "")  # audit.services.ORIGIN_ARG
+    text = _note(message, args)
+    return f"[{origin}] {text}".strip() if origin else text
+
+
+def _note(message: str, args: dict[str, Any]) -> str:
     if not message:
         return ""
     text = _(message)

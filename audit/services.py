@@ -17,6 +17,8 @@ from mailadmin.lib.clientip import client_ip
 # Fields whose values never reach the log: only the fact that they changed.
 SECRET_FIELDS = frozenset({"password", "clearpwd", "answer", "password1", "password2"})
 CHANGED = "(changed)"
+#: The argument of a note that names where an entry came from (``audit_origin``).
+ORIGIN_ARG = "_origin"
 
 #: Where the actions of this context come from when it is not a web request (the command line):
 #: ``(actor_kind, note)``, see :func:`audit_origin`.
@@ -125,7 +127,8 @@ def audit_entry(
     origin = _origin.get()
     if origin is not None and request is None:
         kind = actor_kind or origin[0]
-        message = f"[{origin[1]}] {message}".strip()
+        # Beside the note, not in it: a note that is a message id stays translatable.
+        message_args = {**(message_args or {}), ORIGIN_ARG: origin[1]}
     for field, pair in (changes or {}).items():
         if field in SECRET_FIELDS and pair[1] != CHANGED:
             raise ValueError(f"refusing to log the value of {field}")

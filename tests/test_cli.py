@@ -79,7 +79,7 @@ def test_mailbox_add_with_the_password_on_stdin_creates_it_through_the_service(p
     assert Job.objects.filter(object_id="carol@a.test", kind=Job.Kind.MAILDIR_CREATE).exists()
     entry = AuditEntry.objects.get(action="mailbox.create", object_id="carol@a.test")
     assert entry.actor == ROOT and entry.actor_kind == "cli"
-    assert entry.message.startswith("[command line, OS user ")
+    assert entry.note().startswith("[command line, OS user ")
     assert PASSWORD not in out + err
 
 

@@ -139,7 +139,11 @@ PAGES = [
     "/archives/",
     "/audit/",
     "/system/mailstack/",
+    "/system/mailstack/status/",
+    "/system/mailstack/queue/",
     "/password/",
+    "/password/2fa/",
+    "/tokens/",
 ]
 PUBLIC_PAGES = ["/login/", "/account/login/", "/account/forgot/", "/signup/example.com/"]
 

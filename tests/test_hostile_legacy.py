@@ -174,6 +174,8 @@ def test_every_page_of_every_row_opens_for_those_who_may_see_it(manager):
                     reverse(path_name, kwargs={param: key}), {"active": "1" if current else "0"}
                 )
                 assert response.status_code == (302 if allowed else 404), (path_name, key)
+            elif path_name == "accounts:manager_twofactor_reset":  # POST only
+                assert response.status_code == (405 if allowed else 404), (path_name, key)
             else:
                 assert response.status_code == (200 if allowed else 404), (path_name, key)
             checked += 1

@@ -95,6 +95,28 @@ def _test_settings(settings, tmp_path):
     cache.clear()
 
 
+WRAP_HINT = b"<wbr>"
+
+
+@pytest.fixture(autouse=True)
+def _pages_read_as_text(monkeypatch):
+    """Tests read an address in a page as its reader does: the ``<wbr>`` break hints of the
+    ``wrap_address`` filter (after ``@`` and dots) are taken out of the HTML the test client
+    gets, so that ``address in body``, and above all ``address not in body``, mean what they
+    say. The hints themselves are tested on the filter (tests/test_wrap_address.py)."""
+    from django.test.client import Client
+
+    request = Client.request
+
+    def request_without_hints(self, **kwargs):
+        response = request(self, **kwargs)
+        if not response.streaming and "html" in response.get("Content-Type", ""):
+            response.content = response.content.replace(WRAP_HINT, b"")
+        return response
+
+    monkeypatch.setattr(Client, "request", request_without_hints)
+
+
 @pytest.fixture(autouse=True)
 def _database_markers(request: pytest.FixtureRequest) -> None:
     """A test that needs MariaDB (or the legacy fixture) fails loudly without it."""

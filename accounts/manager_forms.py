@@ -14,6 +14,7 @@ from django.utils.translation import gettext_lazy as _
 from accounts.models import Manager
 from domains.models import Domain
 from mailadmin.lib.addresses import domain_unicode, normalize_address
+from mailadmin.lib.forms import IsoDateInput
 from mailadmin.lib.storable import StorableTextMixin
 from mailadmin.lib.text import refuse_control_characters
 
@@ -85,7 +86,7 @@ class ManagerForm(NewPasswordMixin, StorableTextMixin, forms.Form):
         label=_("Expires"),
         required=False,
         input_formats=DATE_INPUT_FORMATS,
-        widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"),
+        widget=IsoDateInput(),
         help_text=_("YYYY-MM-DD; empty for never. After this day the manager cannot log in."),
     )
     active = forms.BooleanField(label=_("Active"), required=False, initial=True)

@@ -25,6 +25,7 @@ from django.conf import settings
 from django.db import transaction
 from django.http import HttpRequest
 from django.utils import timezone
+from django.utils.translation import gettext_noop
 
 from accounts.models import Manager, RecoveryCode, SecondFactor, SecurityKey
 from audit.services import audit_record
@@ -156,7 +157,7 @@ def enrol(
         request=request,
         object_type="manager",
         object_id=manager.username,
-        message="authenticator replaced" if replaced else "",
+        message=gettext_noop("authenticator replaced") if replaced else "",
     )
     return codes
 
@@ -233,7 +234,8 @@ def verify(*, manager: Manager, code: str, request: HttpRequest | None = None) -
                     request=request,
                     object_type="manager",
                     object_id=manager.username,
-                    message=f"{unused_recovery_codes(manager)} unused left",
+                    message=gettext_noop("%(count)s unused left"),
+                    message_args={"count": unused_recovery_codes(manager)},
                 )
                 return "recovery"
     record_failure(manager, request)

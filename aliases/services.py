@@ -13,6 +13,7 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
 from django.http import HttpRequest
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_noop
 
 from accounts.models import Manager
 from aliases.models import Alias
@@ -205,7 +206,7 @@ def alias_create(
         object_id=address,
         domain=domain,
         changes=changes,
-        message=_("catch-all") if alias.is_catchall else "",
+        message=gettext_noop("catch-all") if alias.is_catchall else "",
     )
     return alias
 
@@ -258,6 +259,68 @@ def alias_update(
 
 
 @transaction.atomic
+def alias_set_active(
+    *, actor: Manager, alias: Alias, active: bool, request: HttpRequest | None = None
+) -> Alias:
+    """Enable or disable an alias, nothing else: its targets stay as stored (even a legacy
+    list the form would refuse today)."""
+    _check_may_change(actor, alias)
+    alias = Alias.objects.select_for_update().get(pk=alias.pk)
+    before = snapshot(alias, AUDITED_FIELDS)
+    alias.active = active
+    changes = diff(before, snapshot(alias, AUDITED_FIELDS))
+    if changes:
+        alias.save(update_fields=["active"])
+        audit_record(
+            actor=actor,
+            action="alias.update",
+            request=request,
+            object_type="alias",
+            object_id=alias.address,
+            domain=alias.domain_id,
+            changes=changes,
+        )
+    return alias
+
+
+ALIAS_BULK_ACTIONS = ("enable", "disable", "delete")
+#: At most this many aliases per bulk action (one page of the list at its largest).
+MAX_BULK_ALIASES = 500
+
+
+@transaction.atomic
+def alias_bulk(
+    *, actor: Manager, action: str, addresses: list[str], request: HttpRequest | None = None
+) -> list[str]:
+    """Enable, disable or delete several aliases, all or nothing; the addresses done.
+
+    Raises ``Alias.DoesNotExist`` when any address is not an alias the actor may change."""
+    if action not in ALIAS_BULK_ACTIONS:
+        raise ValidationError(_("Choose an action."))
+    wanted = sorted(set(addresses))
+    if not wanted:
+        raise ValidationError(_("Select at least one alias."))
+    if len(wanted) > MAX_BULK_ALIASES:
+        raise ValidationError(_("Select at most %(n)s aliases.") % {"n": MAX_BULK_ALIASES})
+    aliases = list(Alias.objects.visible_to(actor).filter(pk__in=wanted))
+    if len(aliases) != len(wanted):
+        raise Alias.DoesNotExist("some selected aliases do not exist or are not visible")
+    for alias in aliases:
+        try:
+            if action == "delete":
+                alias_delete(actor=actor, alias=alias, request=request)
+            else:
+                alias_set_active(
+                    actor=actor, alias=alias, active=action == "enable", request=request
+                )
+        except ValidationError as exc:
+            raise ValidationError(
+                [f"{alias.address}: {message}" for message in exc.messages]
+            ) from exc
+    return [alias.address for alias in aliases]
+
+
+@transaction.atomic
 def alias_delete(*, actor: Manager, alias: Alias, request: HttpRequest | None = None) -> None:
     """Delete the alias row."""
     _check_may_change(actor, alias)
@@ -283,6 +346,7 @@ def alias_keep_targets(
     actor: Any,
     request: HttpRequest | None,
     message: str,
+    message_args: dict[str, Any] | None = None,
 ) -> bool:
     """Give ``alias`` the targets left after others went away (a mailbox or a domain was
     deleted or renamed), or delete it when none is left; audited with ``message``.
@@ -309,5 +373,6 @@ def alias_keep_targets(
         domain=domain,
         changes=diff(before, after),
         message=message,
+        message_args=message_args,
     )
     return not kept

@@ -5,17 +5,24 @@ from __future__ import annotations
 from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.db.models import Exists, OuterRef, Q, QuerySet
-from django.http import HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.urls import reverse
 from django.utils.translation import gettext as _
-from django.views.decorators.http import require_safe
+from django.utils.translation import gettext_lazy as _lazy
+from django.views.decorators.http import require_POST, require_safe
 
 from aliases import services
 from aliases.forms import AliasEditForm, AliasForm
 from aliases.models import Alias
 from domains.models import Domain
 from domains.selectors import list_scope, usage_totals
-from mailadmin.lib.access import domain_from_query, get_visible_or_404, manager_required
+from mailadmin.lib.access import (
+    domain_from_query,
+    get_visible_or_404,
+    manager_required,
+    visible_object,
+)
 from mailadmin.lib.addresses import domain_unicode
 from mailadmin.lib.listing import (
     CONTAINS,
@@ -24,9 +31,17 @@ from mailadmin.lib.listing import (
     list_url,
     make_listing,
 )
+from mailadmin.lib.redirects import local_next
+from mailadmin.lib.storable import is_storable
+from mailadmin.lib.undo import offer_undo
 from mailboxes.models import Mailbox
 from mailstack.services import is_internal_only
 
+ALIAS_BULK_LABELS = {
+    "enable": _lazy("Enable"),
+    "disable": _lazy("Disable"),
+    "delete": _lazy("Delete"),
+}
 # Aliases without the forwarding aliases of mailboxes (those show on the mailbox).
 NOT_FORWARDING = ~Exists(Mailbox.objects.filter(pk=OuterRef("address")))
 
@@ -117,8 +132,12 @@ def alias_listing(request: HttpRequest, domain: Domain | None) -> Listing:
 @require_safe
 def alias_list(request: HttpRequest) -> HttpResponse:
     domain = domain_from_query(request)
-    listing = alias_listing(request, domain)
-    return render(request, "aliases/list.html", {"listing": listing, "domain": domain})
+    context = {
+        "listing": alias_listing(request, domain),
+        "domain": domain,
+        "bulk_actions": list(ALIAS_BULK_LABELS.items()),
+    }
+    return render(request, "aliases/list.html", context)
 
 
 @manager_required
@@ -210,3 +229,77 @@ def alias_delete(request: HttpRequest, address: str) -> HttpResponse:
             "danger": True,
         },
     )
+
+
+@manager_required
+@visible_object(_get_alias, param="address", name="alias")
+@require_POST
+def alias_set_active(request: HttpRequest, alias: Alias) -> HttpResponse:
+    """Enable (``active=1``) or disable (``active=0``) in one click, with an Undo button."""
+    back = local_next(request, _list_url(alias.domain_id))
+    wanted = request.POST.get("active")
+    if wanted not in ("0", "1"):
+        messages.error(request, _("Nothing was changed: the form did not say enable or disable."))
+        return redirect(back)
+    was_active = bool(alias.active)
+    try:
+        services.alias_set_active(
+            actor=request.user, alias=alias, active=wanted == "1", request=request
+        )
+    except ValidationError as exc:
+        messages.error(request, " ".join(exc.messages))
+        return redirect(back)
+    text = (
+        _("Alias %(address)s enabled.") if wanted == "1" else _("Alias %(address)s disabled.")
+    ) % {"address": alias.address}
+    if was_active == (wanted == "1") or request.POST.get("undone"):
+        messages.info(request, text)  # nothing changed, or this was the Undo itself
+    else:
+        offer_undo(
+            request,
+            message=text,
+            url=reverse("aliases:set_active", args=[alias.address]),
+            fields={"active": "1" if was_active else "0", "next": back, "undone": "1"},
+        )
+    return redirect(back)
+
+
+@manager_required
+@require_POST
+def alias_bulk(request: HttpRequest) -> HttpResponse:
+    """The bulk menu of the alias list: enable, disable or delete (after a confirmation)."""
+    addresses = sorted({a.strip().lower() for a in request.POST.getlist("addresses")})
+    action = request.POST.get("action", "")
+    back = local_next(request, _list_url(None))
+    if not addresses:
+        messages.error(request, _("Tick at least one alias first: nothing was changed."))
+        return redirect(back)
+    if action not in ALIAS_BULK_LABELS:
+        messages.error(request, _("Choose an action first: nothing was changed."))
+        return redirect(back)
+    if len(addresses) > services.MAX_BULK_ALIASES or not all(is_storable(a) for a in addresses):
+        raise Http404
+    if _plain_aliases().visible_to(request.user).filter(pk__in=addresses).count() != len(addresses):
+        raise Http404
+    if action == "delete" and not request.POST.get("confirm"):
+        return render(
+            request,
+            "aliases/bulk_confirm.html",
+            {"addresses": addresses, "action": action, "back_url": back},
+        )
+    try:
+        done = services.alias_bulk(
+            actor=request.user, action=action, addresses=addresses, request=request
+        )
+    except Alias.DoesNotExist as exc:
+        raise Http404 from exc
+    except ValidationError as exc:
+        for message in exc.messages:
+            messages.error(request, message)
+        return redirect(back)
+    messages.success(
+        request,
+        _("%(action)s: %(count)s aliases done.")
+        % {"action": ALIAS_BULK_LABELS[action], "count": len(done)},
+    )
+    return redirect(back)

@@ -11,6 +11,7 @@ from django.db.models import Q
 from django.http import HttpRequest
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_noop
 
 from api.models import USAGE_WRITE_INTERVAL, ApiToken
 from audit.services import audit_record
@@ -91,7 +92,8 @@ def token_revoke(*, actor: Any, token: ApiToken, request: HttpRequest | None = N
             object_type="api_token",
             object_id=str(token.pk),
             changes={"revoked": [False, True]},
-            message=f"{token.name} of {token.manager_id}",
+            message=gettext_noop("%(name)s of %(manager)s"),
+            message_args={"name": token.name, "manager": token.manager_id},
         )
 
 

@@ -14,6 +14,7 @@ from django.db import transaction
 from django.http import HttpRequest
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_noop
 
 from audit.services import audit_record
 from domains.models import Domain
@@ -96,8 +97,8 @@ def archive_restore(
         object_id=str(locked.pk),
         domain=mailbox.domain_id,
         changes={"restored_to": ["", mailbox.username]},
-        message=_("%(path)s of %(address)s restored into %(target)s (job #%(job)s)")
-        % {
+        message=gettext_noop("%(path)s of %(address)s restored into %(target)s (job #%(job)s)"),
+        message_args={
             "path": locked.path,
             "address": locked.address or "-",
             "target": mailbox.username,
@@ -127,8 +128,8 @@ def _purge(archive: Archive, *, actor: Any, request: HttpRequest | None, reason:
         object_type="archive",
         object_id=str(archive.pk),
         domain=archive.domain,
-        message=_("%(path)s of %(address)s deleted (%(reason)s, job #%(job)s)")
-        % {
+        message=gettext_noop("%(path)s of %(address)s deleted (%(reason)s, job #%(job)s)"),
+        message_args={
             "path": archive.path,
             "address": archive.address or "-",
             "reason": reason,
@@ -199,7 +200,7 @@ def archives_scan_request(*, actor: Any, request: HttpRequest | None = None) -> 
         actor=actor,
         action="archive.scan",
         request=request,
-        message=_("archives of %(count)s storage hosts measured (jobs %(jobs)s)")
-        % {"count": len(jobs), "jobs": ", ".join(f"#{job.pk}" for job in jobs)},
+        message=gettext_noop("archives of %(count)s storage hosts measured (jobs %(jobs)s)"),
+        message_args={"count": len(jobs), "jobs": ", ".join(f"#{job.pk}" for job in jobs)},
     )
     return jobs

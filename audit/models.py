@@ -7,6 +7,8 @@ from typing import TYPE_CHECKING, Any
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
+from audit import presentation
+
 if TYPE_CHECKING:
     from accounts.models import Manager
 
@@ -37,6 +39,8 @@ class AuditEntry(models.Model):
     domain = models.CharField(_("domain"), max_length=255, blank=True, default="", db_index=True)
     changes = models.JSONField(_("changes"), default=dict, blank=True)
     message = models.CharField(_("note"), max_length=500, blank=True, default="")
+    # The note's arguments when ``message`` is a message id (translated when shown).
+    message_args = models.JSONField(default=dict, blank=True)
 
     objects = AuditQuerySet.as_manager()
 
@@ -52,3 +56,26 @@ class AuditEntry(models.Model):
 
     def change_list(self) -> list[tuple[str, Any, Any]]:
         return [(field, pair[0], pair[1]) for field, pair in sorted(self.changes.items())]
+
+    # --- in words, for the page (audit/presentation.py) ----------------------------------
+    def action_label(self) -> str:
+        return presentation.action_label(self.action)
+
+    def get_actor_kind_label(self) -> str:
+        return presentation.actor_kind_label(self.actor_kind)
+
+    def note(self) -> str:
+        return presentation.note_text(self.message, self.message_args)
+
+    def change_rows(self) -> list[tuple[str, str, str]]:
+        if self.action == "mailbox.import":
+            return []
+        return presentation.change_rows(self.changes or {})
+
+    def summary(self) -> str:
+        return presentation.summary(self)
+
+    def imported_addresses(self) -> list[str]:
+        if self.action != "mailbox.import":
+            return []
+        return list((self.changes.get("mailboxes") or [None, []])[1] or [])

@@ -17,6 +17,8 @@ from mailadmin.lib.clientip import client_ip
 # Fields whose values never reach the log: only the fact that they changed.
 SECRET_FIELDS = frozenset({"password", "clearpwd", "answer", "password1", "password2"})
 CHANGED = "(changed)"
+#: The argument of a note that names where an entry came from (``audit_origin``).
+ORIGIN_ARG = "_origin"
 
 #: Where the actions of this context come from when it is not a web request (the command line):
 #: ``(actor_kind, note)``, see :func:`audit_origin`.
@@ -77,9 +79,13 @@ def audit_record(
     domain: str = "",
     changes: Mapping[str, list[Any]] | None = None,
     message: str = "",
+    message_args: Mapping[str, Any] | None = None,
     actor_kind: str | None = None,
 ) -> AuditEntry:
-    """Record one action. ``actor`` is a Manager, a Mailbox, a string or None (system)."""
+    """Record one action. ``actor`` is a Manager, a Mailbox, a string or None (system).
+
+    ``message`` is a note: a message id marked with ``gettext_noop`` and its ``message_args``
+    (so each reader sees it in their own language), or plain text such as an error."""
     entry = audit_entry(
         actor=actor,
         action=action,
@@ -89,6 +95,7 @@ def audit_record(
         domain=domain,
         changes=changes,
         message=message,
+        message_args=message_args,
         actor_kind=actor_kind,
     )
     entry.save(force_insert=True)
@@ -105,6 +112,7 @@ def audit_entry(
     domain: str = "",
     changes: Mapping[str, list[Any]] | None = None,
     message: str = "",
+    message_args: Mapping[str, Any] | None = None,
     actor_kind: str | None = None,
 ) -> AuditEntry:
     """The unsaved entry :func:`audit_record` writes: for ``AuditEntry.objects.bulk_create``
@@ -119,7 +127,8 @@ def audit_entry(
     origin = _origin.get()
     if origin is not None and request is None:
         kind = actor_kind or origin[0]
-        message = f"[{origin[1]}] {message}".strip()
+        # Beside the note, not in it: a note that is a message id stays translatable.
+        message_args = {**(message_args or {}), ORIGIN_ARG: origin[1]}
     for field, pair in (changes or {}).items():
         if field in SECRET_FIELDS and pair[1] != CHANGED:
             raise ValueError(f"refusing to log the value of {field}")
@@ -132,5 +141,6 @@ def audit_entry(
         object_id=object_id[:255],
         domain=domain,
         changes=dict(changes or {}),
-        message=message[:500],
+        message=str(message)[:500],
+        message_args={key: _plain(value) for key, value in (message_args or {}).items()},
     )

@@ -9,6 +9,7 @@ from django.views.decorators.http import require_safe
 
 from accounts.models import DomainManager
 from audit.models import AuditEntry
+from audit.presentation import action_label
 from mailadmin.lib.access import manager_required
 from mailadmin.lib.listing import Listing, make_listing
 from mailadmin.lib.storable import is_storable
@@ -63,5 +64,11 @@ def audit_list(request: HttpRequest) -> HttpResponse:
     return render(
         request,
         "audit/list.html",
-        {"listing": listing, "actions": actions, "action": action, "domain": domain},
+        {
+            "listing": listing,
+            "actions": actions,
+            "action_choices": [(name, action_label(name)) for name in actions],
+            "action": action,
+            "domain": domain,
+        },
     )

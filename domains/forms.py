@@ -18,12 +18,12 @@ from domains.models import Domain
 from domains.services import SETTING_FIELDS, validate_lifetime, validate_transport
 from mailadmin.lib.addresses import normalize_domain
 from mailadmin.lib.flags import SERVICES
+from mailadmin.lib.forms import IsoDateInput
 from mailadmin.lib.quota import parse_quota
 from mailadmin.lib.storable import StorableTextMixin
 
 MAX_COUNT = 2_147_483_647
 MAX_QUOTA_MB = 100_000_000  # about 95 TB; the quota columns hold 16 characters
-DATE_INPUT = {"type": "date"}
 
 
 def _quota_mb(value: str | None) -> int | None:
@@ -88,7 +88,7 @@ class DomainSettingsForm(StorableTextMixin, forms.Form):
         label=_("Expiry date"),
         required=False,
         input_formats=["%Y-%m-%d"],
-        widget=forms.DateInput(format="%Y-%m-%d", attrs=DATE_INPUT),
+        widget=IsoDateInput(),
         help_text=_("YYYY-MM-DD; empty = never"),
     )
     default_quota = forms.IntegerField(

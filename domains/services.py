@@ -21,6 +21,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import Case, Model, Value, When
 from django.http import HttpRequest
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_noop
 
 from accounts.models import DomainManager
 from aliases import index as alias_index
@@ -296,7 +297,8 @@ def domain_update(
             object_id=name,
             domain=name,
             changes={f"enable_{s}": [None, locked.service_enabled(s)] for s in SERVICE_NAMES},
-            message=f"service template applied to {count} mailboxes",
+            message=gettext_noop("service template applied to %(count)s mailboxes"),
+            message_args={"count": count},
         )
     return locked
 
@@ -496,12 +498,18 @@ def domain_delete(
         object_id=name,
         domain=name,
         changes=diff(before, {}),
-        message=(
-            f"deleted with {len(homes)} mailboxes, {alias_count} aliases and"
-            f" {manager_count} admin assignments; targets removed from aliases of other"
-            f" domains: {', '.join(changed) or '-'}; aliases left without targets and"
-            f" deleted: {', '.join(deleted) or '-'}"
+        message=gettext_noop(
+            "deleted with %(mailboxes)s mailboxes, %(aliases)s aliases and %(managers)s admin"
+            " assignments; targets removed from aliases of other domains: %(changed)s; aliases"
+            " left without targets and deleted: %(deleted)s"
         ),
+        message_args={
+            "mailboxes": len(homes),
+            "aliases": alias_count,
+            "managers": manager_count,
+            "changed": ", ".join(changed) or "-",
+            "deleted": ", ".join(deleted) or "-",
+        },
     )
     return DeleteResult(changed_aliases=changed, deleted_aliases=deleted)
 
@@ -532,7 +540,8 @@ def _remove_domain_targets(
             [t for t in alias.targets if t not in removed],
             actor=actor,
             request=request,
-            message=_("targets at %(domain)s removed (domain deleted)") % {"domain": name},
+            message=gettext_noop("targets at %(domain)s removed (domain deleted)"),
+            message_args={"domain": name},
         )
         (deleted if gone else changed).append(address)
     return changed, deleted
@@ -722,9 +731,17 @@ def domain_rename(
         object_id=new,
         domain=new,
         changes=diff(before, snapshot(moved)),
-        message=(
-            f"renamed {old} to {new}: {len(mailboxes)} mailboxes, {len(aliases)} aliases,"
-            f" {len(targets)} alias target lists, {manager_count} admin assignments"
+        message=gettext_noop(
+            "renamed %(old)s to %(new)s: %(mailboxes)s mailboxes, %(aliases)s aliases,"
+            " %(targets)s alias target lists, %(managers)s admin assignments"
         ),
+        message_args={
+            "old": old,
+            "new": new,
+            "mailboxes": len(mailboxes),
+            "aliases": len(aliases),
+            "targets": len(targets),
+            "managers": manager_count,
+        },
     )
     return moved

@@ -15,6 +15,7 @@ from django.utils import translation
 from django.utils.translation import gettext as _
 
 from expiry.models import ExpiryNotice
+from mailadmin.lib.siteurl import absolute_url
 from signup.notifications import deliverable, recipients_of, send_each
 
 if TYPE_CHECKING:
@@ -56,7 +57,7 @@ def send_all(report: ExpiryReport) -> int:
             domain = name if kind == "domain" else _domain_of(name)
             for admin in recipients_of(domain):
                 by_admin[admin]["expired"].append((kind, name, date))
-        url = f"{settings.MAILADMIN_BASE_URL}{reverse('expiry:list')}"
+        url = absolute_url(reverse("expiry:list"))
         for admin, items in sorted(by_admin.items()):
             sent += send_each(
                 _("Expiry report of the mail panel"),

@@ -20,7 +20,7 @@ from typing import Any
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
-from django.utils.translation import gettext as _
+from django.utils.translation import gettext_noop
 
 from audit.services import audit_record
 from domains.models import Domain
@@ -213,18 +213,18 @@ def run_expiry(
             object_type=notice.object_type,
             object_id=notice.object_id,
             domain=notice.domain,
-            message=_("expires on %(date)s, in %(days)s days: notice sent")
-            % {"date": notice.expiredate.isoformat(), "days": notice.left},
+            message=gettext_noop("expires on %(date)s, in %(days)s days: notice sent"),
+            message_args={"date": notice.expiredate.isoformat(), "days": notice.left},
         )
     if action == "report" and (report.expired_domains or report.expired_mailboxes):
         audit_record(
             actor=SYSTEM_ACTOR,
             action="expiry.report",
-            message=_(
+            message=gettext_noop(
                 "past their expiry date and still active: %(domains)s domains,"
                 " %(mailboxes)s mailboxes (reported, not disabled)"
-            )
-            % {
+            ),
+            message_args={
                 "domains": len(report.expired_domains),
                 "mailboxes": len(report.expired_mailboxes),
             },

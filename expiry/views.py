@@ -11,6 +11,7 @@ from django.contrib import messages
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_noop
 from django.views.decorators.http import require_POST, require_safe
 
 from audit.services import audit_record
@@ -75,7 +76,7 @@ def expiry_run(request: HttpRequest) -> HttpResponse:
         actor=request.user,
         action="expiry.run",
         request=request,
-        message=_("expiry run started by hand"),
+        message=gettext_noop("expiry run started by hand"),
     )
     try:
         run_expiry.apply_async(retry=False)

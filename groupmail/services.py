@@ -21,7 +21,7 @@ from django.db import transaction
 from django.db.models import Count, Q
 from django.http import HttpRequest
 from django.utils.translation import gettext as _
-from django.utils.translation import pgettext
+from django.utils.translation import gettext_noop
 
 from accounts.backends import log_safe
 from audit.services import audit_record
@@ -142,15 +142,14 @@ def groupmail_start(
             attachment_data=attachment.data if attachment else b"",
             attachment_size=len(attachment.data) if attachment else 0,
         )
-        text = _("Group mail «%(subject)s» to %(domains)s") % {
-            "subject": subject,
-            "domains": ", ".join(wanted),
-        }
+        text = gettext_noop("Group mail «%(subject)s» to %(domains)s")
+        args: dict[str, Any] = {"subject": subject, "domains": ", ".join(wanted)}
         if attachment:
-            text += " " + _("with the attachment %(name)s (%(size)s bytes)") % {
-                "name": attachment.name,
-                "size": len(attachment.data),
-            }
+            text = gettext_noop(
+                "Group mail «%(subject)s» to %(domains)s with the attachment %(name)s"
+                " (%(size)s bytes)"
+            )
+            args.update(name=attachment.name, size=len(attachment.data))
         for domain in wanted:  # each domain's admins see what their users were sent
             audit_record(
                 actor=actor,
@@ -160,6 +159,7 @@ def groupmail_start(
                 object_id=str(group_mail.pk),
                 domain=domain,
                 message=text,
+                message_args=args,
             )
     return group_mail
 
@@ -345,23 +345,23 @@ def _send_batch(
     return ""
 
 
+# The outcomes of a run, recorded as these message ids and translated when an entry is shown.
+OUTCOMES = (gettext_noop("finished"), gettext_noop("stopped"), gettext_noop("failed"))
+
+
 def groupmail_audit_end(
     group_mail: GroupMail, *, actor: Manager, outcome: str, request: HttpRequest | None
 ) -> None:
     """The end of a run, for each domain's audit log: who, what, to how many, how many sent."""
     counts = counts_of(group_mail)
-    labels = {
-        "finished": pgettext("outcome", "finished"),
-        "stopped": _("stopped"),
-        "failed": _("failed"),
-    }
-    text = _(
+    text = gettext_noop(
         "Group mail «%(subject)s» to %(domains)s: %(outcome)s; %(total)s recipients, %(sent)s"
         " sent, %(failed)s refused, %(unknown)s unknown, %(pending)s not sent"
-    ) % {
+    )
+    args = {
         "subject": group_mail.subject,
         "domains": ", ".join(group_mail.domains),
-        "outcome": labels.get(outcome, outcome),
+        "outcome": outcome,
         "total": sum(counts.values()),
         "sent": counts[Recipient.State.SENT],
         "failed": counts[Recipient.State.FAILED],
@@ -378,4 +378,5 @@ def groupmail_audit_end(
             domain=domain,
             changes={"state": ["", outcome], "sent": [0, counts[Recipient.State.SENT]]},
             message=text,
+            message_args=args,
         )

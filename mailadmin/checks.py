@@ -23,6 +23,34 @@ def captcha_test_mode_check(app_configs: Any = None, **kwargs: Any) -> list[Chec
     ]
 
 
+@register(Tags.compatibility, deploy=True)
+def site_url_check(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
+    """``check --deploy`` warns when the mails would carry bare paths instead of links."""
+    site_url = settings.MAILADMIN_SITE_URL
+    if settings.DEBUG:
+        return []
+    if not site_url:
+        return [
+            Warning(
+                "MAILADMIN_SITE_URL is not set: the links in the panel's mails (signup, expiry,"
+                " group mail) are bare paths that no mail reader can open.",
+                hint="Set MAILADMIN_SITE_URL to the panel's address, e.g."
+                " https://mail.example.com.",
+                id="mailadmin.W002",
+            )
+        ]
+    if not site_url.startswith(("https://", "http://")) or "/" in site_url.split("://", 1)[1]:
+        return [
+            Warning(
+                f"MAILADMIN_SITE_URL={site_url!r} is not an address such as"
+                " https://mail.example.com (a scheme and a host, no path).",
+                hint="Set it to the scheme and host the panel is reached at.",
+                id="mailadmin.W003",
+            )
+        ]
+    return []
+
+
 #: Settings that are no longer read, with what replaced them.
 RETIRED_SETTINGS = {
     "MAILADMIN_JOB_STALE_AFTER": (

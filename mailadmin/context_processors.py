@@ -4,36 +4,40 @@ from __future__ import annotations
 
 from django.http import HttpRequest
 from django.urls import NoReverseMatch, reverse
+from django.utils.functional import SimpleLazyObject
 from django.utils.translation import gettext_lazy as _
 
-# (url name, label, icon, superadmin only)
+from mailadmin.lib.undo import take_undo
+
+# (url name, label, icon, superadmin only, in the bar itself: the others are under "More", so
+# that the bar fits a 1366-pixel screen in one row with room for a search box)
 NAVIGATION = (
-    ("overview", _("Overview"), "speedometer2", False),
-    ("domains:list", _("Domains"), "globe2", False),
-    ("mailboxes:list", _("Mailboxes"), "inbox", False),
-    ("aliases:list", _("Aliases"), "signpost-split", False),
-    ("signup:queue", _("Signups"), "person-plus", False),
-    ("accounts:managers", _("Managers"), "people", True),
-    ("groupmail:list", _("Group mail"), "megaphone", False),
-    ("provisioning:jobs", _("Jobs"), "gear", False),
-    ("expiry:list", _("Expiry"), "hourglass-split", False),
-    ("archives:list", _("Archives"), "archive", False),
-    ("activity:trace", _("Mail activity"), "activity", False),
-    ("audit:list", _("Audit log"), "journal-text", False),
-    ("mailstack:system", _("Mail system"), "hdd-network", True),
+    ("overview", _("Overview"), "speedometer2", False, True),
+    ("domains:list", _("Domains"), "globe2", False, True),
+    ("mailboxes:list", _("Mailboxes"), "inbox", False, True),
+    ("aliases:list", _("Aliases"), "signpost-split", False, True),
+    ("signup:queue", _("Signups"), "person-plus", False, True),
+    ("audit:list", _("Audit log"), "journal-text", False, True),
+    ("accounts:managers", _("Managers"), "people", True, False),
+    ("groupmail:list", _("Group mail"), "megaphone", False, False),
+    ("provisioning:jobs", _("Jobs"), "gear", False, False),
+    ("expiry:list", _("Expiry"), "hourglass-split", False, False),
+    ("archives:list", _("Archives"), "archive", False, False),
+    ("activity:trace", _("Mail activity"), "activity", False, False),
+    ("mailstack:system", _("Mail system"), "hdd-network", True, False),
 )
 
 
 def navigation(request: HttpRequest) -> dict:
     user = getattr(request, "user", None)
     if user is None or not user.is_authenticated:
-        return {"navigation": []}
+        return {"navigation": [], "navigation_more": []}
     match = getattr(request, "resolver_match", None)
     current = (
         f"{match.namespace}:" if match and match.namespace else (match.url_name if match else "")
     )
-    items = []
-    for name, label, icon, superadmin_only in NAVIGATION:
+    items, more = [], []
+    for name, label, icon, superadmin_only, in_bar in NAVIGATION:
         if superadmin_only and not user.is_superadmin:
             continue
         try:
@@ -44,5 +48,16 @@ def navigation(request: HttpRequest) -> dict:
         if name == "accounts:managers":
             # /login/ and /password/ live in the same namespace but are not the managers' pages.
             active = bool(active and (match.url_name or "").startswith("manager"))
-        items.append({"url": url, "label": label, "icon": icon, "active": active})
-    return {"navigation": items}
+        (items if in_bar else more).append(
+            {"url": url, "label": label, "icon": icon, "active": active}
+        )
+    return {
+        "navigation": items,
+        "navigation_more": more,
+        "navigation_more_active": any(item["active"] for item in more),
+    }
+
+
+def undo(request: HttpRequest) -> dict:
+    """The Undo offer of the last one-click change (read, and so removed, only when shown)."""
+    return {"undo": SimpleLazyObject(lambda: take_undo(request) or {})}

@@ -89,6 +89,7 @@ TEMPLATES = [
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
                 "mailadmin.context_processors.navigation",
+                "mailadmin.context_processors.undo",
             ],
         },
     },
@@ -572,9 +573,11 @@ MAILADMIN_SIGNUP_EXPIRE_DAYS = env.int("MAILADMIN_SIGNUP_EXPIRE_DAYS", 14, minim
 MAILADMIN_SIGNUP_NOTIFY = env.choice(
     "MAILADMIN_SIGNUP_NOTIFY", "each", ("each", "digest", "both", "off")
 )
-# Address of the panel in mails sent without a request (the daily digest), e.g.
-# https://mail.example.com; empty = paths only.
-MAILADMIN_BASE_URL = env.str("MAILADMIN_BASE_URL").rstrip("/")
+# Address of the panel, e.g. https://mail.example.com: every link in a mail the panel sends
+# (signup, expiry, group mail) starts with it, as those mails are mostly sent by periodic tasks
+# without a request to take the address from. Empty = links are bare paths (`check --deploy`
+# warns when DEBUG=0). MAILADMIN_BASE_URL is its older name, still read.
+MAILADMIN_SITE_URL = env.str("MAILADMIN_SITE_URL", env.str("MAILADMIN_BASE_URL")).rstrip("/")
 # Failed recovery attempts allowed per address and per client address before a cool-off
 # (MAILADMIN_LOGIN_COOLOFF seconds); portal logins use MAILADMIN_LOGIN_FAILURE_LIMIT.
 MAILADMIN_RECOVERY_FAILURE_LIMIT = env.int("MAILADMIN_RECOVERY_FAILURE_LIMIT", 5, minimum=1)

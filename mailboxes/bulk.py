@@ -11,9 +11,9 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.http import HttpRequest
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_noop
 
-from audit.models import AuditEntry
-from audit.services import audit_entry, diff, snapshot
+from audit.services import audit_record
 from domains.selectors import lock_domain
 from domains.usage import usage_change
 from mailadmin.lib.fields import local_now
@@ -213,8 +213,8 @@ def mailbox_import(
     messages, and nothing is written.
 
     Otherwise the rows are inserted in bulk, the domain's usage figures change once, the audit
-    log gets one ``mailbox.create`` entry per mailbox (so that each mailbox's history starts
-    like that of a mailbox created by the form), and the Maildirs are queued as
+    log gets one ``mailbox.import`` entry naming every new mailbox (one readable line on the
+    audit page, however long the file), and the Maildirs are queued as
     ``maildir.create_batch`` jobs of :data:`MAILDIR_BATCH_SIZE` mailboxes each. The number of
     queries does not grow with the number of rows, except for one INSERT per
     :data:`INSERT_BATCH_SIZE` rows and one job row per :data:`MAILDIR_BATCH_SIZE` mailboxes.
@@ -339,22 +339,20 @@ def mailbox_import(
         quota=quota_total,
         netdisk=netdisk_each * len(mailboxes),
     )
-    message = _("imported from a file with %(count)s mailboxes") % {"count": len(mailboxes)}
-    AuditEntry.objects.bulk_create(
-        [
-            audit_entry(
-                actor=actor,
-                action="mailbox.create",
-                request=request,
-                object_type="mailbox",
-                object_id=mailbox.username,
-                domain=dom.domain,
-                changes=diff({}, snapshot(mailbox)),
-                message=message,
-            )
-            for mailbox in mailboxes
-        ],
-        batch_size=INSERT_BATCH_SIZE,
+    # One entry for the whole file: the page shows it as one line with the addresses folded.
+    audit_record(
+        actor=actor,
+        action="mailbox.import",
+        request=request,
+        object_type="domain",
+        object_id=dom.domain,
+        domain=dom.domain,
+        changes={"mailboxes": [[], [mailbox.username for mailbox in mailboxes]]},
+        message=gettext_noop("%(count)s mailboxes imported from a file, %(quota)s MB in all"),
+        message_args={
+            "count": len(mailboxes),
+            "quota": quota_total // settings.MAILADMIN_QUOTA_MULTIPLIER,
+        },
     )
     for start in range(0, len(mailboxes), MAILDIR_BATCH_SIZE):
         batch = mailboxes[start : start + MAILDIR_BATCH_SIZE]

@@ -7,7 +7,7 @@ import io
 from typing import Any
 
 from crispy_forms.helper import FormHelper
-from crispy_forms.layout import Div, Fieldset, Layout
+from crispy_forms.layout import HTML, Div, Fieldset, Layout
 from django import forms
 from django.conf import settings
 from django.core.exceptions import ValidationError
@@ -16,6 +16,7 @@ from django.utils.translation import gettext_lazy as _
 from domains.models import Domain
 from mailadmin.lib.addresses import domain_unicode, normalize_local_part
 from mailadmin.lib.flags import SERVICE_NAMES, SERVICES
+from mailadmin.lib.forms import ClearedPasswordsMixin, IsoDateInput
 from mailadmin.lib.storable import StorableTextMixin
 from mailadmin.lib.text import refuse_control_characters
 from mailboxes.bulk import BULK_ACTIONS, MAX_IMPORT_ROWS
@@ -29,7 +30,6 @@ INTERNAL_ONLY_HELP = _(
     "Accept mail only from senders of this server's own domains; mail from outside is"
     " refused by Postfix."
 )
-DATE_INPUT = forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d")
 
 
 def recovery_answer_help(*, admin: bool, keep: bool = False) -> str:
@@ -65,9 +65,11 @@ def _clean_local_part(value: str) -> str:
     return normalize_local_part(value)
 
 
-class MailboxForm(StorableTextMixin, forms.Form):
+class MailboxForm(ClearedPasswordsMixin, StorableTextMixin, forms.Form):
     """Add (``mailbox=None``) or edit a mailbox. Superadmin-only fields are left out for
     domain admins; the service re-checks every rule anyway."""
+
+    password_field_names = ("password1", "password2")
 
     local_part = _local_part_field()
     domain = forms.ChoiceField(label=_("Domain"))
@@ -105,7 +107,7 @@ class MailboxForm(StorableTextMixin, forms.Form):
         label=_("Expires"),
         required=False,
         input_formats=["%Y-%m-%d"],
-        widget=DATE_INPUT,
+        widget=IsoDateInput(),
         help_text=_("YYYY-MM-DD; empty = never (follows the domain's expiry)."),
     )
     active = forms.BooleanField(label=_("Active"), required=False)
@@ -239,7 +241,12 @@ class MailboxForm(StorableTextMixin, forms.Form):
         helper.form_tag = False
         helper.disable_csrf = True  # the page template has its own token
         account = [n for n in ("local_part", "domain") if n in self.fields]
-        account += ["name", "password1", "password2"]
+        account += [
+            "name",
+            "password1",
+            "password2",
+            HTML('{% include "mailboxes/_generate_password.html" %}'),
+        ]
         limits = ["quota", "netdiskquota", "expiredate", "active", "disablepwdchange"]
         services = [f"enable_{s}" for s in SERVICE_NAMES]
         recovery = ["question", "answer"]

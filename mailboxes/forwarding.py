@@ -7,6 +7,7 @@ from typing import Any
 from django.core.exceptions import ValidationError
 from django.http import HttpRequest
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_noop
 
 from aliases.index import aliases_targeting
 from aliases.models import Alias
@@ -110,9 +111,10 @@ def replace_in_alias_targets(
             updated,
             actor=actor,
             request=request,
-            message=_("target %(old)s replaced by %(new)s") % {"old": old, "new": new}
+            message=gettext_noop("target %(old)s replaced by %(new)s")
             if new
-            else _("target %(old)s removed (mailbox deleted)") % {"old": old},
+            else gettext_noop("target %(old)s removed (mailbox deleted)"),
+            message_args={"old": old, "new": new or ""},
         )
         (deleted if gone else changed).append(address)
     return changed, deleted

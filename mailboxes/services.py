@@ -17,6 +17,7 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.http import HttpRequest
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_noop
 
 from aliases.models import Alias
 from audit.services import audit_record, diff, snapshot
@@ -551,8 +552,8 @@ def mailbox_rename(
         object_id=new_address,
         domain=new.domain_id,
         changes=diff(before, snapshot(new)),
-        message=_("renamed from %(old)s; aliases updated: %(aliases)s")
-        % {"old": old_address, "aliases": ", ".join(changed) or "-"},
+        message=gettext_noop("renamed from %(old)s; aliases updated: %(aliases)s"),
+        message_args={"old": old_address, "aliases": ", ".join(changed) or "-"},
     )
     return new
 
@@ -620,15 +621,22 @@ def mailbox_delete(
         object_id=address,
         domain=mailbox.domain_id,
         changes=diff(before, {}),
-        message=_("data %(fate)s; aliases changed: %(changed)s; aliases deleted: %(deleted)s")
-        % {
-            "fate": (
-                _("left on disk: %(problem)s") % {"problem": problem}
-                if problem
-                else _("purged")
-                if purge
-                else _("archived")
-            ),
+        message=(
+            gettext_noop(
+                "data left on disk: %(problem)s; aliases changed: %(changed)s;"
+                " aliases deleted: %(deleted)s"
+            )
+            if problem
+            else gettext_noop(
+                "data purged; aliases changed: %(changed)s; aliases deleted: %(deleted)s"
+            )
+            if purge
+            else gettext_noop(
+                "data archived; aliases changed: %(changed)s; aliases deleted: %(deleted)s"
+            )
+        ),
+        message_args={
+            "problem": problem or "",
             "changed": ", ".join(changed) or "-",
             "deleted": ", ".join(deleted) or "-",
         },

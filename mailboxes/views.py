@@ -11,7 +11,7 @@ from django.core.exceptions import ValidationError
 from django.db.models import BigIntegerField, Q
 from django.db.models.functions import Cast
 from django.forms import Form
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.translation import gettext as _
@@ -35,8 +35,11 @@ from mailadmin.lib.listing import (
     list_url,
     make_listing,
 )
+from mailadmin.lib.redirects import local_next
 from mailadmin.lib.storable import is_storable
+from mailadmin.lib.undo import offer_undo
 from mailboxes import bulk, forwarding, services
+from mailboxes.credentials import generate_password
 from mailboxes.forms import (
     BulkForm,
     ChooseDomainForm,
@@ -312,10 +315,93 @@ def mailbox_delete(request: HttpRequest, mailbox: Mailbox) -> HttpResponse:
 
 
 @manager_required
+@visible_object(_get_mailbox, param="address", name="mailbox")
+@require_POST
+def mailbox_set_active(request: HttpRequest, mailbox: Mailbox) -> HttpResponse:
+    """Enable (``active=1``) or disable (``active=0``) in one click, with an Undo button.
+
+    The wanted state is posted, not "toggle", so a repeated or late Undo does no harm."""
+    back = local_next(request, _list_url(mailbox.domain_id))
+    wanted = request.POST.get("active")
+    if wanted not in ("0", "1"):
+        messages.error(request, _("Nothing was changed: the form did not say enable or disable."))
+        return redirect(back)
+    was_active = bool(mailbox.active)
+    try:
+        services.mailbox_update(
+            mailbox=mailbox, active=wanted == "1", actor=request.user, request=request
+        )
+    except ValidationError as exc:
+        for message in exc.messages:
+            messages.error(request, message)
+        return redirect(back)
+    text = (
+        _("Mailbox %(address)s enabled.") if wanted == "1" else _("Mailbox %(address)s disabled.")
+    ) % {"address": mailbox.username}
+    if was_active == (wanted == "1") or request.POST.get("undone"):
+        messages.info(request, text)  # nothing changed, or this was the Undo itself
+    else:
+        offer_undo(
+            request,
+            message=text,
+            url=reverse("mailboxes:set_active", args=[mailbox.username]),
+            fields={"active": "1" if was_active else "0", "next": back, "undone": "1"},
+        )
+    return redirect(back)
+
+
+@manager_required
+@visible_object(_get_mailbox, param="address", name="mailbox")
+@never_cache
+@require_http_methods(["GET", "POST"])
+def mailbox_reset_password(request: HttpRequest, mailbox: Mailbox) -> HttpResponse:
+    """Give the mailbox a new random password, shown once on the answer page."""
+    context: dict[str, Any] = {
+        "mailbox": mailbox,
+        "domain": mailbox.domain,
+        "back_url": local_next(request, reverse("mailboxes:detail", args=[mailbox.username])),
+    }
+    if request.method == "POST":
+        password = generate_password()
+        try:
+            services.mailbox_update(
+                mailbox=mailbox, password=password, actor=request.user, request=request
+            )
+        except ValidationError as exc:
+            context["errors"] = exc.messages
+        else:
+            # Shown once, in this response only: never stored, logged or put in the session.
+            context["password"] = password
+        response = render(request, "mailboxes/reset_password.html", context)
+        response["Cache-Control"] = "no-store"
+        return response
+    return render(request, "mailboxes/reset_password.html", context)
+
+
+@manager_required
+@never_cache
+@require_safe
+def mailbox_generate_password(request: HttpRequest) -> JsonResponse:
+    """A password from the panel's generator for the "Generate" button of the mailbox form
+    (nothing is stored: the form still posts it like a typed one)."""
+    response = JsonResponse({"password": generate_password()})
+    response["Cache-Control"] = "no-store"
+    return response
+
+
+@manager_required
 @never_cache
 @require_POST
 def mailbox_bulk(request: HttpRequest) -> HttpResponse:
     addresses = sorted({a.strip().lower() for a in request.POST.getlist("addresses")})
+    domain_name = request.POST.get("domain", "")
+    back = _list_url(domain_name if domain_name.isprintable() else "")
+    if not addresses:
+        messages.error(request, _("Tick at least one mailbox first: nothing was changed."))
+        return redirect(back)
+    if not request.POST.get("action"):
+        messages.error(request, _("Choose an action first: nothing was changed."))
+        return redirect(back)
     visible = Mailbox.objects.visible_to(request.user).filter(pk__in=addresses)
     if (
         len(addresses) > BulkForm.MAX_ADDRESSES

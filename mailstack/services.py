@@ -15,6 +15,7 @@ from django.db import transaction
 from django.http import HttpRequest
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_noop
 
 from audit.services import audit_record
 from mailstack import status
@@ -114,7 +115,8 @@ def service_action_request(*, action: str, actor: Any, request: HttpRequest | No
         request=request,
         object_type="service",
         object_id=action,
-        message=f"job #{job.pk}",
+        message=gettext_noop("job #%(job)s"),
+        message_args={"job": job.pk},
     )
     return job
 
@@ -208,6 +210,7 @@ def queue_action_request(
         request=request,
         object_type="queue",
         object_id=queue_id or action,
-        message=f"{action} (job #{job.pk})",
+        message=gettext_noop("%(action)s (job #%(job)s)"),
+        message_args={"action": action, "job": job.pk},
     )
     return job

@@ -8,6 +8,7 @@ from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_noop
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_POST, require_safe
 
@@ -106,7 +107,12 @@ def job_cancel(request: HttpRequest, job: Job) -> HttpResponse:
             object_id=str(job.pk),
             domain=job.domain,
             changes={"state": [Job.State.FAILED, Job.State.CANCELLED]},
-            message=f"{job.kind} {job.object_id}: {job.last_error}"[:1000],
+            message=gettext_noop("%(kind)s %(object)s: %(error)s"),
+            message_args={
+                "kind": job.kind,
+                "object": job.object_id,
+                "error": job.last_error[:400],
+            },
         )
         messages.success(
             request,
@@ -207,7 +213,12 @@ def operation_stop(request: HttpRequest, operation: Operation) -> HttpResponse:
             object_type="operation",
             object_id=str(operation.pk),
             domain=operation.domain,
-            message=f"{operation.kind}: {operations.progress_of(operation)} of {operation.total}",
+            message=gettext_noop("%(kind)s: %(done)s of %(total)s"),
+            message_args={
+                "kind": operation.kind,
+                "done": operations.progress_of(operation),
+                "total": operation.total,
+            },
         )
         messages.success(request, _("The operation stops after its current batch."))
     else:
@@ -229,7 +240,12 @@ def operation_resume(request: HttpRequest, operation: Operation) -> HttpResponse
             object_type="operation",
             object_id=str(operation.pk),
             domain=operation.domain,
-            message=f"{operation.kind}: {operation.done_count} of {operation.total} done before",
+            message=gettext_noop("%(kind)s: %(done)s of %(total)s done before"),
+            message_args={
+                "kind": operation.kind,
+                "done": operation.done_count,
+                "total": operation.total,
+            },
         )
         messages.success(request, _("The operation goes on where it ended."))
     else:

@@ -36,6 +36,8 @@ export MAILADMIN_STATIC_ROOT="${MAILADMIN_STATIC_ROOT:-$PWD/var/static}"
 export MAILADMIN_MAIL_BASE="${MAILADMIN_MAIL_BASE:-$PWD/var/maildata}"
 export MAILADMIN_POSTFIX_DIR="${MAILADMIN_POSTFIX_DIR:-$PWD/var/postfix}"
 export MAILADMIN_EMAIL_BACKEND="${MAILADMIN_EMAIL_BACKEND:-console}"
+# Links in the panel's mails lead to the address printed below.
+export MAILADMIN_SITE_URL="${MAILADMIN_SITE_URL:-http://$url_host:$port}"
 
 .venv/bin/python manage.py migrate --no-input -v 0
 .venv/bin/python manage.py collectstatic --no-input -v 0

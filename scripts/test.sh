@@ -81,7 +81,7 @@ step "ruff check" .venv/bin/ruff check .
 step "ruff format --check" .venv/bin/ruff format --check .
 step "makemigrations --check" env -u DATABASE_URL $py manage.py makemigrations --check --dry-run -v 1
 step "check --deploy" env -u DATABASE_URL MAILADMIN_HSTS_SECONDS=31536000 MAILADMIN_SSL_REDIRECT=1 \
-  MAILADMIN_HSTS_PRELOAD=1 \
+  MAILADMIN_HSTS_PRELOAD=1 MAILADMIN_SITE_URL=https://mail.example.com \
   SECRET_KEY="$(head -c 48 /dev/urandom | base64)" ALLOWED_HOSTS=mail.example.com \
   $py manage.py check --deploy --fail-level WARNING
 

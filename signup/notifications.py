@@ -7,7 +7,6 @@ from __future__ import annotations
 import logging
 from collections import defaultdict
 
-from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.mail import send_mail
 from django.core.validators import validate_email
@@ -17,13 +16,14 @@ from django.utils.translation import gettext as _
 
 from accounts.backends import log_safe
 from accounts.models import DomainManager, Manager
+from mailadmin.lib.siteurl import absolute_url
 from signup.models import SignupRequest
 
 log = logging.getLogger("mailadmin.signup")
 
 
 def _url(name: str) -> str:
-    return f"{settings.MAILADMIN_BASE_URL}{reverse(name)}"
+    return absolute_url(reverse(name))
 
 
 def _active(managers: list[Manager]) -> list[str]:

@@ -22,6 +22,7 @@ from django.db import IntegrityError, transaction
 from django.http import HttpRequest
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_noop
 
 from audit.services import audit_record
 from domains.models import Domain
@@ -244,7 +245,8 @@ def _submit(
         object_type="signup",
         object_id=address,
         domain=dom.domain,
-        message=f"request #{signup.pk}",
+        message=gettext_noop("request #%(id)s"),
+        message_args={"id": signup.pk},
     )
     if approval_required(dom.domain):
         return SubmitResult(signup)
@@ -319,7 +321,8 @@ def _approve(signup_id: int, *, actor: Any, request: HttpRequest | None) -> Mail
         object_type="signup",
         object_id=signup.address,
         domain=signup.domain,
-        message=f"request #{signup.pk}",
+        message=gettext_noop("request #%(id)s"),
+        message_args={"id": signup.pk},
     )
     transaction.on_commit(lambda: notifications.decision(signup.pk))
     return mailbox
@@ -352,7 +355,12 @@ def _reject(signup_id: int, *, actor: Any, reason: str, request: HttpRequest | N
         object_type="signup",
         object_id=signup.address,
         domain=signup.domain,
-        message=f"request #{signup.pk}: {reason}" if reason else f"request #{signup.pk}",
+        message=(
+            gettext_noop("request #%(id)s: %(reason)s")
+            if reason
+            else gettext_noop("request #%(id)s")
+        ),
+        message_args={"id": signup.pk, "reason": reason or ""},
     )
     transaction.on_commit(lambda: notifications.decision(signup.pk))
 
@@ -433,7 +441,8 @@ def expire_requests(now: datetime.datetime | None = None) -> int:
                 object_type="signup",
                 object_id=signup.address,
                 domain=signup.domain,
-                message=f"request #{signup.pk}",
+                message=gettext_noop("request #%(id)s"),
+                message_args={"id": signup.pk},
             )
             transaction.on_commit(lambda pk=signup.pk: notifications.decision(pk))
             expired += 1

@@ -121,7 +121,7 @@ def test_delete_archive_list_restore_refuse_and_purge_with_a_real_worker(worker,
     assert not on_disk.exists()
     assert Archive.objects.get(pk=archive.pk).state == Archive.State.RESTORED
     entry = AuditEntry.objects.get(action="archive.restore")
-    assert entry.actor == "admin@shop.test" and "bob@shop.test" in entry.message
+    assert entry.actor == "admin@shop.test" and "bob@shop.test" in entry.note()
 
     # Onto a Maildir that holds mail: refused, nothing changed.
     second = make_and_delete(root, base, "carol")

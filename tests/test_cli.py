@@ -79,7 +79,7 @@ def test_mailbox_add_with_the_password_on_stdin_creates_it_through_the_service(p
     assert Job.objects.filter(object_id="carol@a.test", kind=Job.Kind.MAILDIR_CREATE).exists()
     entry = AuditEntry.objects.get(action="mailbox.create", object_id="carol@a.test")
     assert entry.actor == ROOT and entry.actor_kind == "cli"
-    assert entry.message.startswith("[command line, OS user ")
+    assert entry.note().startswith("[command line, OS user ")
     assert PASSWORD not in out + err
 
 
@@ -476,7 +476,8 @@ def test_mailbox_import_takes_the_import_pages_csv_with_hashes_and_a_dry_run(per
     )
     assert code == 0 and "2 mailboxes imported" in out
     assert verify_password(PASSWORD, Mailbox.objects.get(pk="bob@a.test").password)
-    entry = AuditEntry.objects.get(action="mailbox.create", object_id="bob@a.test")
+    entry = AuditEntry.objects.get(action="mailbox.import", object_id="a.test")
+    assert "bob@a.test" in entry.changes["mailboxes"][1]
     assert entry.actor == "admin@a.test" and entry.actor_kind == "cli"
     assert (
         run(

@@ -18,6 +18,7 @@ DEPLOY_ENV = {
     "MAILADMIN_HSTS_SECONDS": "31536000",
     "MAILADMIN_SSL_REDIRECT": "1",
     "MAILADMIN_HSTS_PRELOAD": "1",
+    "MAILADMIN_SITE_URL": "https://mail.example.com",
 }
 
 
@@ -64,3 +65,14 @@ def test_a_retired_setting_is_named_with_its_replacement():
     result = check_deploy(MAILADMIN_CAPTCHA_TEST_MODE="0", MAILADMIN_JOB_STALE_AFTER="900")
     assert result.returncode != 0  # --fail-level WARNING
     assert "mailadmin.W001" in result.stderr and "MAILADMIN_JOB_LEASE" in result.stderr
+
+
+def test_the_deploy_check_warns_when_mails_would_carry_bare_paths():
+    result = check_deploy(MAILADMIN_CAPTCHA_TEST_MODE="0", MAILADMIN_SITE_URL="")
+    assert result.returncode != 0  # --fail-level WARNING
+    assert "mailadmin.W002" in result.stderr and "MAILADMIN_SITE_URL" in result.stderr
+    result = check_deploy(MAILADMIN_CAPTCHA_TEST_MODE="0", MAILADMIN_SITE_URL="mail.example.com")
+    assert "mailadmin.W003" in result.stderr
+    # A development server (DEBUG=1) is not troubled.
+    result = check_deploy(MAILADMIN_CAPTCHA_TEST_MODE="0", MAILADMIN_SITE_URL="", DEBUG="1")
+    assert "mailadmin.W002" not in result.stdout + result.stderr

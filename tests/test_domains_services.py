@@ -322,7 +322,7 @@ def test_the_service_template_changes_mailboxes_only_when_asked(root, personas, 
         Mailbox.objects.filter(domain_id="a.test").values_list("disablepop3", flat=True)
     ) == {0}
     entry = AuditEntry.objects.get(action="domain.apply_template")
-    assert "2 mailboxes" in entry.message and entry.domain == "a.test"
+    assert "2 mailboxes" in entry.note() and entry.domain == "a.test"
 
 
 def test_the_template_is_applied_only_to_the_domain_itself(root, personas, make_mailbox):
@@ -404,7 +404,7 @@ def test_deleting_with_everything_removes_rows_and_archives_the_data(
     assert not any((base / "a.test").iterdir())
     assert (base / "b.test/other/Maildir").is_dir()
     entry = AuditEntry.objects.get(action="domain.delete")
-    assert "2 mailboxes, 2 aliases and 1 admin" in entry.message
+    assert "2 mailboxes, 2 aliases and 1 admin" in entry.note()
     assert Alias.objects.get(pk="keep@b.test").goto == "x@b.test"
 
 
@@ -550,7 +550,7 @@ def test_rename_moves_every_row_and_target_and_changes_nothing_else(
         assert (base / box / "cur").is_dir(), box
     entry = AuditEntry.objects.get(action="domain.rename")
     assert entry.changes["domain"] == ["example.net", "example.org"]
-    assert "3 mailboxes, 3 aliases, 4 alias target lists, 1 admin" in entry.message
+    assert "3 mailboxes, 3 aliases, 4 alias target lists, 1 admin" in entry.note()
 
 
 def test_a_domain_admin_keeps_seeing_the_renamed_domain(root, populated, personas):
@@ -631,5 +631,5 @@ def test_deleting_a_domain_takes_its_targets_out_of_other_domains_aliases(
         ("alias.delete", "only@b.test"),
         ("alias.delete", "keep@b.test"),
     }
-    assert "a.test" in entries[("alias.update", "mixed@b.test")].message
-    assert "mixed@b.test" in AuditEntry.objects.get(action="domain.delete").message
+    assert "a.test" in entries[("alias.update", "mixed@b.test")].note()
+    assert "mixed@b.test" in AuditEntry.objects.get(action="domain.delete").note()

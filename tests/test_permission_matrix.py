@@ -153,7 +153,11 @@ MATRIX: dict[str, Route] = {
         get=SUPERADMIN_REFUSE, post=SUPERADMIN_DONE, kwargs={"username": MANAGER}
     ),
     "domains:list": Route(get=ANY_MANAGER, post=MANAGERS_REFUSE),
-    "mailboxes:bulk": Route(get=MANAGERS_REFUSE, post=ANY_MANAGER),
+    # Nothing ticked: a message and back to the list.
+    "mailboxes:bulk": Route(get=MANAGERS_REFUSE, post=ANY_MANAGER_DONE),
+    "aliases:bulk": Route(get=MANAGERS_REFUSE, post=ANY_MANAGER_DONE),
+    # The "Generate" button of the mailbox form: a password from the panel's generator.
+    "mailboxes:generate_password": Route(get=ANY_MANAGER, post=MANAGERS_REFUSE),
     "expiry:list": Route(get=ANY_MANAGER, post=MANAGERS_REFUSE),
     "signup:bulk": Route(get=MANAGERS_REFUSE, post=ANY_MANAGER_DONE),
     # Mail activity: the trace and the graphs show each manager their own domains' traffic.
@@ -172,6 +176,11 @@ MATRIX: dict[str, Route] = {
     "mailboxes:edit": Route(get=OWNERS, post=OWNERS_DONE, kwargs={"address": MAILBOX}),
     "mailboxes:delete": Route(get=OWNERS, post=OWNERS_DONE, kwargs={"address": MAILBOX}),
     "mailboxes:rename": Route(get=OWNERS, post=OWNERS, kwargs={"address": MAILBOX}),
+    # One-click enable/disable: an empty POST names no state, a message and back to the list.
+    "mailboxes:set_active": Route(get=OWNERS_REFUSE, post=OWNERS_DONE, kwargs={"address": MAILBOX}),
+    # GET asks, POST resets and shows the new password once.
+    "mailboxes:reset_password": Route(get=OWNERS, post=OWNERS, kwargs={"address": MAILBOX}),
+    "aliases:set_active": Route(get=OWNERS_REFUSE, post=OWNERS_DONE, kwargs={"address": ALIAS}),
     "aliases:list": Route(get=OWNERS, post=MANAGERS_REFUSE, query=ON_A),
     # Downloads of the lists (streamed CSV/JSON), scoped as the lists.
     "exports:domains": Route(get=ANY_MANAGER, post=MANAGERS_REFUSE),

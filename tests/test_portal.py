@@ -329,3 +329,11 @@ def test_permission_matrix_of_the_portal(client_as, persona):
         assert client.get(url).status_code == expected, url
     assert client.post("/account/logout/").status_code == 302
     assert client.get("/account/").status_code == 302
+
+
+def test_a_failed_login_says_so_once(client, personas):
+    response = client.post(
+        "/account/login/", {"username": "user@a.test", "password": "Wrong-Password-1"}
+    )
+    body = response.content.decode()
+    assert body.count("Wrong address or password") == 1

@@ -85,6 +85,16 @@ def test_signup_records_a_pending_request_with_hashes_only(
     assert AuditEntry.objects.filter(action="signup.request", object_id="alice@a.test").exists()
 
 
+def test_the_mail_to_the_admins_links_to_the_queue_with_the_site_url(
+    client, signup_domain, settings, django_capture_on_commit_callbacks
+):
+    settings.MAILADMIN_SITE_URL = "https://mail.example.com"
+    with django_capture_on_commit_callbacks(execute=True):
+        submit(client)
+    (message,) = mail.outbox
+    assert "https://mail.example.com/signups/" in message.body
+
+
 def test_the_form_shows_its_fields(client, signup_domain):
     page = client.get("/signup/a.test/").content.decode()
     for name in (

@@ -4,6 +4,7 @@ scoping and actions."""
 from __future__ import annotations
 
 from django.urls import reverse
+from django.utils.translation import gettext_noop
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import serializers, status
@@ -101,7 +102,12 @@ class JobCancel(ApiView):
             object_id=str(job.pk),
             domain=job.domain,
             changes={"state": [Job.State.FAILED, Job.State.CANCELLED]},
-            message=f"{job.kind} {job.object_id}: {job.last_error}"[:1000],
+            message=gettext_noop("%(kind)s %(object)s: %(error)s"),
+            message_args={
+                "kind": job.kind,
+                "object": job.object_id,
+                "error": job.last_error[:400],
+            },
         )
         return Response(JobSerializer(_get_job(request, pk)).data)
 

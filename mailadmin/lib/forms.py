@@ -4,6 +4,31 @@ from __future__ import annotations
 
 from typing import Any
 
+from django import forms
+
+#: What a date field's help text promises and the field takes.
+ISO_DATE_FORMAT = "%Y-%m-%d"
+
+
+class IsoDateInput(forms.DateInput):
+    """A date typed as ``YYYY-MM-DD``, as the field's help text says.
+
+    Not ``type="date"``: browsers show that one in the language's own order (``06/30/2027``
+    in American English), which is not what the help text says, and it cannot be typed the
+    same way in every browser."""
+
+    input_type = "text"
+
+    def __init__(self, attrs: dict[str, Any] | None = None) -> None:
+        defaults = {
+            "placeholder": "YYYY-MM-DD",
+            "pattern": r"\d{4}-\d{2}-\d{2}",
+            "autocomplete": "off",
+            "spellcheck": "false",
+            "maxlength": "10",
+        }
+        super().__init__(attrs={**defaults, **(attrs or {})}, format=ISO_DATE_FORMAT)
+
 
 class ClearedPasswordsMixin:
     """A password is never sent back to the browser, so a form that failed comes back with its

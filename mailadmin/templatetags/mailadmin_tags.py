@@ -6,7 +6,8 @@ from typing import Any
 
 from django import template
 from django.conf import settings
-from django.utils.html import format_html
+from django.utils.html import escape, format_html
+from django.utils.safestring import SafeString, mark_safe
 from django.utils.translation import gettext as _
 
 from mailadmin.lib.addresses import domain_unicode
@@ -45,6 +46,14 @@ def idn(name: str) -> str:
 def key_label(key: str) -> str:
     """A stored key as a link text: :func:`idn`, and a word for an empty legacy key."""
     return idn(key) if key else _("(empty)")
+
+
+@register.filter
+def wrap_address(address: str) -> SafeString:
+    """An address (or a domain) in Unicode, escaped, that may break after ``@`` and dots
+    (``<wbr>``), so a long address wraps on a phone instead of widening the page."""
+    text = escape(idn(address or ""))
+    return mark_safe(text.replace("@", "@<wbr>").replace(".", ".<wbr>"))  # noqa: S308 (escaped)
 
 
 @register.filter

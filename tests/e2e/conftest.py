@@ -14,9 +14,22 @@ import pytest
 from playwright.sync_api import Browser, ConsoleMessage, Page, sync_playwright
 from pytest_django.live_server_helper import LiveServer
 
+from accounts.models import Manager
+from aliases.models import Alias
+from domains.models import Domain
+from mailboxes.models import Mailbox
+
 CHROMIUM = os.environ.get("MAILADMIN_TEST_CHROMIUM", "/usr/bin/chromium")
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage"]
 DESKTOP = {"width": 1280, "height": 800}
+# The two screens the panel is checked on: a laptop and a phone.
+LAPTOP = {"width": 1366, "height": 900}
+PHONE = {"width": 390, "height": 844}
+
+ROOT = "root@example.net"
+DOMAIN_ADMIN = "postmaster@example.com"
+MB = 1024 * 1024
+PNG = b"\x89PNG\r\n\x1a\n"
 
 
 @pytest.fixture(scope="module")
@@ -114,3 +127,44 @@ def screenshot_dir(tmp_path: Path) -> Path:
     path = Path(target) if target else tmp_path / "screenshots"
     path.mkdir(parents=True, exist_ok=True)
     return path
+
+
+@pytest.fixture
+def superadmin(make_manager) -> Manager:
+    return make_manager(ROOT, type="admin", name="Site operator")
+
+
+@pytest.fixture
+def demo_data(superadmin, make_domain, make_manager, make_mailbox) -> None:
+    """A small, realistic site: three domains (one internationalised) with some mailboxes."""
+    for name, description, limits in (
+        ("example.com", "Example Corporation", {"maxusers": 50, "maxalias": 20}),
+        ("example.org", "Example Foundation", {"maxusers": 10}),
+        ("xn--bcher-kva.example", "Bücher & Co.", {}),
+    ):
+        make_domain(name, **limits)
+        Domain.objects.filter(pk=name).update(description=description)
+    Domain.objects.filter(pk="example.com").update(maxquota=f"{51200 * MB}S")
+    make_manager(DOMAIN_ADMIN, domains=["example.com"], name="Pat Postmaster")
+    people = [
+        ("alice.martin", "Alice Martin", 2048),
+        ("bob.chen", "Bob Chen", 1024),
+        ("carol.jones", "Carol Jones", 5120),
+        ("david.kim", "David Kim", 1024),
+        ("eva.novak", "Eva Novák", 2048),
+        ("frank.li", "Frank Li", 1024),
+        ("helpdesk", "Help desk", 10240),
+    ]
+    for local, name, quota in people:
+        make_mailbox(f"{local}@example.com", name=name, quota=f"{quota * MB}S")
+    Mailbox.objects.filter(pk="frank.li@example.com").update(active=0)
+    Mailbox.objects.filter(pk="david.kim@example.com").update(expiredate="2027-06-30")
+    for local, name in (("info", "Info desk"), ("jan", "Jan de Vries")):
+        make_mailbox(f"{local}@example.org", name=name, quota=f"{512 * MB}S")
+    make_mailbox("verkauf@xn--bcher-kva.example", name="Verkauf", quota=f"{1024 * MB}S")
+    for address, goto in (
+        ("sales@example.com", "alice.martin@example.com,bob.chen@example.com"),
+        ("support@example.com", "helpdesk@example.com"),
+        ("@example.org", "info@example.org"),
+    ):
+        Alias.objects.create(address=address, goto=goto, domain_id=address.split("@")[1])

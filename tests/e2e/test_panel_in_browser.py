@@ -16,26 +16,18 @@ from accounts.models import DomainManager, Manager
 from aliases.models import Alias
 from domains.models import Domain
 from mailboxes.models import Mailbox
+from tests.e2e.conftest import DOMAIN_ADMIN, PNG, ROOT
 from tests.e2e.pages import log_in, submit
 
 pytestmark = pytest.mark.e2e
 
-ROOT = "root@example.net"
-DOMAIN_ADMIN = "postmaster@example.com"
 NEW_PASSWORD = "Blue-Harbour-31"
-MB = 1024 * 1024
-PNG = b"\x89PNG\r\n\x1a\n"
 
 
 def status_of(page: Page, url: str) -> int:
     response = page.goto(url)
     assert response is not None
     return response.status
-
-
-@pytest.fixture
-def superadmin(make_manager) -> Manager:
-    return make_manager(ROOT, type="admin", name="Site operator")
 
 
 def test_a_superadmin_sets_up_a_domain_through_the_forms(new_page, superadmin, console_errors):
@@ -200,42 +192,6 @@ def test_on_a_phone_the_navigation_opens_from_the_toggler(
     # Nothing wider than the screen: no sideways scrolling of the page itself.
     assert page.evaluate("document.documentElement.scrollWidth") <= 390
     assert console_errors == []
-
-
-@pytest.fixture
-def demo_data(superadmin, make_domain, make_manager, make_mailbox) -> None:
-    """A small, realistic site: three domains (one internationalised) with some mailboxes."""
-    for name, description, limits in (
-        ("example.com", "Example Corporation", {"maxusers": 50, "maxalias": 20}),
-        ("example.org", "Example Foundation", {"maxusers": 10}),
-        ("xn--bcher-kva.example", "Bücher & Co.", {}),
-    ):
-        make_domain(name, **limits)
-        Domain.objects.filter(pk=name).update(description=description)
-    Domain.objects.filter(pk="example.com").update(maxquota=f"{51200 * MB}S")
-    make_manager(DOMAIN_ADMIN, domains=["example.com"], name="Pat Postmaster")
-    people = [
-        ("alice.martin", "Alice Martin", 2048),
-        ("bob.chen", "Bob Chen", 1024),
-        ("carol.jones", "Carol Jones", 5120),
-        ("david.kim", "David Kim", 1024),
-        ("eva.novak", "Eva Novák", 2048),
-        ("frank.li", "Frank Li", 1024),
-        ("helpdesk", "Help desk", 10240),
-    ]
-    for local, name, quota in people:
-        make_mailbox(f"{local}@example.com", name=name, quota=f"{quota * MB}S")
-    Mailbox.objects.filter(pk="frank.li@example.com").update(active=0)
-    Mailbox.objects.filter(pk="david.kim@example.com").update(expiredate="2027-06-30")
-    for local, name in (("info", "Info desk"), ("jan", "Jan de Vries")):
-        make_mailbox(f"{local}@example.org", name=name, quota=f"{512 * MB}S")
-    make_mailbox("verkauf@xn--bcher-kva.example", name="Verkauf", quota=f"{1024 * MB}S")
-    for address, goto in (
-        ("sales@example.com", "alice.martin@example.com,bob.chen@example.com"),
-        ("support@example.com", "helpdesk@example.com"),
-        ("@example.org", "info@example.org"),
-    ):
-        Alias.objects.create(address=address, goto=goto, domain_id=address.split("@")[1])
 
 
 def test_screens_of_a_populated_panel(new_page, demo_data, console_errors, screenshot_dir: Path):

@@ -68,7 +68,7 @@ def test_an_applicant_signs_up_is_approved_and_changes_the_password(
     settings,
     console_errors,
 ):
-    settings.MAILADMIN_BASE_URL = live_server.url
+    settings.MAILADMIN_SITE_URL = live_server.url
     make_domain(DOMAIN, can_signup=True, default_quota=QUOTA)
     make_manager(DOMAIN_ADMIN, domains=[DOMAIN], name="Pat Postmaster")
     start_worker("storage", ["maildir.default", "mailadmin"])

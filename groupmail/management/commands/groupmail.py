@@ -77,7 +77,7 @@ class Command(BaseCommand):
             raise CommandError("; ".join(exc.messages)) from exc
         operation = group_mail.operation
         self.stdout.write(
-            f"group mail #{group_mail.pk}: {settings.MAILADMIN_BASE_URL}"
+            f"group mail #{group_mail.pk}: {settings.MAILADMIN_SITE_URL}"
             f"{operation.get_absolute_url()}"
         )
         if options["wait"] or settings.CELERY_TASK_ALWAYS_EAGER:

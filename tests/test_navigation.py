@@ -22,7 +22,15 @@ def test_the_bar_and_the_more_menu_of_a_superadmin(client_as):
         "Audit log",
     ]
     more = response.context["navigation_more"]
-    assert labels(more) == ["Managers", "Group mail", "Jobs", "Expiry", "Archives", "Mail system"]
+    assert labels(more) == [
+        "Managers",
+        "Group mail",
+        "Jobs",
+        "Expiry",
+        "Archives",
+        "Mail activity",
+        "Mail system",
+    ]
     assert [item["label"] for item in more if item["active"]] == ["Jobs"]
     assert response.context["navigation_more_active"] is True
     body = response.content.decode()

@@ -7,6 +7,7 @@ from typing import Any
 
 from django import forms
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 from activity.selectors import TraceQuery
 from mailadmin.lib.storable import StorableTextMixin
@@ -24,7 +25,7 @@ class TraceForm(StorableTextMixin, forms.Form):
     queue_id = forms.CharField(label=_("Queue id"), required=False, max_length=20)
     message_id = forms.CharField(label=_("Message-ID"), required=False, max_length=255)
     since = forms.DateTimeField(
-        label=_("From"),
+        label=pgettext_lazy("start of a time window", "From"),
         required=False,
         widget=forms.DateTimeInput(attrs={"type": "datetime-local"}),
     )

@@ -14,6 +14,7 @@ urlpatterns = [
     path("groupmail/", include("groupmail.urls")),
     path("expiry/", include("expiry.urls")),
     path("archives/", include("archives.urls")),
+    path("usage/", include("diskusage.urls")),
     path("account/", include("portal.urls")),
     path("captcha/", include("captcha.urls")),
     path("", include("signup.urls")),

@@ -8,7 +8,7 @@ from typing import Any
 from django.conf import settings
 from django.contrib import messages
 from django.core.exceptions import ValidationError
-from django.db.models import BigIntegerField, Q
+from django.db.models import BigIntegerField, F, Q
 from django.db.models.functions import Cast
 from django.forms import Form
 from django.http import Http404, HttpRequest, HttpResponse
@@ -50,7 +50,10 @@ SORT_FIELDS = {
     "quota": "quota_number",
     "expiry": "expiredate",
     "active": "active",
+    "used": "used_bytes",
 }
+#: ``?usage=`` of the list: mailboxes at or over this share of their quota, as last measured.
+USAGE_FILTERS = {"over90": 90}
 
 
 def mailbox_search(text: str, match: str) -> Q:
@@ -71,6 +74,19 @@ def _attach_errors(form: Form, exc: ValidationError) -> None:
     errors = exc.message_dict if hasattr(exc, "error_dict") else {None: exc.messages}
     for name, messages_ in errors.items():
         form.add_error(name if name in form.fields else None, messages_)
+
+
+def _usage_links(request: HttpRequest) -> dict[str, str]:
+    """The list's query string without and with each ``?usage=`` filter (from page one)."""
+    links = {}
+    for name in ("", *USAGE_FILTERS):
+        params = request.GET.copy()
+        params.pop("page", None)
+        params.pop("usage", None)
+        if name:
+            params["usage"] = name
+        links[name or "all"] = f"?{params.urlencode()}"
+    return links
 
 
 def _list_url(domain: str | None = None) -> str:
@@ -99,6 +115,13 @@ def mailbox_list(request: HttpRequest) -> HttpResponse:
     queryset = queryset.only("username", "name", "quota", "expiredate", "active", "domain_id")
     # Legacy quota strings ("104857600S,2000C") sort by their leading number.
     queryset = queryset.annotate(quota_number=Cast("quota", BigIntegerField()))
+    # The measured disk usage (docs/disk-usage.md), joined in the same query.
+    queryset = queryset.annotate(
+        used_bytes=F("disk_usage__used_bytes"), used_percent=F("disk_usage__percent")
+    )
+    usage_filter = request.GET.get("usage", "")
+    if usage_filter in USAGE_FILTERS:
+        queryset = queryset.filter(disk_usage__percent__gte=USAGE_FILTERS[usage_filter])
     listing = make_listing(
         request,
         queryset,
@@ -111,6 +134,8 @@ def mailbox_list(request: HttpRequest) -> HttpResponse:
         "domain": domain,
         "bulk_form": BulkForm(),
         "purge_allowed": settings.MAILADMIN_PURGE_ALLOWED,
+        "usage_filter": usage_filter if usage_filter in USAGE_FILTERS else "",
+        "usage_links": _usage_links(request),
     }
     return render(request, "mailboxes/list.html", context)
 

@@ -384,3 +384,19 @@ def test_a_real_worker_measures_maildirs_delivered_by_deliverquota(
     assert rows["alice@shop.test"].messages == 3
     assert rows["bob@shop.test"].source == MailboxDiskUsage.Source.MAILDIRSIZE
     assert rows["bob@shop.test"].percent == expected["bob@shop.test"] * 100 // 1048576
+
+
+def test_the_command_measures_warns_and_reports(site, settings, run_jobs, capsys):
+    from django.core.management import call_command
+
+    make_maildir(maildir_of(settings, site["user_a"]), sizes=(9 * MB,))
+    call_command("disk_usage", "measure", "--domain", "a.test")
+    run_jobs()
+    assert MailboxDiskUsage.objects.get(pk="user@a.test").percent == 90
+    mail.outbox.clear()
+    MailboxDiskUsage.objects.update(warned_percent=0)
+    call_command("disk_usage", "warn")
+    assert [m.to for m in mail.outbox] == [["user@a.test"]]
+    call_command("disk_usage", "report", "--domain", "a.test", "--to", "ops@panel.test")
+    assert mail.outbox[-1].to == ["ops@panel.test"] and mail.outbox[-1].attachments
+    assert "sent to ops@panel.test" in capsys.readouterr().out

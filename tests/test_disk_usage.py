@@ -400,3 +400,26 @@ def test_the_command_measures_warns_and_reports(site, settings, run_jobs, capsys
     call_command("disk_usage", "report", "--domain", "a.test", "--to", "ops@panel.test")
     assert mail.outbox[-1].to == ["ops@panel.test"] and mail.outbox[-1].attachments
     assert "sent to ops@panel.test" in capsys.readouterr().out
+
+
+def test_the_disk_usage_settings_are_checked_when_the_project_starts():
+    from tests.test_env import _start
+
+    bad = _start(
+        {
+            "SECRET_KEY": "x",
+            "MAILADMIN_QUOTA_WARN_PERCENT": "80,ninety",
+            "MAILADMIN_USAGE_REPORT": "hourly",
+        }
+    )
+    assert bad.returncode != 0
+    assert "MAILADMIN_QUOTA_WARN_PERCENT" in bad.stderr and "MAILADMIN_USAGE_REPORT" in bad.stderr
+    good = _start(
+        {
+            "SECRET_KEY": "x",
+            "MAILADMIN_QUOTA_WARN_PERCENT": "95,80",
+            "MAILADMIN_USAGE_INTERVAL": "0",
+            "MAILADMIN_USAGE_REPORT": "off",
+        }
+    )
+    assert good.returncode == 0, good.stderr

@@ -423,3 +423,23 @@ def test_the_disk_usage_settings_are_checked_when_the_project_starts():
         }
     )
     assert good.returncode == 0, good.stderr
+
+
+def test_beat_measures_hourly_and_reports_weekly_by_default(settings):
+    schedule = settings.CELERY_BEAT_SCHEDULE
+    assert schedule["mailadmin-measure-usage"]["task"] == "diskusage.measure_usage"
+    assert schedule["mailadmin-measure-usage"]["schedule"] == 3600.0
+    weekly = schedule["mailadmin-usage-reports"]["schedule"]
+    assert schedule["mailadmin-usage-reports"]["task"] == "diskusage.usage_reports"
+    assert weekly.day_of_week == {1} and weekly.hour == {7} and weekly.minute == {45}
+
+
+def test_the_scheduled_measurement_records_one_job_per_storage_host_and_no_pile_up(site, settings):
+    from diskusage.tasks import measure_usage
+
+    settings.MAILADMIN_STORAGE_HOSTS = ["store2"]
+    assert measure_usage() == 2
+    assert sorted(
+        Job.objects.filter(kind=Job.Kind.MAILDIR_USAGE).values_list("queue", flat=True)
+    ) == ["maildir.default", "maildir.store2"]
+    assert measure_usage() == 0  # the earlier ones have not run yet

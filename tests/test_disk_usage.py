@@ -443,3 +443,30 @@ def test_the_scheduled_measurement_records_one_job_per_storage_host_and_no_pile_
         Job.objects.filter(kind=Job.Kind.MAILDIR_USAGE).values_list("queue", flat=True)
     ) == ["maildir.default", "maildir.store2"]
     assert measure_usage() == 0  # the earlier ones have not run yet
+
+
+def test_warnings_and_reports_are_written_in_the_sites_language(
+    site, settings, run_jobs, monkeypatch
+):
+    from django.utils import translation
+
+    import diskusage.warnings
+
+    languages = []
+
+    def record(subject, template, context, to):
+        languages.append(translation.get_language())
+        return True
+
+    def render(template, context):
+        languages.append(translation.get_language())
+        return "report"
+
+    monkeypatch.setattr(diskusage.warnings, "send_each", record)
+    monkeypatch.setattr(reports, "render_to_string", render)
+    settings.LANGUAGE_CODE = "zh-hans"
+    with translation.override("en"):  # the worker's or a request's language does not count
+        set_use(settings, site["user_a"], 9, run_jobs)
+        reports.report_send(domain=site["user_a"].domain, to=["ops@panel.test"])
+    assert languages == ["zh-hans", "zh-hans"]  # the warning, then the report
+    assert mail.outbox[-1].body == "report"

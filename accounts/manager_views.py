@@ -10,11 +10,11 @@ from django.core.exceptions import ValidationError
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
-from django.views.decorators.http import require_safe
+from django.views.decorators.http import require_POST, require_safe
 
-from accounts import services
+from accounts import services, twofactor
 from accounts.manager_forms import ManagerForm, OwnPasswordForm
-from accounts.models import DomainManager, Manager
+from accounts.models import DomainManager, Manager, SecondFactor
 from mailadmin.lib.access import get_visible_or_404, manager_required, superadmin_required
 from mailadmin.lib.listing import make_listing
 
@@ -49,6 +49,11 @@ def manager_list(request: HttpRequest) -> HttpResponse:
         manager_id__in=[m.pk for m in managers], active=True
     ).values_list("manager_id", "domain_id"):
         domains[username].add(domain)
+    with_factor = set(
+        SecondFactor.objects.filter(manager__in=[m.pk for m in managers]).values_list(
+            "manager", flat=True
+        )
+    )
     rows = []
     for manager in managers:
         names = sorted(domains[manager.pk])
@@ -57,6 +62,7 @@ def manager_list(request: HttpRequest) -> HttpResponse:
                 "manager": manager,
                 "domains": names[:LIST_DOMAINS_SHOWN],
                 "more_domains": max(0, len(names) - LIST_DOMAINS_SHOWN),
+                "has_factor": manager.pk in with_factor,
             }
         )
     return render(request, "accounts/manager_list.html", {"listing": listing, "rows": rows})
@@ -123,7 +129,11 @@ def manager_edit(request: HttpRequest, username: str) -> HttpResponse:
                 update_session_auth_hash(request, Manager.objects.get(pk=manager.pk))
             messages.success(request, _("Manager %s saved.") % manager.pk)
             return redirect("accounts:managers")
-    return render(request, "accounts/manager_form.html", {"form": form, "manager": manager})
+    return render(
+        request,
+        "accounts/manager_form.html",
+        {"form": form, "manager": manager, "has_factor": twofactor.has_factor(manager)},
+    )
 
 
 @superadmin_required
@@ -168,3 +178,16 @@ def own_password(request: HttpRequest) -> HttpResponse:
     return render(
         request, "accounts/password.html", {"form": form, "disabled": disabled}, status=status
     )
+
+
+@superadmin_required
+@require_POST
+def manager_twofactor_reset(request: HttpRequest, username: str) -> HttpResponse:
+    """Remove a manager's authenticator (a lost phone): they sign in with the password alone,
+    or enrol again where two-factor sign-in is required."""
+    manager = _get_manager(request, username)
+    if twofactor.remove(manager=manager, actor=request.user, request=request):
+        messages.success(request, _("Two-factor sign-in of %s was reset.") % manager.pk)
+    else:
+        messages.info(request, _("%s has no two-factor sign-in.") % manager.pk)
+    return redirect("accounts:manager_edit", username=manager.pk)

@@ -9,6 +9,8 @@ from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import SESSION_KEY, logout
 from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect
+from django.urls import reverse
 from django.utils.translation import gettext as _
 
 LOGIN_AT = "mailadmin_login_at"
@@ -54,3 +56,36 @@ def start_session_clock(sender: object, request: HttpRequest, **kwargs: object) 
     now = time.time()
     request.session[LOGIN_AT] = now
     request.session[LAST_SEEN] = now
+
+
+class TwoFactorRequiredMiddleware:
+    """Where ``MAILADMIN_2FA_REQUIRED`` asks for it, a manager signed in without a second step
+    reaches only the enrolment page (and logout) until they have an authenticator. A session
+    that passed the second step (or enrolled) is marked, so no query is made per request."""
+
+    ALLOWED = ("accounts:twofactor", "accounts:logout", "set_language")
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        from accounts import twofactor
+        from accounts.models import Manager
+        from accounts.twofactor_views import VERIFIED
+
+        user = getattr(request, "user", None)
+        if (
+            isinstance(user, Manager)
+            and not request.session.get(VERIFIED)
+            and twofactor.is_required_for(user)
+            and request.path not in {reverse(name) for name in self.ALLOWED}
+        ):
+            if twofactor.has_factor(user):
+                # A session from before its manager enrolled: sign in again, with the code.
+                logout(request)
+                return redirect("accounts:login")
+            messages.info(
+                request, _("Set up two-factor sign-in to go on: it is required on this server.")
+            )
+            return redirect("accounts:twofactor")
+        return self.get_response(request)

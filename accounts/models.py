@@ -174,3 +174,66 @@ class PanelSession(AbstractBaseSession):
         from accounts.sessions import SessionStore
 
         return SessionStore
+
+
+class SecondFactor(models.Model):
+    """A manager's TOTP authenticator (accounts.twofactor). The secret is sealed
+    (mailadmin.lib.sealing); ``last_step`` is the time step of the last accepted code, so that
+    a code is never accepted twice. The manager is referenced by name, without a foreign key:
+    the legacy ``manager`` table may be MyISAM, which cannot take one."""
+
+    manager = models.CharField(max_length=255, unique=True)
+    secret = models.TextField()
+    created_at = models.DateTimeField(auto_now_add=True)
+    last_step = models.BigIntegerField(default=0)
+    last_used_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        db_table = "mailadmin_second_factor"
+        verbose_name = _("authenticator")
+        verbose_name_plural = _("authenticators")
+
+    def __str__(self) -> str:
+        return self.manager
+
+
+class RecoveryCode(models.Model):
+    """A one-time recovery code of a manager's two-factor sign-in, stored as a SHA-256 hash
+    (the codes are random, so a plain hash is enough to make a copy of the table useless)."""
+
+    manager = models.CharField(max_length=255, db_index=True)
+    code_hash = models.CharField(max_length=64)
+    used_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        db_table = "mailadmin_recovery_code"
+        verbose_name = _("recovery code")
+        verbose_name_plural = _("recovery codes")
+
+    def __str__(self) -> str:
+        return f"{self.manager} ({'used' if self.used_at else 'unused'})"
+
+
+class SecurityKey(models.Model):
+    """A manager's security key (WebAuthn credential) for two-factor sign-in
+    (accounts.securitykeys): its credential id and public key (base64url), and the signature
+    counter the key last reported. A credential id may be up to 1,023 bytes: it is looked up
+    by its SHA-256 (``credential_hash``), which an index can hold on any engine."""
+
+    manager = models.CharField(max_length=255, db_index=True)
+    name = models.CharField(_("name"), max_length=100)
+    credential_id = models.TextField()
+    credential_hash = models.CharField(max_length=64, unique=True)
+    public_key = models.TextField()
+    sign_count = models.BigIntegerField(default=0)
+    created_at = models.DateTimeField(_("added"), auto_now_add=True)
+    last_used_at = models.DateTimeField(_("last used"), null=True, blank=True)
+
+    class Meta:
+        db_table = "mailadmin_security_key"
+        ordering = ["created_at", "id"]
+        verbose_name = _("security key")
+        verbose_name_plural = _("security keys")
+
+    def __str__(self) -> str:
+        return f"{self.manager}: {self.name}"

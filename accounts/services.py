@@ -16,7 +16,7 @@ from django.db import transaction
 from django.http import HttpRequest
 from django.utils.translation import gettext as _
 
-from accounts.models import DomainManager, Manager
+from accounts.models import DomainManager, Manager, RecoveryCode, SecondFactor
 from audit.services import audit_record, diff, snapshot
 from domains.models import Domain
 from mailadmin.lib import dates
@@ -222,6 +222,8 @@ def manager_delete(*, actor: Manager, manager: Manager, request: HttpRequest | N
         "domains": assigned_domains(manager),
     }
     DomainManager.objects.filter(manager_id=manager.pk).delete()
+    SecondFactor.objects.filter(manager=manager.pk).delete()
+    RecoveryCode.objects.filter(manager=manager.pk).delete()
     Manager.objects.filter(pk=manager.pk).delete()
     audit_record(
         actor=actor,

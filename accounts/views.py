@@ -7,13 +7,15 @@ from typing import Any
 
 from django.contrib.auth import views as auth_views
 from django.http import HttpRequest, HttpResponse
-from django.shortcuts import render
+from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
 
+from accounts import twofactor
 from accounts.backends import log_safe as _log_safe
 from accounts.backends import login_username
 from accounts.forms import LoginForm
 from accounts.throttle import login_needs_captcha
+from accounts.twofactor_views import start_second_step
 from audit.services import audit_record
 from mailadmin.lib.clientip import client_ip
 
@@ -32,8 +34,13 @@ class LoginView(auth_views.LoginView):
         return kwargs
 
     def form_valid(self, form: LoginForm) -> HttpResponse:
-        response = super().form_valid(form)
         manager = form.get_user()
+        if twofactor.has_factor(manager):
+            # The password was right: the sign-in goes on with the second step
+            # (accounts.twofactor_views.login_code), not logged in before it.
+            start_second_step(self.request, manager, self.get_success_url())
+            return redirect("accounts:login_code")
+        response = super().form_valid(form)
         log.info(
             "login succeeded for user=%s from ip=%s",
             _log_safe(manager.username),

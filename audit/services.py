@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import datetime
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
+from contextvars import ContextVar
 from typing import Any
 
 from django.db import models
@@ -15,6 +17,22 @@ from mailadmin.lib.clientip import client_ip
 # Fields whose values never reach the log: only the fact that they changed.
 SECRET_FIELDS = frozenset({"password", "clearpwd", "answer", "password1", "password2"})
 CHANGED = "(changed)"
+
+#: Where the actions of this context come from when it is not a web request (the command line):
+#: ``(actor_kind, note)``, see :func:`audit_origin`.
+_origin: ContextVar[tuple[str, str] | None] = ContextVar("audit_origin", default=None)
+
+
+@contextlib.contextmanager
+def audit_origin(kind: str, note: str) -> Iterator[None]:
+    """Mark every entry recorded inside as coming from ``kind`` (e.g. ``cli``) with ``note``
+    (e.g. the operating-system user) at the start of its message; the actor stays the manager
+    whose rights applied."""
+    token = _origin.set((kind, note))
+    try:
+        yield
+    finally:
+        _origin.reset(token)
 
 
 def _plain(value: Any) -> Any:
@@ -98,6 +116,10 @@ def audit_entry(
     else:
         name = str(actor.pk)
         kind = actor_kind or actor._meta.model_name
+    origin = _origin.get()
+    if origin is not None and request is None:
+        kind = actor_kind or origin[0]
+        message = f"[{origin[1]}] {message}".strip()
     for field, pair in (changes or {}).items():
         if field in SECRET_FIELDS and pair[1] != CHANGED:
             raise ValueError(f"refusing to log the value of {field}")

@@ -24,23 +24,15 @@ from audit.services import audit_record
 from diskusage.services import SYSTEM_ACTOR
 from diskusage.warnings import domain_admins
 from domains.models import Domain
+from exports.formats import neutralise
 from mailadmin.lib.quota import quota_bytes
 from mailboxes.models import Mailbox
 from signup.notifications import deliverable
 
 log = logging.getLogger("mailadmin.usage")
 
-#: A cell starting with one of these is read as a formula by spreadsheets (CSV injection).
-FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 #: Mailboxes named in the body of the report mail (the CSV has them all).
 TOP = 10
-
-
-def neutralise(value: Any) -> str:
-    """A CSV cell that a spreadsheet shows as text: one starting like a formula gets a
-    leading apostrophe."""
-    text = "" if value is None else str(value)
-    return f"'{text}" if text.startswith(FORMULA_START) else text
 
 
 def header() -> list[str]:

@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING
 
 from django.db import models
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 if TYPE_CHECKING:
     from accounts.models import Manager
@@ -38,7 +39,7 @@ class ExpiryNotice(models.Model):
     expiredate = models.DateField(_("expires"))
     days = models.PositiveSmallIntegerField(_("days before"))
     recipients = models.TextField(_("sent to"), blank=True, default="")
-    sent_at = models.DateTimeField(_("sent"), auto_now_add=True)
+    sent_at = models.DateTimeField(pgettext_lazy("time", "sent"), auto_now_add=True)
 
     objects = ExpiryNoticeQuerySet.as_manager()
 

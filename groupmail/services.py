@@ -21,6 +21,7 @@ from django.db import transaction
 from django.db.models import Count, Q
 from django.http import HttpRequest
 from django.utils.translation import gettext as _
+from django.utils.translation import pgettext
 
 from accounts.backends import log_safe
 from audit.services import audit_record
@@ -349,7 +350,11 @@ def groupmail_audit_end(
 ) -> None:
     """The end of a run, for each domain's audit log: who, what, to how many, how many sent."""
     counts = counts_of(group_mail)
-    labels = {"finished": _("finished"), "stopped": _("stopped"), "failed": _("failed")}
+    labels = {
+        "finished": pgettext("outcome", "finished"),
+        "stopped": _("stopped"),
+        "failed": _("failed"),
+    }
     text = _(
         "Group mail «%(subject)s» to %(domains)s: %(outcome)s; %(total)s recipients, %(sent)s"
         " sent, %(failed)s refused, %(unknown)s unknown, %(pending)s not sent"

@@ -48,6 +48,8 @@ INSTALLED_APPS = [
     "mailstack",
     "expiry",
     "archives",
+    "exports",
+    "cli",
     "diskusage",
 ]
 
@@ -62,6 +64,7 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "accounts.middleware.ManagerSessionMiddleware",
+    "accounts.middleware.TwoFactorRequiredMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "csp.middleware.CSPMiddleware",
     # Must stay last: it turns a locked-out login into the throttled response.
@@ -210,6 +213,17 @@ AXES_USERNAME_CALLABLE = "accounts.backends.login_username"
 AXES_LOCKOUT_CALLABLE = "accounts.views.locked_out"
 AXES_VERBOSE = False
 AXES_ENABLE_ACCESS_FAILURE_LOG = False
+
+# Two-factor sign-in of managers (accounts/twofactor.py, docs/operations.md): who must use it
+# ("" nobody: each manager may still enrol; "superadmins"; "all" managers), and how many wrong
+# codes one sign-in may try before it starts again from the password (the account's wrong codes
+# from all sign-ins together are limited too, per cool-off period).
+MAILADMIN_2FA_REQUIRED = env.choice("MAILADMIN_2FA_REQUIRED", "", ("", "superadmins", "all"))
+MAILADMIN_2FA_ATTEMPTS = env.int("MAILADMIN_2FA_ATTEMPTS", 5, minimum=1)
+MAILADMIN_2FA_ISSUER = env.str("MAILADMIN_2FA_ISSUER", "mailadmin")
+# The WebAuthn relying party id of security keys: empty for the host name the panel is reached
+# at (keys registered under one name do not work under another).
+MAILADMIN_WEBAUTHN_RP_ID = env.str("MAILADMIN_WEBAUTHN_RP_ID", "")
 
 # --- Cache ----------------------------------------------------------------------------------
 # Counters of the signup, portal login and password recovery rate limits. Without a Redis URL
@@ -485,6 +499,19 @@ MAILADMIN_POSTFIX_DIR = env.path("MAILADMIN_POSTFIX_DIR", "/etc/postfix/mailadmi
 MAILADMIN_POSTMAP = env.str("MAILADMIN_POSTMAP", "/usr/sbin/postmap")
 MAILADMIN_POSTFIX = env.str("MAILADMIN_POSTFIX", "/usr/sbin/postfix")
 MAILADMIN_DOVEADM = env.str("MAILADMIN_DOVEADM", "/usr/bin/doveadm")
+MAILADMIN_POSTQUEUE = env.str("MAILADMIN_POSTQUEUE", "/usr/sbin/postqueue")
+MAILADMIN_POSTSUPER = env.str("MAILADMIN_POSTSUPER", "/usr/sbin/postsuper")
+# The status page (mailstack.status): every worker reports its host this often (seconds); a
+# host whose report is older than three intervals is shown as not answering. Workers have
+# MAILADMIN_STATUS_TIMEOUT seconds to answer a collection.
+MAILADMIN_STATUS_INTERVAL = env.int("MAILADMIN_STATUS_INTERVAL", 60, minimum=10)
+MAILADMIN_STATUS_TIMEOUT = env.int("MAILADMIN_STATUS_TIMEOUT", 5, minimum=1)
+# Every worker reports its host's load, disk, Postfix queue and services.
+CELERY_BEAT_SCHEDULE["mailadmin-collect-status"] = {
+    "task": "mailstack.collect_status",
+    "schedule": float(MAILADMIN_STATUS_INTERVAL),
+    "options": {"expires": float(MAILADMIN_STATUS_INTERVAL)},
+}
 # Postfix configuration directory given to postmap/postfix as -c (empty: Postfix's default).
 MAILADMIN_POSTFIX_CONFIG_DIR = env.str("MAILADMIN_POSTFIX_CONFIG_DIR", "")
 if MAILADMIN_POSTFIX_CONFIG_DIR and not Path(MAILADMIN_POSTFIX_CONFIG_DIR).is_absolute():

@@ -10,6 +10,7 @@ urlpatterns = [
     path("mailboxes/", include("mailboxes.urls")),
     path("aliases/", include("aliases.urls")),
     path("audit/", include("audit.urls")),
+    path("export/", include("exports.urls")),
     path("jobs/", include("provisioning.urls")),
     path("groupmail/", include("groupmail.urls")),
     path("expiry/", include("expiry.urls")),

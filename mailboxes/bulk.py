@@ -17,6 +17,7 @@ from audit.services import audit_entry, diff, snapshot
 from domains.selectors import lock_domain
 from domains.usage import usage_change
 from mailadmin.lib.fields import local_now
+from mailadmin.lib.passwords import importable_hash
 from mailadmin.lib.quota import quota_bytes
 from mailadmin.lib.storable import check_storable
 from mailadmin.lib.text import has_control_characters
@@ -163,6 +164,28 @@ def _import_quota(value: Any) -> int | None:
         raise ValidationError({"quota": _("Enter the quota as a whole number of MB.")}) from None
 
 
+def _import_hash(value: str) -> str:
+    """An existing hash of a row, in the form the panel stores (ValidationError otherwise)."""
+    try:
+        return importable_hash(value)
+    except ValueError as exc:
+        raise ValidationError({"password_hash": str(exc)}) from exc
+
+
+def _row_password(row: dict[str, Any]) -> str:
+    """The stored password of a row: its ``password`` through the password rules, or its
+    ``password_hash`` (a migration from ExtMan or another panel) checked as a known hash."""
+    password = str(row.get("password") or "")
+    stored = str(row.get("password_hash") or "").strip()
+    if stored and password:
+        raise ValidationError(
+            {"password": _("Give either a password or a password hash, not both.")}
+        )
+    if stored:
+        return _import_hash(stored)
+    return check_password(password)
+
+
 @transaction.atomic
 def mailbox_import(
     *,
@@ -171,12 +194,18 @@ def mailbox_import(
     actor: Any,
     request: HttpRequest | None = None,
     progress: Callable[[int], None] | None = None,
+    dry_run: bool = False,
 ) -> list[Mailbox]:
     """Create many mailboxes of ``domain`` at once, all or nothing (SPEC §3.4, §7.1).
 
     Each row is a dict with ``local_part``, ``name``, ``password`` and an optional ``quota``
     (MB; empty for the domain template's) and, optionally, the ``line`` of the file it came
-    from (its position in ``rows`` otherwise). The rules are those of :func:`mailbox_create`:
+    from (its position in ``rows`` otherwise). Instead of a ``password``, a row may carry a
+    ``password_hash`` (``$1$…``, ``{CRYPT}$6$…``, ``{SHA}…``: any scheme
+    :mod:`mailadmin.lib.passwords` verifies), kept so that people keep their passwords; it is
+    stored in the spelling the mail stack reads (:func:`importable_hash`).
+
+    The rules are those of :func:`mailbox_create`:
     every row is checked (also against the other rows and against the addresses already in
     use, looked up for the whole batch at once), then the domain's limits for the whole batch
     under the domain's row lock. Any problem raises :class:`ImportRejected` with every line's
@@ -191,6 +220,10 @@ def mailbox_import(
 
     ``progress(done)`` is called as the rows are checked (hashing their passwords is most of
     the time an import takes) and with the number of rows once everything is written.
+
+    ``dry_run`` makes every check (all of them come before the first write) and returns the
+    unsaved mailboxes the import would create; nothing is written and no job is recorded, so
+    it is safe on ExtMan's MyISAM tables too, which cannot roll back.
     """
     check_domain_visible(actor, domain)
     if not rows:
@@ -257,7 +290,7 @@ def mailbox_import(
             problems.append(
                 (line, _("The name holds control characters (such as line breaks): remove them."))
             )
-        hashed = collect(line, check_password, str(row.get("password") or ""))
+        hashed = collect(line, _row_password, row)
         quota_text = None
         megabytes = collect(line, _import_quota, row.get("quota"))
         if megabytes is not None or row.get("quota") in (None, ""):
@@ -295,6 +328,8 @@ def mailbox_import(
         )
         for local, hashed, name, quota_text in accepted
     ]
+    if dry_run:
+        return mailboxes  # unsaved: what the import would create
     Mailbox.objects.bulk_create(mailboxes, batch_size=INSERT_BATCH_SIZE)
     usage_change(
         dom.domain,

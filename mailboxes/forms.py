@@ -413,21 +413,24 @@ class BulkForm(StorableTextMixin, forms.Form):
         )
 
 
-IMPORT_COLUMNS = ("local_part", "name", "password", "quota")
+IMPORT_COLUMNS = ("local_part", "name", "password", "quota", "password_hash")
 #: Largest file an import takes (20,000 lines of a few dozen bytes fit in it).
 MAX_IMPORT_BYTES = 2 * 1024 * 1024
 
 
 class ImportForm(StorableTextMixin, forms.Form):
-    """A CSV file of new mailboxes: ``local_part,name,password,quota`` per line (UTF-8, an
-    optional header line of these names, an empty quota for the domain's default)."""
+    """A CSV file of new mailboxes: ``local_part,name,password,quota,password_hash`` per line
+    (UTF-8, an optional header line of these names, an empty quota for the domain's default;
+    either a password or, to keep someone's password when moving a site, an existing hash)."""
 
     file = forms.FileField(
         label=_("CSV file"),
         help_text=_(
-            "UTF-8, one mailbox per line: local_part,name,password,quota (quota in MB; leave"
-            " it empty for the domain's default). A first line with these column names is"
-            " skipped. At most 20,000 lines and 2 MB."
+            "UTF-8, one mailbox per line: local_part,name,password,quota,password_hash (quota"
+            " in MB; leave it empty for the domain's default). To keep the passwords of"
+            " mailboxes moved from another server, leave the password empty and put their"
+            " existing hash ($1$…, {CRYPT}$6$…, {SHA}…, {SSHA}…, {MD5}…) in the fifth column. A"
+            " first line with these column names is skipped. At most 20,000 lines and 2 MB."
         ),
         widget=forms.ClearableFileInput(attrs={"accept": ".csv,text/csv,text/plain"}),
     )
@@ -460,7 +463,10 @@ class ImportForm(StorableTextMixin, forms.Form):
                 continue  # the header line
             if not 3 <= len(cells) <= len(IMPORT_COLUMNS):
                 errors.append(
-                    _("Line %(line)s: expected local_part,name,password and an optional quota.")
+                    _(
+                        "Line %(line)s: expected local_part,name,password and optionally quota"
+                        " and password_hash."
+                    )
                     % {"line": number}
                 )
                 continue

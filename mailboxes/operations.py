@@ -60,9 +60,11 @@ def mailbox_import_start(
     rows: list[dict[str, Any]],
     actor: Manager,
     request: HttpRequest | None = None,
+    dry_run: bool = False,
 ) -> Operation:
-    """Record an import to run in the background. The lines' passwords are not kept in the
-    payload: they are sealed apart and wiped when the operation ends."""
+    """Record an import (or its ``dry_run``) to run in the background. The lines' passwords
+    and password hashes are not kept in the payload: they are sealed apart and wiped when the
+    operation ends."""
     return operations.operation_start(
         kind=Operation.Kind.MAILBOX_IMPORT,
         actor=actor,
@@ -70,9 +72,13 @@ def mailbox_import_start(
         domain=domain,
         payload={
             "domain": domain,
+            "dry_run": dry_run,
             "rows": [{key: row.get(key) for key in _IMPORT_FIELDS} for row in rows],
         },
-        secret={"passwords": [str(row.get("password") or "") for row in rows]},
+        secret={
+            "passwords": [str(row.get("password") or "") for row in rows],
+            "hashes": [str(row.get("password_hash") or "") for row in rows],
+        },
         request=request,
     )
 
@@ -110,16 +116,22 @@ def run_import(run: OperationRun) -> Outcome:
     payload = run.operation.payload
     passwords = (run.secret or {}).get("passwords", [])
     rows = payload["rows"]
-    if len(passwords) != len(rows):
+    hashes = (run.secret or {}).get("hashes") or [""] * len(rows)
+    if len(passwords) != len(rows) or len(hashes) != len(rows):
         raise ValidationError(_("The operation's input is incomplete: nothing was changed."))
+    dry_run = bool(payload.get("dry_run"))
     created = bulk.mailbox_import(
         domain=payload["domain"],
-        rows=[{**row, "password": password} for row, password in zip(rows, passwords, strict=True)],
+        rows=[
+            {**row, "password": password, "password_hash": stored}
+            for row, password, stored in zip(rows, passwords, hashes, strict=True)
+        ],
         actor=run.actor,
         request=run.request,
         progress=run.progress,
+        dry_run=dry_run,
     )
-    return Outcome(result={"count": len(created), "domain": payload["domain"]})
+    return Outcome(result={"count": len(created), "domain": payload["domain"], "dry_run": dry_run})
 
 
 def register() -> None:

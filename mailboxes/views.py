@@ -370,18 +370,25 @@ def mailbox_bulk(request: HttpRequest) -> HttpResponse:
 @manager_required
 @require_http_methods(["GET", "POST"])
 def mailbox_import(request: HttpRequest) -> HttpResponse:
-    """Create the mailboxes of a CSV file in one domain, all or nothing (SPEC §7.1)."""
+    """Create the mailboxes of a CSV file in one domain, all or nothing (SPEC §7.1); the
+    "Dry run" button checks every line the same way and writes nothing."""
     domain = domain_from_query(request)
     if domain is None:
         raise Http404
     form = ImportForm(request.POST or None, request.FILES or None)
     errors: list[str] = []
+    dry_run = "dry_run" in request.POST
+    preview: list[Mailbox] | None = None
     if request.method == "POST" and form.is_valid():
         rows = form.cleaned_data["file"]
         if len(rows) > settings.MAILADMIN_BACKGROUND_IMPORT_OVER:
             # Too long for a request: a background operation with a progress bar.
             operation = mailbox_import_start(
-                domain=domain.domain, rows=rows, actor=request.user, request=request
+                domain=domain.domain,
+                rows=rows,
+                actor=request.user,
+                request=request,
+                dry_run=dry_run,
             )
             return redirect(operation)
         try:
@@ -390,15 +397,25 @@ def mailbox_import(request: HttpRequest) -> HttpResponse:
                 rows=rows,
                 actor=request.user,
                 request=request,
+                dry_run=dry_run,
             )
         except bulk.ImportRejected as exc:
             errors = exc.messages
         else:
-            messages.success(
-                request,
-                _("%(count)s mailboxes imported; their Maildirs are being prepared.")
-                % {"count": len(created)},
-            )
-            return redirect(_list_url(domain.domain))
-    context = {"form": form, "domain": domain, "import_errors": errors}
+            if dry_run:
+                preview = created
+            else:
+                messages.success(
+                    request,
+                    _("%(count)s mailboxes imported; their Maildirs are being prepared.")
+                    % {"count": len(created)},
+                )
+                return redirect(_list_url(domain.domain))
+    context = {
+        "form": form,
+        "domain": domain,
+        "import_errors": errors,
+        "dry_run": dry_run,
+        "preview": preview,
+    }
     return render(request, "mailboxes/import.html", context)

@@ -1,4 +1,5 @@
-"""Write paths for the Postfix/Dovecot side: internal-only marks, table rebuilds, service actions.
+"""Write paths for the Postfix/Dovecot side: internal-only marks, table rebuilds, service
+actions, the hosts' status reports and Postfix queue actions.
 
 The mailbox, alias and domain services call these inside their own transactions, so a mark
 and the job that publishes it commit together with the change that needs them.
@@ -8,13 +9,17 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.core.exceptions import PermissionDenied
+from django.conf import settings
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
 from django.http import HttpRequest
+from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from audit.services import audit_record
+from mailstack import status
 from mailstack.actions import ACTIONS
-from mailstack.models import InternalOnly
+from mailstack.models import HostStatus, InternalOnly, StatusCollection
 from provisioning.models import Job
 from provisioning.services import job_record
 
@@ -110,5 +115,99 @@ def service_action_request(*, action: str, actor: Any, request: HttpRequest | No
         object_type="service",
         object_id=action,
         message=f"job #{job.pk}",
+    )
+    return job
+
+
+# --- status and queue ----------------------------------------------------------------------
+#: Queue actions: name -> (postsuper option, or None for ``postqueue -f``).
+QUEUE_ACTIONS: dict[str, str | None] = {
+    "flush": None,
+    "hold": "-h",
+    "release": "-H",
+    "requeue": "-r",
+    "delete": "-d",
+}
+
+
+def store_host_status(
+    host_status: dict[str, Any], workers: list[dict[str, Any]] | None = None
+) -> HostStatus:
+    """Store one host's report; ``workers`` (those that answered the collection) are kept as
+    they were when not given (a report made after a queue action)."""
+    defaults: dict[str, Any] = {"data": host_status, "reported_at": timezone.now()}
+    if workers is not None:
+        defaults["workers"] = workers
+    row, _created = HostStatus.objects.update_or_create(
+        host=str(host_status.get("host") or "")[:255], defaults=defaults
+    )
+    return row
+
+
+def collect_status() -> int:
+    """Ask every worker for its host's status (the ``mailadmin_status`` broadcast) and store
+    the answers per host; without a broker (jobs run inline) this host reports itself.
+    Returns the number of workers that answered."""
+    if settings.CELERY_TASK_ALWAYS_EAGER:
+        store_host_status(status.local_status(), [])
+        answered = 0
+    else:
+        from mailadmin.celery import app
+
+        replies = app.control.broadcast(
+            "mailadmin_status", reply=True, timeout=settings.MAILADMIN_STATUS_TIMEOUT
+        )
+        by_host: dict[str, tuple[dict[str, Any], list[dict[str, Any]]]] = {}
+        answered = 0
+        for reply in replies or []:
+            for worker, answer in reply.items():
+                if not isinstance(answer, dict) or "status" not in answer:
+                    continue
+                answered += 1
+                host_status = answer["status"]
+                entry = by_host.setdefault(str(host_status.get("host", "")), (host_status, []))
+                entry[1].append({"name": worker, "queues": answer.get("queues", [])})
+        for host_status, workers in by_host.values():
+            store_host_status(host_status, sorted(workers, key=lambda w: w["name"]))
+    StatusCollection.objects.update_or_create(
+        pk=1, defaults={"ran_at": timezone.now(), "answered": answered}
+    )
+    return answered
+
+
+@transaction.atomic
+def queue_action_request(
+    *,
+    action: str,
+    queue_id: str = "",
+    arrival: int | None = None,
+    actor: Any,
+    request: HttpRequest | None = None,
+) -> Job:
+    """Queue one Postfix queue action (superadmin only) on the privileged queue: ``flush``
+    the whole queue, or ``hold``/``release``/``requeue``/``delete`` one message by its id.
+    ``arrival`` (the message's arrival time as the queue page showed it) lets the job refuse
+    a queue id that Postfix has given to another message since."""
+    if not getattr(actor, "is_superadmin", False):
+        raise PermissionDenied
+    if action not in QUEUE_ACTIONS:
+        raise ValidationError({"action": _("Choose one of the listed actions.")})
+    if action == "flush":
+        queue_id = ""
+    elif not status.valid_queue_id(queue_id):
+        raise ValidationError({"queue_id": _("Enter the queue id of one message.")})
+    job = job_record(
+        kind=Job.Kind.POSTFIX_QUEUE,
+        payload={"action": action, "queue_id": queue_id, "arrival": arrival},
+        object_id=queue_id or action,
+        created_by=actor,
+    )
+    audit_record(
+        actor=actor,
+        action="mailstack.queue_action",
+        request=request,
+        object_type="queue",
+        object_id=queue_id or action,
+        message=f"{action} (job #{job.pk})",
     )
     return job

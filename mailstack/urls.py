@@ -1,6 +1,6 @@
 from django.urls import path
 
-from mailstack import views
+from mailstack import status_views, views
 
 app_name = "mailstack"
 
@@ -8,4 +8,8 @@ urlpatterns = [
     path("", views.system, name="system"),
     path("files/<str:name>", views.download, name="download"),
     path("actions/", views.action, name="action"),
+    path("status/", status_views.status, name="status"),
+    path("status/refresh/", status_views.status_refresh, name="status_refresh"),
+    path("queue/", status_views.queue, name="queue"),
+    path("queue/action/", status_views.queue_action, name="queue_action"),
 ]

@@ -55,6 +55,7 @@ class Job(models.Model):
         MAILDIR_USAGE = "maildir.usage", _("measure disk usage")
         POSTFIX_TABLES = "postfix.tables", _("write Postfix tables")
         SERVICE_ACTION = "service.action", _("mail service action")
+        POSTFIX_QUEUE = "postfix.queue", _("Postfix queue action")
 
     kind = models.CharField(_("kind"), max_length=32, choices=Kind.choices)
     state = models.CharField(

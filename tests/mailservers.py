@@ -382,6 +382,78 @@ max_idle = 5s
         return result.returncode == 0 and result.stdout.strip() == ""
 
 
+class HeldPostfix(PrivatePostfix):
+    """A running private Postfix whose mail for other hosts stays in its queue, deferred: it
+    relays through a loopback port where nothing listens. For the queue pages and actions; in a
+    directory of its own, readable by the ``postfix`` user; ``stop`` removes it."""
+
+    REASON = "Connection refused"
+
+    def __init__(self) -> None:
+        root = Path(tempfile.mkdtemp(prefix="mailadmin-held-"))
+        root.chmod(0o755)
+        super().__init__(
+            root,
+            root / "spool",
+            "default_transport = smtp\nrelayhost = [127.0.0.1]:1\n",
+            name="held",
+            delivery=True,
+        )
+        self.root = root
+
+    def write_config(self) -> None:
+        super().write_config()
+        with (self.conf / "master.cf").open("a") as master:
+            # Relaying, and what "postqueue -f" (flush) talks to.
+            master.write(
+                "smtp unix - - n - - smtp\n"
+                "pickup fifo n - n 60 1 pickup\n"
+                "flush unix n - n 1000? 0 flush\n"
+            )
+
+    def start(self) -> HeldPostfix:
+        self.queue.mkdir(exist_ok=True)
+        super().start()
+        return self
+
+    def stop(self) -> None:
+        super().stop()
+        shutil.rmtree(self.root, ignore_errors=True)
+
+    def submit(self, sender: str, recipient: str, subject: str = "held") -> str:
+        """Hand one message to the smtpd; its queue id."""
+        import smtplib
+
+        with smtplib.SMTP("127.0.0.1", self.port, timeout=30) as smtp:
+            smtp.ehlo("client.test")
+            smtp.mail(sender)
+            smtp.rcpt(recipient)
+            code, answer = smtp.data(f"Subject: {subject}\r\n\r\nheld message\r\n".encode())
+        assert code == 250, answer
+        return answer.decode().rsplit(" ", 1)[-1]
+
+    def messages(self) -> list[dict]:
+        """``postqueue -j`` of this instance, one dict per message."""
+        import json
+
+        result = subprocess.run(
+            ["postqueue", "-c", str(self.conf), "-j"], capture_output=True, text=True, timeout=60
+        )
+        assert result.returncode == 0, result.stderr
+        return [json.loads(line) for line in result.stdout.splitlines() if line.strip()]
+
+    def wait_deferred(self, count: int, timeout: float = 30) -> list[dict]:
+        """Wait until ``count`` messages sit in the deferred queue; all messages then."""
+        deadline = time.monotonic() + timeout
+        while True:
+            messages = self.messages()
+            if sum(m["queue_name"] == "deferred" for m in messages) >= count:
+                return messages
+            if time.monotonic() > deadline:
+                raise AssertionError(f"not deferred: {messages}\n{self.log_text()}")
+            time.sleep(0.2)
+
+
 class MailStack:
     """One private mail stack per test run, on the test database (see the module docstring).
 

@@ -133,3 +133,24 @@ def test_the_filter_reads_journal_lines_and_ignores_text_clients_control(tmp_pat
     counts, addresses = fail2ban_regex(lines, tmp_path)
     assert counts == {"lines": 7, "ignored": 0, "matched": 3, "missed": 4}
     assert addresses == ["203.0.113.9", "2001:db8::1", "198.51.100.4"]
+
+
+@pytest.mark.django_db
+def test_the_filter_matches_wrong_sign_in_codes(personas, security_log, tmp_path):
+    import pyotp
+
+    from accounts import twofactor
+
+    secret = twofactor.new_secret()
+    twofactor.enrol(manager=personas["admin_a"], secret=secret, code=pyotp.TOTP(secret).now())
+    client = Client()
+    assert login(client, "admin@a.test", PASSWORD, "203.0.113.77").status_code == 302
+    assert (
+        client.post("/login/code/", {"code": "000000"}, REMOTE_ADDR="203.0.113.77").status_code
+        == 400
+    )
+    failed = [line for line in security_log if " login code failed for user=" in line]
+    assert len(failed) == 1, security_log
+    counts, addresses = fail2ban_regex(security_log, tmp_path)
+    assert counts["matched"] == 1, security_log
+    assert addresses == ["203.0.113.77"]

@@ -20,6 +20,7 @@ from mailboxes import bulk, services
 from mailboxes.models import Mailbox, MailboxDiskUsage
 from mailstack import services as mailstack_services
 from provisioning.models import Archive, Job
+from tests.mailservers import HeldPostfix
 from tests.workers import wait_until
 
 pytestmark = [pytest.mark.mariadb, pytest.mark.django_db(transaction=True)]
@@ -50,7 +51,7 @@ def stack(start_worker, settings, tmp_path, make_manager, make_domain):
     postfix_conf = private_postfix(tmp_path / "postfix-conf")
     settings.MAILADMIN_PURGE_ALLOWED = True
     settings.MAILADMIN_POSTFIX_CONFIG_DIR = str(postfix_conf)
-    start_worker(
+    worker = start_worker(
         env={
             "MAILADMIN_POSTFIX_DIR": str(settings.MAILADMIN_POSTFIX_DIR),
             "MAILADMIN_POSTFIX_CONFIG_DIR": str(postfix_conf),
@@ -63,6 +64,8 @@ def stack(start_worker, settings, tmp_path, make_manager, make_domain):
         "base": settings.MAILADMIN_MAIL_BASE,
         "postfix_conf": postfix_conf,
         "tables": Path(settings.MAILADMIN_POSTFIX_DIR),
+        "worker": worker,
+        "start_worker": start_worker,
     }
 
 
@@ -273,6 +276,23 @@ def scenario_service_action(stack) -> None:
     assert missing.is_dir()  # `postfix check` made the missing queue directory again
 
 
+def scenario_postfix_queue(stack) -> None:
+    """A worker whose Postfix is a running one with a deferred message: the job holds it."""
+    held = HeldPostfix().start()
+    try:
+        queue_id = held.submit("alice@shop.test", "bob@remote.example")
+        held.wait_deferred(1)
+        stack["worker"].kill()
+        stack["start_worker"](name="w2", env={"MAILADMIN_POSTFIX_CONFIG_DIR": str(held.conf)})
+        mailstack_services.queue_action_request(
+            action="hold", queue_id=queue_id, actor=stack["root"]
+        )
+        settle(Job.Kind.POSTFIX_QUEUE)
+        assert [(m["queue_id"], m["queue_name"]) for m in held.messages()] == [(queue_id, "hold")]
+    finally:
+        held.stop()
+
+
 SCENARIOS: dict[str, Callable] = {
     Job.Kind.MAILDIR_CREATE: scenario_create,
     Job.Kind.MAILDIR_CREATE_BATCH: scenario_create_batch,
@@ -288,6 +308,7 @@ SCENARIOS: dict[str, Callable] = {
     Job.Kind.MAILDIR_USAGE: scenario_usage,
     Job.Kind.POSTFIX_TABLES: scenario_postfix_tables,
     Job.Kind.SERVICE_ACTION: scenario_service_action,
+    Job.Kind.POSTFIX_QUEUE: scenario_postfix_queue,
 }
 
 

@@ -216,3 +216,23 @@ def test_changes_on_the_legacy_tables_keep_the_usage_rows_right():
         Mailbox.objects.filter(pk="usage-check@example.net").delete()
         Alias.objects.filter(pk__in=["usage-check@example.net", "usage-alias@example.net"]).delete()
     assert dump_data(connection.settings_dict["NAME"]) == before
+
+
+def test_a_legacy_manager_enrols_and_signs_in_with_a_code():
+    """The authenticator tables sit beside the legacy MyISAM ``manager`` table, without a
+    foreign key to it: an ExtMan manager enrols and signs in with a code like any other."""
+    import time
+
+    import pyotp
+
+    from accounts import twofactor
+
+    manager = Manager.objects.get(pk="pm@example.net")
+    secret = twofactor.new_secret()
+    assert twofactor.enrol(manager=manager, secret=secret, code=pyotp.TOTP(secret).now())
+    client = Client()
+    first = client.post("/login/", {"username": "pm@example.net", "password": "pm-example-1"})
+    assert first["Location"] == "/login/code/"
+    code = pyotp.TOTP(secret).at(time.time() + twofactor.STEP)
+    assert client.post("/login/code/", {"code": code}).status_code == 302
+    assert client.get("/").status_code == 200

@@ -180,8 +180,8 @@ def test_the_list_runs_a_constant_number_of_queries(
     for i in range(size):
         make_manager(f"m{i}@a.test", domains=["a.test", "b.test"], password="x")
     client = client_as("superadmin")
-    # session, manager, count, page, the page's domains
-    with django_assert_num_queries(5):
+    # session, manager, count, page, the page's domains, the page's authenticators
+    with django_assert_num_queries(6):
         response = client.get("/managers/?per_page=25&sort=-username")
     assert response.status_code == 200
     assert len(response.context["rows"]) == min(size + 3, 25)

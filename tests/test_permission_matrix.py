@@ -125,6 +125,18 @@ MATRIX: dict[str, Route] = {
     # Every manager, scoped to their own domains
     "overview": Route(get=ANY_MANAGER, post=MANAGERS_REFUSE),
     "accounts:password": Route(get=ANY_MANAGER, post=ANY_MANAGER),
+    # The code step of a sign-in: without a password step waiting for it, back to the login.
+    "accounts:login_code": Route(get=(FOUND,) * 5, post=(FOUND,) * 5),
+    "accounts:twofactor": Route(get=ANY_MANAGER, post=ANY_MANAGER),
+    # Security keys: the sign-in steps answer JSON, refused without a password step waiting;
+    # a manager's own key registration.
+    "accounts:key_login_options": Route(get=EVERYONE_REFUSED, post=(400,) * 5),
+    "accounts:key_login": Route(get=EVERYONE_REFUSED, post=(400,) * 5),
+    "accounts:key_register_options": Route(get=MANAGERS_REFUSE, post=ANY_MANAGER),
+    "accounts:key_register": Route(get=MANAGERS_REFUSE, post=(400, 400, 400, LOGIN, LOGIN)),
+    "accounts:manager_twofactor_reset": Route(
+        get=SUPERADMIN_REFUSE, post=SUPERADMIN_DONE, kwargs={"username": MANAGER}
+    ),
     "domains:list": Route(get=ANY_MANAGER, post=MANAGERS_REFUSE),
     "mailboxes:bulk": Route(get=MANAGERS_REFUSE, post=ANY_MANAGER),
     "expiry:list": Route(get=ANY_MANAGER, post=MANAGERS_REFUSE),
@@ -141,6 +153,10 @@ MATRIX: dict[str, Route] = {
     "mailboxes:delete": Route(get=OWNERS, post=OWNERS_DONE, kwargs={"address": MAILBOX}),
     "mailboxes:rename": Route(get=OWNERS, post=OWNERS, kwargs={"address": MAILBOX}),
     "aliases:list": Route(get=OWNERS, post=MANAGERS_REFUSE, query=ON_A),
+    # Downloads of the lists (streamed CSV/JSON), scoped as the lists.
+    "exports:domains": Route(get=ANY_MANAGER, post=MANAGERS_REFUSE),
+    "exports:mailboxes": Route(get=OWNERS, post=MANAGERS_REFUSE, query=ON_A + "&format=csv"),
+    "exports:aliases": Route(get=OWNERS, post=MANAGERS_REFUSE, query=ON_A + "&format=json"),
     "aliases:add": Route(get=OWNERS, post=OWNERS, query=ON_A),
     "aliases:edit": Route(get=OWNERS, post=OWNERS, kwargs={"address": ALIAS}),
     "aliases:delete": Route(get=OWNERS, post=OWNERS_DONE, kwargs={"address": ALIAS}),
@@ -203,6 +219,12 @@ MATRIX: dict[str, Route] = {
     ),
     # An empty POST names no action: a message and back to the page.
     "mailstack:action": Route(get=SUPERADMIN_REFUSE, post=SUPERADMIN_DONE),
+    # The hosts' status and the Postfix queue; an empty POST of an action is refused with a
+    # message and queues nothing.
+    "mailstack:status": Route(get=SUPERADMIN, post=SUPERADMIN_REFUSE),
+    "mailstack:status_refresh": Route(get=SUPERADMIN_REFUSE, post=SUPERADMIN_DONE),
+    "mailstack:queue": Route(get=SUPERADMIN, post=SUPERADMIN_REFUSE),
+    "mailstack:queue_action": Route(get=SUPERADMIN_REFUSE, post=SUPERADMIN_DONE),
 }
 
 # Who may see a.test and its objects; anything the others get must not name them.

@@ -39,6 +39,7 @@ __all__ = [
     "dummy_verify",
     "hash_password",
     "identify",
+    "importable_hash",
     "needs_rehash",
     "verify_password",
 ]
@@ -251,6 +252,40 @@ def needs_rehash(stored: str, scheme: str | None = None) -> bool:
         return handler.from_string(body).rounds != _rounds()
     except ValueError:
         return True
+
+
+def importable_hash(stored: str) -> str:
+    """An existing hash (from ExtMan or another panel) in the form the panel stores it, for a
+    migration that keeps everyone's password. Raises ValueError for a value that is not a hash
+    this module verifies (cleartext, ``{PLAIN}``, an unknown scheme).
+
+    The digest is never changed, only its spelling, to one that Courier authlib, Dovecot
+    (``default_pass_scheme = CRYPT``) and ExtMail all read where one exists: SHA-crypt as
+    ``{CRYPT}$6$``/``{CRYPT}$5$`` (not bare, not ``{SHA512-CRYPT}``), md5crypt bare, a hex MD5
+    digest as ``{MD5}`` + base64 (the same 16 bytes), bcrypt as ``{BLF-CRYPT}``. ``{SHA}``,
+    ``{SSHA}``, ``{MD5}`` base64 and DES crypt are kept as they are.
+    """
+    value = stored.strip() if isinstance(stored, str) else ""
+    parsed = _parse(value)
+    if parsed is None:
+        raise ValueError(_("not a password hash of a known scheme"))
+    scheme, _prefix, body = parsed
+    if scheme == "cleartext":
+        raise ValueError(
+            _("not a password hash (a password in clear text goes in the password column)")
+        )
+    if scheme in ("sha256crypt", "sha512crypt"):
+        return "{CRYPT}" + body
+    if scheme == "md5crypt":
+        return body
+    if scheme == "plain_md5":
+        return "{MD5}" + base64.b64encode(bytes.fromhex(body)).decode("ascii")
+    if scheme == "bcrypt":
+        return "{BLF-CRYPT}" + body
+    if scheme == "des_crypt":
+        return body
+    prefix = {"ldap_md5": "{MD5}", "ldap_sha1": "{SHA}", "ldap_salted_sha1": "{SSHA}"}[scheme]
+    return prefix + body
 
 
 @functools.lru_cache(maxsize=8)

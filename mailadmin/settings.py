@@ -54,6 +54,7 @@ INSTALLED_APPS = [
     "drf_spectacular",
     "api",
     "activity",
+    "diskusage",
 ]
 
 MIDDLEWARE = [
@@ -470,6 +471,48 @@ CELERY_BEAT_SCHEDULE["mailadmin-purge-activity"] = {
     "task": "activity.purge",
     "schedule": crontab(hour=MAILADMIN_ARCHIVE_HOUR, minute=45),
 }
+# --- Disk usage, quota warnings and usage reports (docs/disk-usage.md) ------------------------
+# Minutes between two measurements of every Maildir by the storage workers (0: only on request
+# or with `manage.py disk_usage measure`).
+MAILADMIN_USAGE_INTERVAL = env.int("MAILADMIN_USAGE_INTERVAL", 60, minimum=0, maximum=7 * 24 * 60)
+# Percentages of the quota at which a mailbox is warned, once per crossing (0 or empty: none).
+MAILADMIN_QUOTA_WARN_PERCENT: list[int] = []
+for _percent in env.list("MAILADMIN_QUOTA_WARN_PERCENT", ("80", "90", "95")):
+    if _percent == "0":
+        continue
+    if not _percent.isdigit() or not 1 <= int(_percent) <= 1000:
+        env.errors.append(
+            f"MAILADMIN_QUOTA_WARN_PERCENT: expected whole percentages (1-1000) separated by"
+            f" commas, got {_percent!r}"
+        )
+    else:
+        MAILADMIN_QUOTA_WARN_PERCENT.append(int(_percent))
+MAILADMIN_QUOTA_WARN_PERCENT = sorted(set(MAILADMIN_QUOTA_WARN_PERCENT))
+# The domain's admins get a copy of each quota warning.
+MAILADMIN_QUOTA_WARN_ADMINS = env.bool("MAILADMIN_QUOTA_WARN_ADMINS", False)
+# The usage report mailed to each domain's admins (with a CSV): off, daily, weekly (Mondays) or
+# monthly (the 1st), at MAILADMIN_USAGE_REPORT_HOUR:45.
+MAILADMIN_USAGE_REPORT = env.choice(
+    "MAILADMIN_USAGE_REPORT", "weekly", ("off", "daily", "weekly", "monthly")
+)
+MAILADMIN_USAGE_REPORT_HOUR = env.int("MAILADMIN_USAGE_REPORT_HOUR", 7, minimum=0, maximum=23)
+if MAILADMIN_USAGE_INTERVAL:
+    CELERY_BEAT_SCHEDULE["mailadmin-measure-usage"] = {
+        "task": "diskusage.measure_usage",
+        "schedule": float(MAILADMIN_USAGE_INTERVAL * 60),
+        "options": {"expires": float(MAILADMIN_USAGE_INTERVAL * 60)},
+    }
+if MAILADMIN_USAGE_REPORT != "off":
+    CELERY_BEAT_SCHEDULE["mailadmin-usage-reports"] = {
+        "task": "diskusage.usage_reports",
+        "schedule": crontab(
+            hour=MAILADMIN_USAGE_REPORT_HOUR,
+            minute=45,
+            **{"daily": {}, "weekly": {"day_of_week": 1}, "monthly": {"day_of_month": 1}}[
+                MAILADMIN_USAGE_REPORT
+            ],
+        ),
+    }
 
 # --- The mail system ------------------------------------------------------------------------
 MAILADMIN_MAIL_BASE = env.path("MAILADMIN_MAIL_BASE", "/home/domains")

@@ -17,6 +17,7 @@ urlpatterns = [
     path("expiry/", include("expiry.urls")),
     path("archives/", include("archives.urls")),
     path("activity/", include("activity.urls")),
+    path("usage/", include("diskusage.urls")),
     path("account/", include("portal.urls")),
     path("captcha/", include("captcha.urls")),
     path("", include("signup.urls")),

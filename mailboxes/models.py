@@ -138,3 +138,53 @@ class NameWord(models.Model):
 
     def __str__(self) -> str:
         return f"{self.word} -> {self.address}"
+
+
+class MailboxDiskUsage(models.Model):
+    """What a mailbox's Maildir holds on its storage host, as last measured there
+    (docs/disk-usage.md): bytes and messages, from ``maildirsize`` or by walking the Maildir.
+
+    The storage workers write these rows (job ``maildir.usage``); the lists, the domain page,
+    the reports and the portal read them. ``quota_bytes`` and ``percent`` are those of the
+    measurement (the quota of the row then), so "over 90 %" is one indexed condition.
+    ``warned_percent`` is the highest warning threshold the mailbox was told about; it drops
+    back when the use does, so the next crossing warns again. A mailbox whose home is not its
+    own is not measured: ``used_bytes`` is None and ``problem`` says why.
+    """
+
+    class Source(models.TextChoices):
+        MAILDIRSIZE = "maildirsize", _("maildirsize")
+        WALK = "walk", _("counted on disk")
+        MISSING = "missing", _("no Maildir")
+        REFUSED = "refused", _("not measured")
+
+    mailbox = models.OneToOneField(
+        Mailbox,
+        primary_key=True,
+        db_column="address",
+        db_constraint=False,  # the legacy table may be MyISAM; it is never altered
+        on_delete=models.DO_NOTHING,
+        related_name="disk_usage",
+    )
+    domain = models.CharField(_("domain"), max_length=255, db_index=True)
+    mailhost = models.CharField(_("storage host"), max_length=255, blank=True, default="")
+    used_bytes = models.BigIntegerField(_("used"), null=True, blank=True)
+    messages = models.BigIntegerField(_("messages"), null=True, blank=True)
+    quota_bytes = models.BigIntegerField(_("quota"), default=0)
+    # Used / quota in whole percent (None: no quota, or not measured).
+    percent = models.IntegerField(_("percent used"), null=True, blank=True, db_index=True)
+    source = models.CharField(_("measured from"), max_length=16, choices=Source.choices)
+    problem = models.CharField(_("problem"), max_length=500, blank=True, default="")
+    measured_at = models.DateTimeField(_("measured"))
+    warned_percent = models.IntegerField(default=0)
+
+    class Meta:
+        db_table = "mailadmin_mailbox_disk_usage"
+        indexes = [
+            models.Index(fields=["mailhost", "domain"], name="mailadmin_disk_usage_host"),
+        ]
+        verbose_name = _("disk usage")
+        verbose_name_plural = _("disk usage")
+
+    def __str__(self) -> str:
+        return f"{self.mailbox_id}: {self.used_bytes} bytes, {self.messages} messages"

@@ -8,7 +8,7 @@ from typing import Any
 from django.conf import settings
 from django.contrib import messages
 from django.core.exceptions import ValidationError
-from django.db.models import BigIntegerField, Q
+from django.db.models import BigIntegerField, F, Q
 from django.db.models.functions import Cast
 from django.forms import Form
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
@@ -60,7 +60,10 @@ SORT_FIELDS = {
     "quota": "quota_number",
     "expiry": "expiredate",
     "active": "active",
+    "used": "used_bytes",
 }
+#: ``?usage=`` of the list: mailboxes at or over this share of their quota, as last measured.
+USAGE_FILTERS = {"over90": 90}
 
 
 def mailbox_search(text: str, match: str, domains: list[str] | None = None) -> Q:
@@ -91,6 +94,19 @@ def _attach_errors(form: Form, exc: ValidationError) -> None:
         form.add_error(name if name in form.fields else None, messages_)
 
 
+def _usage_links(request: HttpRequest) -> dict[str, str]:
+    """The list's query string without and with each ``?usage=`` filter (from page one)."""
+    links = {}
+    for name in ("", *USAGE_FILTERS):
+        params = request.GET.copy()
+        params.pop("page", None)
+        params.pop("usage", None)
+        if name:
+            params["usage"] = name
+        links[name or "all"] = f"?{params.urlencode()}"
+    return links
+
+
 def _list_url(domain: str | None = None) -> str:
     """The list, of ``domain`` when one is given ("" and None: every visible mailbox)."""
     return list_url("mailboxes:list", domain or None)
@@ -115,6 +131,14 @@ def mailbox_listing(request: HttpRequest, domain: Domain | None) -> Listing:
     queryset = queryset.only("username", "name", "quota", "expiredate", "active", "domain_id")
     # Legacy quota strings ("104857600S,2000C") sort by their leading number.
     queryset = queryset.annotate(quota_number=Cast("quota", BigIntegerField()))
+    # The measured disk usage (docs/disk-usage.md), joined in the same query.
+    queryset = queryset.annotate(
+        used_bytes=F("disk_usage__used_bytes"), used_percent=F("disk_usage__percent")
+    )
+    usage_filter = request.GET.get("usage", "")
+    filtered = usage_filter in USAGE_FILTERS
+    if filtered:
+        queryset = queryset.filter(disk_usage__percent__gte=USAGE_FILTERS[usage_filter])
     return make_listing(
         request,
         queryset,
@@ -123,9 +147,12 @@ def mailbox_listing(request: HttpRequest, domain: Domain | None) -> Listing:
         key_index={"address": "mailadmin_mailbox_domain"} if names and len(names) == 1 else None,
         sort_fields=SORT_FIELDS,
         default_sort="address",
-        # The usage rows hold the number of mailboxes: no COUNT over the domain per request.
+        # The usage rows hold the number of mailboxes: no COUNT over the domain per request
+        # (a usage filter is counted, up to the bounded count, like a search).
         total=(
-            (lambda: domain.used_users)
+            None
+            if filtered
+            else (lambda: domain.used_users)
             if domain is not None
             else (lambda: usage_totals(Domain.objects.visible_to(request.user)).mailboxes)
         ),
@@ -140,11 +167,14 @@ def mailbox_list(request: HttpRequest) -> HttpResponse:
         domain = with_usage(Domain.objects.filter(pk=domain.pk)).get()
         attach_missing_usage([domain])
     listing = mailbox_listing(request, domain)
+    usage_filter = request.GET.get("usage", "")
     context = {
         "listing": listing,
         "domain": domain,
         "bulk_form": BulkForm(),
         "purge_allowed": settings.MAILADMIN_PURGE_ALLOWED,
+        "usage_filter": usage_filter if usage_filter in USAGE_FILTERS else "",
+        "usage_links": _usage_links(request),
     }
     return render(request, "mailboxes/list.html", context)
 

@@ -38,7 +38,7 @@ from mailboxes.credentials import (
     stored_recovery_answer,
 )
 from mailboxes.models import Mailbox
-from portal.usage import maildir_usage
+from portal import usage
 
 log = logging.getLogger("mailadmin.security")
 
@@ -326,5 +326,6 @@ def portal_reset_password(
 
 
 def mailbox_usage(mailbox: Mailbox) -> dict[str, Any]:
-    """Quota and use: use from the Maildir's ``maildirsize`` when there is one, else None."""
-    return {"quota": mailbox.quota_bytes, "used": maildir_usage(mailbox)}
+    """Quota and use: as the storage host last measured it, else from ``maildirsize`` read
+    now, else None (``portal.usage``)."""
+    return usage.mailbox_usage(mailbox)

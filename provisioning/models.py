@@ -52,6 +52,7 @@ class Job(models.Model):
         MAILDIR_RESTORE = "maildir.restore", _("restore archived mail")
         MAILDIR_ARCHIVE_PURGE = "maildir.archive_purge", _("delete an archive")
         MAILDIR_ARCHIVE_SCAN = "maildir.archive_scan", _("measure and list archives")
+        MAILDIR_USAGE = "maildir.usage", _("measure disk usage")
         POSTFIX_TABLES = "postfix.tables", _("write Postfix tables")
         SERVICE_ACTION = "service.action", _("mail service action")
         POSTFIX_QUEUE = "postfix.queue", _("Postfix queue action")

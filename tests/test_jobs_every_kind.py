@@ -13,9 +13,11 @@ from pathlib import Path
 import pytest
 
 from archives import services as archive_services
+from diskusage import services as usage_services
 from domains import services as domain_services
+from domains.models import Domain
 from mailboxes import bulk, services
-from mailboxes.models import Mailbox
+from mailboxes.models import Mailbox, MailboxDiskUsage
 from mailstack import services as mailstack_services
 from provisioning.models import Archive, Job
 from tests.mailservers import HeldPostfix
@@ -229,6 +231,25 @@ def scenario_archive_scan(stack) -> None:
     assert found.size_bytes is not None and found.size_bytes >= 5000
 
 
+def scenario_usage(stack) -> None:
+    create(stack, "alice", quota=10)
+    settle(Job.Kind.MAILDIR_CREATE)
+    box = maildir_of(stack, "alice")
+    subprocess.run(
+        ["deliverquota", str(box), f"{10 * 1048576}S"],
+        input=b"Subject: measured\n\n" + b"x" * 300_000 + b"\n",
+        check=True,
+    )
+    delivered = sum(p.stat().st_size for p in (box / "new").iterdir())
+    usage_services.usage_measure_domain(
+        domain=Domain.objects.get(pk="shop.test"), actor=stack["root"]
+    )
+    settle(Job.Kind.MAILDIR_USAGE)
+    usage = MailboxDiskUsage.objects.get(pk="alice@shop.test")
+    assert (usage.used_bytes, usage.messages) == (delivered, 1)
+    assert usage.percent == delivered * 100 // (10 * 1048576)
+
+
 def postmap_query(stack, table: str, key: str) -> str:
     result = subprocess.run(
         ["postmap", "-c", str(stack["postfix_conf"]), "-q", key, f"hash:{stack['tables'] / table}"],
@@ -284,6 +305,7 @@ SCENARIOS: dict[str, Callable] = {
     Job.Kind.MAILDIR_RESTORE: scenario_restore,
     Job.Kind.MAILDIR_ARCHIVE_PURGE: scenario_archive_purge,
     Job.Kind.MAILDIR_ARCHIVE_SCAN: scenario_archive_scan,
+    Job.Kind.MAILDIR_USAGE: scenario_usage,
     Job.Kind.POSTFIX_TABLES: scenario_postfix_tables,
     Job.Kind.SERVICE_ACTION: scenario_service_action,
     Job.Kind.POSTFIX_QUEUE: scenario_postfix_queue,

@@ -213,6 +213,15 @@ MATRIX: dict[str, Route] = {
     # An empty POST shows the form's errors.
     "archives:restore": Route(get=OWNERS, post=OWNERS, kwargs={"pk": ARCHIVE}),
     "archives:delete": Route(get=OWNERS_REFUSE, post=OWNERS_DONE, kwargs={"pk": ARCHIVE}),
+    # Disk usage: measure now, the report as CSV, the report mailed now.
+    "diskusage:measure_domain": Route(
+        get=OWNERS_REFUSE, post=OWNERS_DONE, kwargs={"domain": DOMAIN}
+    ),
+    "diskusage:measure_mailbox": Route(
+        get=OWNERS_REFUSE, post=OWNERS_DONE, kwargs={"address": MAILBOX}
+    ),
+    "diskusage:report_csv": Route(get=OWNERS, post=OWNERS_REFUSE, kwargs={"domain": DOMAIN}),
+    "diskusage:report_send": Route(get=OWNERS_REFUSE, post=OWNERS_DONE, kwargs={"domain": DOMAIN}),
     "signup:approve": Route(get=OWNERS_REFUSE, post=OWNERS_DONE, kwargs={"pk": SIGNUP}),
     # No reason is needed: an empty POST rejects the request.
     "signup:reject": Route(get=OWNERS, post=OWNERS_DONE, kwargs={"pk": SIGNUP}),

@@ -26,6 +26,7 @@ from diskusage.warnings import domain_admins
 from domains.models import Domain
 from exports.formats import neutralise
 from mailadmin.lib.quota import quota_bytes
+from mailadmin.lib.siteurl import absolute_url
 from mailboxes.models import Mailbox
 from signup.notifications import deliverable
 
@@ -150,8 +151,7 @@ def report_send(
             "domain": domain.pk,
             "totals": summary(mailboxes),
             "fullest": fullest(mailboxes),
-            "url": settings.MAILADMIN_BASE_URL
-            + reverse("domains:detail", kwargs={"domain": domain.pk}),
+            "url": absolute_url(reverse("domains:detail", kwargs={"domain": domain.pk})),
         }
         subject = _("Disk usage report of %(domain)s") % {"domain": domain.pk}
         body = render_to_string("diskusage/email/report.txt", context)

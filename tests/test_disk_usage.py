@@ -261,7 +261,8 @@ def test_the_mailbox_list_keeps_a_constant_query_count(
     client.get("/mailboxes/?domain=a.test&sort=-used")
     with django_assert_max_num_queries(12) as few:
         client.get("/mailboxes/?domain=a.test&sort=-used&per_page=25")
-    with django_assert_max_num_queries(len(few.captured_queries)):
+    # The filter is counted like a search (a bounded count): one query more, at any size.
+    with django_assert_max_num_queries(len(few.captured_queries) + 1):
         client.get("/mailboxes/?domain=a.test&sort=-used&per_page=200&usage=over90")
     with django_assert_max_num_queries(len(few.captured_queries)):
         client.get("/mailboxes/?domain=a.test&sort=-used&per_page=200")

@@ -89,8 +89,11 @@ def _near(parts: list[str], rows: QuerySet, limit: int | None = None) -> list[tu
     ancestors = [form for n in range(1, len(parts) + 1) for form in _variants("/".join(parts[:n]))]
     found: list[tuple] = []
     for column, around in (("homedir", _variants(here)), ("maildir", ancestors)):
-        inside = Q(**{f"{column}__startswith": f"{here}/"}) | Q(
-            **{f"{column}__startswith": f"{base}/{here}/"}
+        # istartswith: a plain LIKE, which MariaDB reads as a range of the index (startswith
+        # is LIKE BINARY there, which scans the whole index: 0.3-0.5 s at 1,000,000 rows).
+        # What the database finds is filtered exactly below.
+        inside = Q(**{f"{column}__istartswith": f"{here}/"}) | Q(
+            **{f"{column}__istartswith": f"{base}/{here}/"}
         )
         matches = rows.filter(Q(**{f"{column}__in": around}) | inside).values_list(
             "username", column

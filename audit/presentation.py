@@ -36,6 +36,8 @@ ACTIONS: dict[str, Any] = {
     "domain.apply_template": gettext_lazy("domain template applied to its mailboxes"),
     "domain.create": gettext_lazy("domain created"),
     "domain.update": gettext_lazy("domain changed"),
+    "domain.usage_report": gettext_lazy("disk usage report mailed"),
+    "domain.usage_report_request": gettext_lazy("disk usage report asked for"),
     "domain.delete": gettext_lazy("domain deleted"),
     "domain.rename": gettext_lazy("domain renamed"),
     "expiry.notice": gettext_lazy("expiry notice sent"),
@@ -49,6 +51,7 @@ ACTIONS: dict[str, Any] = {
     "login.locked": gettext_lazy("login locked after failures"),
     "mailbox.create": gettext_lazy("mailbox created"),
     "mailbox.import": gettext_lazy("mailboxes imported"),
+    "mailbox.quota_warning": gettext_lazy("quota warning sent"),
     "mailbox.update": gettext_lazy("mailbox changed"),
     "mailbox.delete": gettext_lazy("mailbox deleted"),
     "mailbox.rename": gettext_lazy("mailbox renamed"),
@@ -73,6 +76,7 @@ ACTIONS: dict[str, Any] = {
     "signup.reject": gettext_lazy("signup rejected"),
     "signup.expire": gettext_lazy("signup expired"),
     "signup.policy": gettext_lazy("signup policy changed"),
+    "usage.measure": gettext_lazy("disk usage measured"),
 }
 
 ACTOR_KINDS: dict[str, Any] = {

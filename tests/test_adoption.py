@@ -27,6 +27,11 @@ ADDITIVE_KEY_LINES = {
         "KEY `mailadmin_mailbox_domain` (`domain`)",
         "KEY `mailadmin_mailbox_homedir` (`homedir`)",
         "KEY `mailadmin_mailbox_maildir` (`maildir`)",
+        # The sort orders of a domain's list (keyset paging); MyISAM's 1000-byte key limit
+        # takes prefixes of the two varchar columns.
+        "KEY `mailadmin_mailbox_domain_name` (`domain`(166),`name`(166))",
+        "KEY `mailadmin_mailbox_domain_expiry` (`domain`,`expiredate`)",
+        "KEY `mailadmin_mailbox_domain_active` (`domain`,`active`)",
     ],
     "alias": ["KEY `mailadmin_alias_domain` (`domain`)"],
     "domain_manager": ["KEY `mailadmin_dm_username_domain` (`username`(166),`domain`(166))"],

@@ -16,7 +16,7 @@ from accounts import services, twofactor
 from accounts.manager_forms import ManagerForm, OwnPasswordForm
 from accounts.models import DomainManager, Manager, SecondFactor
 from mailadmin.lib.access import get_visible_or_404, manager_required, superadmin_required
-from mailadmin.lib.listing import make_listing
+from mailadmin.lib.listing import Listing, make_listing
 
 LIST_DOMAINS_SHOWN = 5
 
@@ -26,10 +26,9 @@ def _get_manager(request: HttpRequest, username: str) -> Manager:
     return get_visible_or_404(Manager.objects, request.user, pk=username)
 
 
-@superadmin_required
-@require_safe
-def manager_list(request: HttpRequest) -> HttpResponse:
-    listing = make_listing(
+def manager_listing(request: HttpRequest) -> Listing:
+    """The managers list's rows (query string: q, sort, page, per_page), shared with the API."""
+    return make_listing(
         request,
         Manager.objects.all(),
         search_fields=["username", "name"],
@@ -42,13 +41,25 @@ def manager_list(request: HttpRequest) -> HttpResponse:
         },
         default_sort="username",
     )
-    managers = listing.objects
-    # One query for the domains of the whole page (legacy duplicate rows shown once).
+
+
+def domains_of(managers: list[Manager]) -> dict[str, set[str]]:
+    """The active domain assignments of a page of managers, in one query (legacy duplicate
+    rows counted once)."""
     domains: dict[str, set[str]] = defaultdict(set)
     for username, domain in DomainManager.objects.filter(
         manager_id__in=[m.pk for m in managers], active=True
     ).values_list("manager_id", "domain_id"):
         domains[username].add(domain)
+    return domains
+
+
+@superadmin_required
+@require_safe
+def manager_list(request: HttpRequest) -> HttpResponse:
+    listing = manager_listing(request)
+    managers = listing.objects
+    domains = domains_of(managers)
     with_factor = set(
         SecondFactor.objects.filter(manager__in=[m.pk for m in managers]).values_list(
             "manager", flat=True

@@ -3,7 +3,6 @@ form and services (issue 13)."""
 
 from __future__ import annotations
 
-from collections import defaultdict
 from typing import Any
 
 from django.urls import reverse
@@ -14,7 +13,8 @@ from rest_framework.response import Response
 
 from accounts import services
 from accounts.manager_forms import ManagerForm
-from accounts.models import DomainManager, Manager
+from accounts.manager_views import domains_of, manager_listing
+from accounts.models import Manager
 from api.permissions import SuperadminOnly
 from api.views.base import (
     LIST_PARAMETERS,
@@ -29,7 +29,6 @@ from api.views.base import (
     with_defaults,
 )
 from mailadmin.lib.access import get_visible_or_404
-from mailadmin.lib.listing import make_listing
 
 
 class ManagerSerializer(serializers.Serializer):
@@ -57,19 +56,9 @@ ManagerWriteSerializer = form_serializer(
 )
 
 
-def _domains_of(managers: list[Manager]) -> dict[str, set[str]]:
-    """The active domain assignment of a page of managers, in one query."""
-    domains: dict[str, set[str]] = defaultdict(set)
-    for username, domain in DomainManager.objects.filter(
-        manager_id__in=[m.pk for m in managers], active=True
-    ).values_list("manager_id", "domain_id"):
-        domains[username].add(domain)
-    return domains
-
-
 def _detail(request: Request, username: str, code: int = status.HTTP_200_OK) -> Response:
     manager = get_visible_or_404(Manager.objects, request.user, pk=username)
-    context = {"domains": _domains_of([manager])}
+    context = {"domains": domains_of([manager])}
     return Response(ManagerSerializer(manager, context=context).data, status=code)
 
 
@@ -94,21 +83,9 @@ class ManagerList(ApiView):
         description="Sort keys: username, name, type, active, expiredate.",
     )
     def get(self, request: Request) -> Response:
-        listing = make_listing(
-            django_request(request),
-            Manager.objects.all(),
-            search_fields=["username", "name"],
-            sort_fields={
-                "username": "username",
-                "name": "name",
-                "type": "type",
-                "active": "active",
-                "expiredate": "expiredate",
-            },
-            default_sort="username",
-        )
+        listing = manager_listing(django_request(request))
         managers = listing.objects
-        context = {"domains": _domains_of(managers)}
+        context = {"domains": domains_of(managers)}
         return paged(listing, ManagerSerializer(managers, many=True, context=context).data)
 
     @extend_schema(request=ManagerWriteSerializer, responses={201: ManagerSerializer})

@@ -33,7 +33,7 @@ from mailadmin.lib.listing import (
 )
 from mailadmin.lib.redirects import local_next
 from mailadmin.lib.storable import is_storable
-from mailadmin.lib.undo import offer_undo
+from mailadmin.lib.undo import set_active_with_undo
 from mailboxes.models import Mailbox
 from mailstack.services import is_internal_only
 
@@ -236,32 +236,19 @@ def alias_delete(request: HttpRequest, address: str) -> HttpResponse:
 @require_POST
 def alias_set_active(request: HttpRequest, alias: Alias) -> HttpResponse:
     """Enable (``active=1``) or disable (``active=0``) in one click, with an Undo button."""
-    back = local_next(request, _list_url(alias.domain_id))
-    wanted = request.POST.get("active")
-    if wanted not in ("0", "1"):
-        messages.error(request, _("Nothing was changed: the form did not say enable or disable."))
-        return redirect(back)
-    was_active = bool(alias.active)
-    try:
-        services.alias_set_active(
-            actor=request.user, alias=alias, active=wanted == "1", request=request
-        )
-    except ValidationError as exc:
-        messages.error(request, " ".join(exc.messages))
-        return redirect(back)
-    text = (
-        _("Alias %(address)s enabled.") if wanted == "1" else _("Alias %(address)s disabled.")
-    ) % {"address": alias.address}
-    if was_active == (wanted == "1") or request.POST.get("undone"):
-        messages.info(request, text)  # nothing changed, or this was the Undo itself
-    else:
-        offer_undo(
-            request,
-            message=text,
-            url=reverse("aliases:set_active", args=[alias.address]),
-            fields={"active": "1" if was_active else "0", "next": back, "undone": "1"},
-        )
-    return redirect(back)
+    return set_active_with_undo(
+        request,
+        back=local_next(request, _list_url(alias.domain_id)),
+        was_active=bool(alias.active),
+        apply=lambda active: services.alias_set_active(
+            actor=request.user, alias=alias, active=active, request=request
+        ),
+        undo_url=reverse("aliases:set_active", args=[alias.address]),
+        done_text=lambda active: (
+            (_("Alias %(address)s enabled.") if active else _("Alias %(address)s disabled."))
+            % {"address": alias.address}
+        ),
+    )
 
 
 @manager_required

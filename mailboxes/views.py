@@ -37,7 +37,7 @@ from mailadmin.lib.listing import (
 )
 from mailadmin.lib.redirects import local_next
 from mailadmin.lib.storable import is_storable
-from mailadmin.lib.undo import offer_undo
+from mailadmin.lib.undo import set_active_with_undo
 from mailboxes import bulk, forwarding, services
 from mailboxes.credentials import generate_password
 from mailboxes.forms import (
@@ -351,33 +351,19 @@ def mailbox_set_active(request: HttpRequest, mailbox: Mailbox) -> HttpResponse:
     """Enable (``active=1``) or disable (``active=0``) in one click, with an Undo button.
 
     The wanted state is posted, not "toggle", so a repeated or late Undo does no harm."""
-    back = local_next(request, _list_url(mailbox.domain_id))
-    wanted = request.POST.get("active")
-    if wanted not in ("0", "1"):
-        messages.error(request, _("Nothing was changed: the form did not say enable or disable."))
-        return redirect(back)
-    was_active = bool(mailbox.active)
-    try:
-        services.mailbox_update(
-            mailbox=mailbox, active=wanted == "1", actor=request.user, request=request
-        )
-    except ValidationError as exc:
-        for message in exc.messages:
-            messages.error(request, message)
-        return redirect(back)
-    text = (
-        _("Mailbox %(address)s enabled.") if wanted == "1" else _("Mailbox %(address)s disabled.")
-    ) % {"address": mailbox.username}
-    if was_active == (wanted == "1") or request.POST.get("undone"):
-        messages.info(request, text)  # nothing changed, or this was the Undo itself
-    else:
-        offer_undo(
-            request,
-            message=text,
-            url=reverse("mailboxes:set_active", args=[mailbox.username]),
-            fields={"active": "1" if was_active else "0", "next": back, "undone": "1"},
-        )
-    return redirect(back)
+    return set_active_with_undo(
+        request,
+        back=local_next(request, _list_url(mailbox.domain_id)),
+        was_active=bool(mailbox.active),
+        apply=lambda active: services.mailbox_update(
+            mailbox=mailbox, active=active, actor=request.user, request=request
+        ),
+        undo_url=reverse("mailboxes:set_active", args=[mailbox.username]),
+        done_text=lambda active: (
+            (_("Mailbox %(address)s enabled.") if active else _("Mailbox %(address)s disabled."))
+            % {"address": mailbox.username}
+        ),
+    )
 
 
 @manager_required

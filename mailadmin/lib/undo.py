@@ -6,9 +6,14 @@ the Undo button is an ordinary form that works without script.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
-from django.http import HttpRequest
+from django.contrib import messages
+from django.core.exceptions import ValidationError
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect
+from django.utils.translation import gettext as _
 
 SESSION_KEY = "mailadmin_undo"
 
@@ -27,3 +32,39 @@ def take_undo(request: HttpRequest) -> dict[str, Any] | None:
     if not isinstance(offer, dict) or not {"message", "url", "fields"} <= set(offer):
         return None
     return offer
+
+
+def set_active_with_undo(
+    request: HttpRequest,
+    *,
+    back: str,
+    was_active: bool,
+    apply: Callable[[bool], None],
+    undo_url: str,
+    done_text: Callable[[bool], str],
+) -> HttpResponse:
+    """The one-click enable/disable of a list row: the wanted state is posted (``active`` 1 or
+    0, never "toggle", so a repeated or late Undo does no harm), ``apply(active)`` calls the
+    service, and the next page offers an Undo that posts the previous state back."""
+    wanted = request.POST.get("active")
+    if wanted not in ("0", "1"):
+        messages.error(request, _("Nothing was changed: the form did not say enable or disable."))
+        return redirect(back)
+    active = wanted == "1"
+    try:
+        apply(active)
+    except ValidationError as exc:
+        for message in exc.messages:
+            messages.error(request, message)
+        return redirect(back)
+    text = done_text(active)
+    if was_active == active or request.POST.get("undone"):
+        messages.info(request, text)  # nothing changed, or this was the Undo itself
+    else:
+        offer_undo(
+            request,
+            message=text,
+            url=undo_url,
+            fields={"active": "1" if was_active else "0", "next": back, "undone": "1"},
+        )
+    return redirect(back)

@@ -290,3 +290,46 @@ def test_an_operation_started_while_the_broker_is_down_runs_when_it_is_back(
     )
     assert not Mailbox.objects.filter(active=True).exists()
     assert Operation.objects.get(pk=operation.pk).attempts == 1
+
+
+def test_a_worker_approves_a_large_batch_of_signups_and_their_maildirs_appear(
+    start_worker, client, make_domain, settings
+):
+    """A bulk approval above MAILADMIN_BACKGROUND_SIGNUP_BULK_OVER runs as an operation on the
+    worker: every request becomes a mailbox with the hash it signed up with, and its Maildir
+    is on disk with the domain's quota."""
+    import datetime
+
+    from django.utils import timezone
+
+    from mailadmin.lib.passwords import hash_password
+    from signup.models import SignupRequest
+
+    settings.MAILADMIN_BACKGROUND_SIGNUP_BULK_OVER = 5
+    make_domain("shop.test", maxusers=100, can_signup=True, default_quota=f"{30 * MB}S")
+    stored = hash_password(IMPORT_PASSWORD)
+    ids = [
+        SignupRequest.objects.create(
+            domain="shop.test",
+            local_part=f"new{n:02d}",
+            address=f"new{n:02d}@shop.test",
+            pending_address=f"new{n:02d}@shop.test",
+            password_hash=stored,
+            expires_at=timezone.now() + datetime.timedelta(days=1),
+        ).pk
+        for n in range(12)
+    ]
+    start_worker()
+    response = client.post("/signups/bulk/", {"action": "approve", "ids": ids})
+    operation = operation_of(response)
+    assert operation.kind == Operation.Kind.SIGNUP_BULK
+    assert watch(client, operation)[-1]["state"] == "done"
+    wait_until(jobs_finished, 60, "the Maildir jobs of the approved mailboxes")
+    boxes = Mailbox.objects.filter(domain_id="shop.test")
+    assert boxes.count() == 12
+    assert not SignupRequest.objects.filter(pk__in=ids, state="pending").exists()
+    for mailbox in boxes:
+        assert verify_password(IMPORT_PASSWORD, mailbox.password)
+        base = settings.MAILADMIN_MAIL_BASE
+        assert (base / mailbox.maildir / "cur").is_dir()
+        assert read_quota_line(base, mailbox.maildir) == f"{30 * MB}S"

@@ -375,6 +375,8 @@ MAILADMIN_BACKGROUND_SIGNUP_BULK_OVER = env.int(
 # A running operation whose heartbeat (written every second) is older than this many seconds
 # lost its worker: it is marked failed (nothing of it was committed).
 MAILADMIN_OPERATION_STALE_AFTER = env.int("MAILADMIN_OPERATION_STALE_AFTER", 60, minimum=5)
+# How often, in milliseconds, a running operation writes its progress and heartbeat.
+MAILADMIN_OPERATION_HEARTBEAT_MS = env.int("MAILADMIN_OPERATION_HEARTBEAT_MS", 1000, minimum=50)
 # Generated passwords of a background bulk reset are kept (sealed) until the manager who asked
 # has seen them once, but never longer than this many seconds.
 MAILADMIN_OPERATION_SECRET_TTL = env.int("MAILADMIN_OPERATION_SECRET_TTL", 3600, minimum=60)

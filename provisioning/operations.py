@@ -60,8 +60,6 @@ log = logging.getLogger("mailadmin.jobs")
 
 #: Operations go to the housekeeping queue: they need the database only, not a mail base.
 OPERATION_QUEUE = "mailadmin"
-#: How often a running operation writes its progress and heartbeat.
-HEARTBEAT_SECONDS = 1.0
 #: Queued operations one sweep sends at most (the next sweep takes the rest).
 SWEEP_BATCH = 100
 #: Runs an operation in steps gets before a dead process fails it instead of resuming it.
@@ -574,7 +572,7 @@ def _record_failure(operation: Operation, messages: list[str]) -> str | None:
 
 class _Heartbeat:
     """Writes the progress and the time of a running operation every
-    :data:`HEARTBEAT_SECONDS`, from a thread of its own: Django gives each thread its own
+    ``MAILADMIN_OPERATION_HEARTBEAT_MS``, from a thread of its own: Django gives each thread its own
     connection, in autocommit, so the writes are visible at once to every process while the
     operation's transaction stays open. Nothing is written on SQLite (one writer only)."""
 
@@ -600,7 +598,7 @@ class _Heartbeat:
 
     def _beat(self) -> None:
         try:
-            while not self._stopped.wait(HEARTBEAT_SECONDS):
+            while not self._stopped.wait(settings.MAILADMIN_OPERATION_HEARTBEAT_MS / 1000):
                 with _lock:
                     done = _running.get(self.operation_id, 0)
                 try:

@@ -9,6 +9,10 @@ import datetime
 import re
 
 import pytest
+from django.contrib.messages import constants
+from django.contrib.messages.storage.base import Message as StoredMessage
+from django.contrib.messages.storage.cookie import CookieStorage
+from django.http import HttpRequest
 from django.urls import reverse
 from django.utils import timezone
 
@@ -147,6 +151,19 @@ def test_the_trace_takes_a_fixed_number_of_queries(
     ):
         with django_assert_max_num_queries(12):
             assert client.get(reverse("activity:trace"), params).status_code == 200
+
+
+def test_the_trace_shows_its_messages_in_the_table_only_and_a_pending_notice_above(
+    traffic, client_as
+):
+    """The page's list of messages is not taken for the notices of the base template."""
+    client = client_as("superadmin")
+    storage = CookieStorage(HttpRequest())
+    client.cookies["messages"] = storage._encode([StoredMessage(constants.SUCCESS, "Saved.")])
+    body = client.get(reverse("activity:trace")).content.decode()
+    assert body.count('role="alert"') == 1
+    assert '<div class="alert alert-success" role="alert">Saved.</div>' in body
+    assert body.count('data-testid="trace-row"') == 6
 
 
 @pytest.mark.parametrize(

@@ -13,12 +13,13 @@ from django.contrib.messages import constants
 from django.contrib.messages.storage.base import Message as StoredMessage
 from django.contrib.messages.storage.cookie import CookieStorage
 from django.http import HttpRequest
+from django.template import Context, Template
 from django.urls import reverse
-from django.utils import timezone
+from django.utils import timezone, translation
 
 from activity.follow import FileFollower
 from activity.ingest import Ingestor
-from activity.models import Message
+from activity.models import Message, Recipient
 
 pytestmark = pytest.mark.django_db
 
@@ -299,3 +300,44 @@ def test_a_message_page_and_a_graph_take_a_fixed_number_of_queries(
         with django_assert_max_num_queries(10):
             response = client.get(reverse("activity:graphs"), {"period": period})
             assert response.status_code == 200
+
+
+def render_recipients(*recipients: Recipient) -> str:
+    message = Message(queue_id="A1A1A1A1A1")
+    message.shown_recipients = list(recipients)  # as search_messages sets it
+    return Template("{% load activity_tags %}{% trace_recipients message %}").render(
+        Context({"message": message})
+    )
+
+
+def test_the_recipients_cell_shows_each_outcome_and_the_answer_of_a_failure_escaped():
+    html = render_recipients(
+        Recipient(
+            address="anna@xn--bcher-kva.example", status="bounced", reason="550 <a@b> " + "x" * 200
+        ),
+        Recipient(address="bob@a.test", status="sent", reason="250 2.0.0 Ok: queued as 123"),
+        Recipient(address="<b>carol@a.test", status="deferred", reason=""),
+    )
+    rows = html.split("\n")
+    assert len(rows) == 3
+    assert rows[0].startswith(
+        '<div class="text-break"><span class="badge text-bg-danger" data-testid="status-bounced">'
+        "bounced</span> anna@bücher.example"
+    )
+    answer = re.search(r'<span class="text-secondary">(.*?)</span>', rows[0]).group(1)
+    assert answer.startswith("550 &lt;a@b&gt; xxx") and answer.endswith("x…")
+    assert len(answer.replace("&lt;", "<").replace("&gt;", ">")) == 120
+    assert 'data-testid="status-sent">delivered</span> bob@a.test</div>' in rows[1]
+    assert "250 2.0.0" not in html  # a delivery's answer is on the message's page only
+    assert "&lt;b&gt;carol@a.test</div>" in rows[2] and "<b>" not in html
+    assert 'text-bg-warning" data-testid="status-deferred">deferred<' in rows[2]
+    assert render_recipients() == '<span class="text-secondary">no recipient yet</span>'
+
+
+def test_the_status_words_follow_the_language_of_each_request():
+    recipient = Recipient(address="bob@a.test", status="sent")
+    with translation.override("zh-hans"):
+        assert ">已投递</span>" in render_recipients(recipient)
+        assert render_recipients() == '<span class="text-secondary">尚无收件人</span>'
+    with translation.override("en"):
+        assert ">delivered</span>" in render_recipients(recipient)

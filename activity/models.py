@@ -229,6 +229,10 @@ class DailyCount(models.Model):
                 fields=["domain", "day", "kind"], name="mailadmin_act_daily_unique"
             )
         ]
+        # The month and year graphs sum years of a domain's rows from this index alone.
+        indexes = [
+            models.Index(fields=["domain", "day", "kind", "count"], name="mailadmin_act_daily_sum")
+        ]
         verbose_name = _("daily count")
         verbose_name_plural = _("daily counts")
 

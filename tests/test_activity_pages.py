@@ -18,8 +18,9 @@ from django.urls import reverse
 from django.utils import timezone, translation
 
 from activity.follow import FileFollower
+from activity.graphs import traffic_graph
 from activity.ingest import Ingestor
-from activity.models import Message, Recipient
+from activity.models import DailyCount, Message, Recipient
 
 pytestmark = pytest.mark.django_db
 
@@ -341,3 +342,30 @@ def test_the_status_words_follow_the_language_of_each_request():
         assert render_recipients() == '<span class="text-secondary">尚无收件人</span>'
     with translation.override("en"):
         assert ">delivered</span>" in render_recipients(recipient)
+
+
+def test_the_month_and_year_graphs_add_up_the_days_of_each_month_and_year():
+    def count(day: datetime.date, number: int, domain: str = "a.test", kind: str = "sent"):
+        DailyCount.objects.create(day=day, domain=domain, kind=kind, count=number)
+
+    count(datetime.date(2026, 6, 1), 1)
+    count(datetime.date(2026, 6, 14), 2)
+    count(datetime.date(2026, 5, 31), 4)
+    count(datetime.date(2025, 12, 31), 8)
+    count(datetime.date(2022, 1, 1), 16)
+    count(datetime.date(2021, 12, 31), 32)  # before the five years of the year graph
+    count(datetime.date(2026, 6, 2), 64, domain="b.test")
+    count(datetime.date(2026, 6, 2), 128, kind="received")
+    now = datetime.datetime(2026, 6, 15, 12, tzinfo=datetime.UTC)
+
+    month = traffic_graph("a.test", "month", now=now)
+    assert month.labels == [f"2025-{m:02d}" for m in range(7, 13)] + [
+        f"2026-{m:02d}" for m in range(1, 7)
+    ]
+    assert month.series["sent"] == [0, 0, 0, 0, 0, 8, 0, 0, 0, 0, 4, 3]
+    assert month.series["received"] == [0] * 11 + [128]
+
+    year = traffic_graph("a.test", "year", now=now)
+    assert year.labels == ["2022", "2023", "2024", "2025", "2026"]
+    assert year.series["sent"] == [16, 0, 0, 8, 7]
+    assert traffic_graph("b.test", "year", now=now).series["sent"] == [0, 0, 0, 0, 64]

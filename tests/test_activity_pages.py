@@ -21,6 +21,7 @@ from activity.follow import FileFollower
 from activity.graphs import traffic_graph
 from activity.ingest import Ingestor
 from activity.models import DailyCount, Message, Recipient
+from activity.templatetags.activity_tags import status_labels
 
 pytestmark = pytest.mark.django_db
 
@@ -342,6 +343,8 @@ def test_the_status_words_follow_the_language_of_each_request():
         assert render_recipients() == '<span class="text-secondary">尚无收件人</span>'
     with translation.override("en"):
         assert ">delivered</span>" in render_recipients(recipient)
+        status_labels.cache_clear()
+        assert status_labels("zh-hant")["bounced"] == "退信"  # whatever the active language
 
 
 def test_the_month_and_year_graphs_add_up_the_days_of_each_month_and_year():

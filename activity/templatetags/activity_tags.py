@@ -9,6 +9,7 @@ from typing import Any
 
 from django import template
 from django.template.defaultfilters import truncatechars
+from django.utils import translation
 from django.utils.html import format_html, format_html_join
 from django.utils.safestring import SafeString
 from django.utils.translation import get_language, gettext
@@ -41,7 +42,8 @@ STATUS_CLASSES = {
 def status_labels(language: str | None) -> dict[str, str]:
     """The words for the statuses in ``language``, translated once: ``get_status_display()``
     hashes every lazy label of the choices on each call, seven translations per badge."""
-    return {value: str(label) for value, label in Recipient.Status.choices}
+    with translation.override(language):
+        return {value: str(label) for value, label in Recipient.Status.choices}
 
 
 @register.simple_tag

@@ -30,14 +30,10 @@ USERS = 2000
 ID_BASE = 1 << 60  # far above the keys the follower makes
 
 
-def _secondary_indexes(model: type[models.Model]) -> list[models.Index]:
-    return list(model._meta.indexes)
-
-
 def _drop_indexes(cursor: Any, model: type[models.Model]) -> None:
     table = connection.ops.quote_name(model._meta.db_table)
     drops = ", ".join(
-        f"DROP INDEX {connection.ops.quote_name(index.name)}" for index in _secondary_indexes(model)
+        f"DROP INDEX {connection.ops.quote_name(index.name)}" for index in model._meta.indexes
     )
     cursor.execute(f"ALTER TABLE {table} {drops}")
 
@@ -50,7 +46,7 @@ def _add_indexes(cursor: Any, model: type[models.Model]) -> None:
         f"ADD INDEX {quote(index.name)} ("
         + ", ".join(quote(model._meta.get_field(name).column) for name in index.fields)
         + ")"
-        for index in _secondary_indexes(model)
+        for index in model._meta.indexes
     )
     cursor.execute(f"ALTER TABLE {quote(model._meta.db_table)} {adds}")
 

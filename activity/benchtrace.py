@@ -4,12 +4,14 @@
 from __future__ import annotations
 
 import datetime
+import math
 import random
 import statistics
 import time
 from collections.abc import Iterator
+from typing import Any
 
-from django.db import connection, transaction
+from django.db import connection, models, transaction
 from django.test import Client
 from django.test.utils import override_settings
 from django.utils import timezone
@@ -28,10 +30,35 @@ USERS = 2000
 ID_BASE = 1 << 60  # far above the keys the follower makes
 
 
+def _drop_indexes(cursor: Any, model: type[models.Model]) -> None:
+    table = connection.ops.quote_name(model._meta.db_table)
+    drops = ", ".join(
+        f"DROP INDEX {connection.ops.quote_name(index.name)}" for index in model._meta.indexes
+    )
+    cursor.execute(f"ALTER TABLE {table} {drops}")
+
+
+def _add_indexes(cursor: Any, model: type[models.Model]) -> None:
+    """The model's indexes again, in one statement: one scan of the table, each index built
+    by sorting instead of row by row."""
+    quote = connection.ops.quote_name
+    adds = ", ".join(
+        f"ADD INDEX {quote(index.name)} ("
+        + ", ".join(quote(model._meta.get_field(name).column) for name in index.fields)
+        + ")"
+        for index in model._meta.indexes
+    )
+    cursor.execute(f"ALTER TABLE {quote(model._meta.db_table)} {adds}")
+
+
 def seed_in_sql(rows: int) -> None:
     """MariaDB: rows made by the server from its sequence engine (minutes for ten million,
-    instead of an hour through Python)."""
-    messages = int(rows / 1.3)
+    instead of an hour through Python). The tables are empty: their secondary indexes are
+    dropped while the rows go in in key order, then built again from the sorted rows, which
+    is several times faster than updating five random-order indexes per row."""
+    # 1.3 recipients a message (m + 3 * floor(m / 10) >= 1.3 m - 3): at least ``rows``, so
+    # that a second run finds the rows seeded.
+    messages = math.ceil((rows + 3) / 1.3)
     when = "UTC_TIMESTAMP() - INTERVAL ((seq * 7919) %% 7776000) SECOND"
     local = "CONCAT('user', (seq * 13) %% 2000, '@d', LPAD(seq %% 50, 3, '0'), '.bench.test')"
     other = "CONCAT('user', (seq * 29) %% 2000, '@d', LPAD(seq %% 50, 3, '0'), '.bench.test')"
@@ -41,33 +68,41 @@ def seed_in_sql(rows: int) -> None:
     target = f"IF({inbound}, {local}, {outsider})"
     chunk = 500_000
     with connection.cursor() as cursor:
-        for low in range(1, messages + 1, chunk):
-            high = min(low + chunk - 1, messages)
-            where = f"FROM seq_{low}_to_{high}"
-            cursor.execute(
-                "INSERT INTO mailadmin_activity_message (id, host, queue_id, time, sender,"
-                " sender_domain, size, nrcpt, message_id, client, client_ip, origin,"
-                " sasl_username, filter_result, notice_queue_id, removed_at)"
-                f" SELECT %s + seq, %s, LPAD(HEX(seq), 10, '0'), {when}, {sender},"
-                f" SUBSTRING_INDEX({sender}, '@', -1), 1000 + seq %% 90000, 1,"
-                " CONCAT(seq, '@bench.test'), 'mail.example.net[198.51.100.7]', '198.51.100.7',"
-                f" 'smtp', '', '', '', {when} {where}",
-                [ID_BASE, HOST],
-            )
-            for index, address, condition in (
-                (0, target, "1"),
-                (1, other, "seq %% 10 < 3"),
-            ):
+        _drop_indexes(cursor, Message)
+        _drop_indexes(cursor, Recipient)
+        try:
+            for low in range(1, messages + 1, chunk):
+                high = min(low + chunk - 1, messages)
+                where = f"FROM seq_{low}_to_{high}"
                 cursor.execute(
-                    "INSERT INTO mailadmin_activity_recipient (id, message_id, time, address,"
+                    "INSERT INTO mailadmin_activity_message (id, host, queue_id, time, sender,"
+                    " sender_domain, size, nrcpt, message_id, client, client_ip, origin,"
+                    " sasl_username, filter_result, notice_queue_id, removed_at)"
+                    f" SELECT %s + seq, %s, LPAD(HEX(seq), 10, '0'), {when}, {sender},"
+                    f" SUBSTRING_INDEX({sender}, '@', -1), 1000 + seq %% 90000, 1,"
+                    " CONCAT(seq, '@bench.test'), 'mail.example.net[198.51.100.7]', '198.51.100.7',"
+                    f" 'smtp', '', '', '', {when} {where}",
+                    [ID_BASE, HOST],
+                )
+                # Both recipients of a message in one statement, in key order: appended to
+                # the clustered index instead of splitting its pages.
+                address = f"IF(idx = 0, {target}, {other})"
+                cursor.execute(
+                    "INSERT INTO mailadmin_activity_recipient (id, message_id, time, address,"  # noqa: S608 - constant SQL
                     " domain, orig_to, status, agent, relay, dsn, delay, reason, attempts,"
                     " next_queue_id, updated_at)"
-                    f" SELECT %s + seq * 4 + {index}, %s + seq, {when}, {address},"
+                    f" SELECT %s + seq * 4 + idx, %s + seq, {when}, {address},"
                     f" SUBSTRING_INDEX({address}, '@', -1), '',"
                     " IF(seq %% 20 = 0, 'bounced', 'sent'), 'smtp', 'virtual', '2.0.0', 0.5,"
-                    f" '250 2.0.0 Ok', 1, '', {when} {where} WHERE {condition}",
+                    f" '250 2.0.0 Ok', 1, '', {when}"
+                    f" FROM (SELECT s.seq AS seq, i.seq AS idx FROM seq_{low}_to_{high} AS s"
+                    " JOIN seq_0_to_1 AS i WHERE i.seq = 0 OR s.seq %% 10 < 3) AS pairs"
+                    " ORDER BY seq, idx",
                     [ID_BASE, ID_BASE],
                 )
+        finally:
+            _add_indexes(cursor, Message)
+            _add_indexes(cursor, Recipient)
 
 
 def seed(rows: int, out: list[str]) -> None:

@@ -8,6 +8,8 @@ import datetime
 from dataclasses import dataclass, field
 from typing import Any
 
+from django.db.models import Sum
+from django.db.models.functions import ExtractMonth, ExtractYear
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
@@ -106,6 +108,8 @@ def traffic_graph(domain: str, period: str, *, now: datetime.datetime | None = N
         rows = HourlyCount.objects.filter(domain=domain, hour__gte=start).values_list(
             "hour", "kind", "count"
         )
+    elif period in ("month", "year"):
+        rows = _summed_by_month_or_year(domain, period, start)
     else:
         rows = DailyCount.objects.filter(domain=domain, day__gte=start).values_list(
             "day", "kind", "count"
@@ -117,6 +121,27 @@ def traffic_graph(domain: str, period: str, *, now: datetime.datetime | None = N
     graph = Graph(period=period, labels=labels, series=series)
     _draw(graph)
     return graph
+
+
+def _summed_by_month_or_year(
+    domain: str, period: str, start: datetime.date
+) -> list[tuple[datetime.date, str, int]]:
+    """The daily counts summed by the database per month or year (the first day of each):
+    a year graph covers five years of daily rows, which are not worth sending to Python."""
+    parts: dict[str, Any] = {"year": ExtractYear("day")}
+    if period == "month":
+        parts["month"] = ExtractMonth("day")
+    rows = (
+        DailyCount.objects.filter(domain=domain, day__gte=start)
+        .annotate(**parts)
+        .values(*parts, "kind")
+        .annotate(total=Sum("count"))
+        .order_by()
+    )
+    return [
+        (datetime.date(row["year"], row.get("month", 1), 1), row["kind"], row["total"])
+        for row in rows
+    ]
 
 
 def _nice(top: int) -> int:

@@ -83,18 +83,22 @@ def search_messages(actor: Any, query: TraceQuery, *, limit: int = LIMIT) -> lis
                 )
             )
         found = list(senders.order_by("-time").values_list("id", "time")[:limit])
-        found += list(recipients.order_by("-time").values_list("message_id", "time")[:limit])
+        # Distinct: a message to several recipients of the domain is one result, not several
+        # (the server stops reading the index once it has ``limit`` different messages).
+        found += list(
+            recipients.order_by("-time").values_list("message_id", "time").distinct()[:limit]
+        )
         found.sort(key=lambda pair: pair[1], reverse=True)
         ids = list(dict.fromkeys(pk for pk, _ in found))[:limit]
     else:
-        visible = _window(messages.visible_to(actor), query)
+        visible = _window(messages.for_domains(domains), query)
         ids = list(visible.order_by("-time").values_list("id", flat=True)[:limit])
     if not ids:
         return []
     # A search by address or domain found only what the actor may see (the filters above); a
     # queue id or a Message-ID may name anyone's message.
     scoped = query.queue_id or query.message_id or not (query.address or domains is not None)
-    chosen = Message.objects.visible_to(actor) if scoped else Message.objects.all()
+    chosen = Message.objects.for_domains(domains) if scoped else Message.objects.all()
     found_messages = list(
         chosen.filter(pk__in=ids).prefetch_related("recipients").order_by("-time", "-id")
     )

@@ -28,17 +28,18 @@ from mailadmin.lib.access import (
 @require_safe
 def trace(request: HttpRequest) -> HttpResponse:
     form = TraceForm(request.GET or None)
-    messages: list[Message] = []
+    # "results", not "messages": that name is the base template's list of notices.
+    results: list[Message] = []
     searched = False
     if form.is_bound and form.is_valid():
         searched = True
-        messages = search_messages(request.user, form.query())
+        results = search_messages(request.user, form.query())
     elif not form.is_bound:
-        messages = search_messages(request.user, TraceQuery())
+        results = search_messages(request.user, TraceQuery())
     return render(
         request,
         "activity/trace.html",
-        {"form": form, "messages": messages, "searched": searched, "limit": LIMIT},
+        {"form": form, "results": results, "searched": searched, "limit": LIMIT},
     )
 
 

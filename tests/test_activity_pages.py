@@ -9,12 +9,19 @@ import datetime
 import re
 
 import pytest
+from django.contrib.messages import constants
+from django.contrib.messages.storage.base import Message as StoredMessage
+from django.contrib.messages.storage.cookie import CookieStorage
+from django.http import HttpRequest
+from django.template import Context, Template
 from django.urls import reverse
-from django.utils import timezone
+from django.utils import timezone, translation
 
 from activity.follow import FileFollower
+from activity.graphs import traffic_graph
 from activity.ingest import Ingestor
-from activity.models import Message
+from activity.models import DailyCount, Message, Recipient
+from activity.templatetags.activity_tags import status_labels
 
 pytestmark = pytest.mark.django_db
 
@@ -135,18 +142,90 @@ def test_the_page_of_a_message_shows_its_path_and_the_remote_answer(traffic, cli
     assert "Left the queue" in body
 
 
+@pytest.mark.parametrize(
+    ("persona", "params", "queries"),
+    [
+        # session, manager, the manager's domains; then the search; then the messages and
+        # their recipients (one query each, whatever the number of rows shown)
+        ("superadmin", {}, 5),
+        ("superadmin", {"address": "a.test"}, 6),
+        ("admin_a", {}, 7),
+        ("admin_a", {"address": "a.test"}, 7),
+        ("admin_a", {"address": "ext@example.net"}, 7),
+        ("admin_a", {"queue_id": "D4D4D4D4D4"}, 6),
+        ("admin_a", {"queue_id": "FFFFFFFFFF"}, 4),  # nothing found: no second query
+    ],
+)
 def test_the_trace_takes_a_fixed_number_of_queries(
-    traffic, client_as, django_assert_max_num_queries
+    traffic, client_as, django_assert_num_queries, persona, params, queries
+):
+    client = client_as(persona)
+    with django_assert_num_queries(queries):
+        assert client.get(reverse("activity:trace"), params).status_code == 200
+
+
+def test_the_trace_queries_do_not_grow_with_the_messages_shown(
+    traffic, client_as, tmp_path, django_assert_num_queries
 ):
     client = client_as("admin_a")
-    for params in (
-        {},
-        {"address": "a.test"},
-        {"address": "ext@example.net"},
-        {"queue_id": "D4D4D4D4D4"},
-    ):
-        with django_assert_max_num_queries(12):
-            assert client.get(reverse("activity:trace"), params).status_code == 200
+    url = reverse("activity:trace")
+    shown = len(trace(client, address="a.test"))
+    lines = []
+    for n in range(30):
+        lines += delivered(
+            f"F{n:04d}F0F0F",
+            n + 1,
+            "ext@example.net",
+            (f"u{n}@a.test", "sent", "250 Ok"),
+            (f"v{n}@a.test", "bounced", "550 5.1.1 unknown"),
+        )
+    log = tmp_path / "more.log"
+    log.write_text("".join(line + "\n" for line in lines))
+    follower = FileFollower(log, Ingestor(host="mx2", source=str(log)))
+    follower.resume()
+    follower.poll()
+    assert len(trace(client, address="a.test")) == shown + 30
+    with django_assert_num_queries(7):
+        client.get(url, {"address": "a.test"})
+
+
+def test_a_domain_search_counts_a_message_to_several_of_its_addresses_once(traffic, tmp_path):
+    """Three newer messages each to two a.test recipients: the three of them are the newest
+    three results, not the first one twice and an older message."""
+    from accounts.models import Manager
+    from activity.selectors import TraceQuery, search_messages
+
+    lines = []
+    for n, qid in enumerate(("F6F6F6F6F6", "G7G7G7G7G7", "H8H8H8H8H8")):
+        lines += delivered(
+            qid,
+            n + 1,
+            "ext@example.net",
+            ("u1@a.test", "sent", "250"),
+            ("u2@a.test", "sent", "250"),
+        )
+    log = tmp_path / "list.log"
+    log.write_text("".join(line + "\n" for line in lines))
+    follower = FileFollower(log, Ingestor(host="mx1", source=str(log)))
+    follower.resume()
+    follower.poll()
+    root = Manager.objects.get(pk="root@panel.test")
+    found = search_messages(root, TraceQuery(address="a.test"), limit=3)
+    assert [message.queue_id for message in found] == ["F6F6F6F6F6", "G7G7G7G7G7", "H8H8H8H8H8"]
+    assert [len(message.shown_recipients) for message in found] == [2, 2, 2]
+
+
+def test_the_trace_shows_its_messages_in_the_table_only_and_a_pending_notice_above(
+    traffic, client_as
+):
+    """The page's list of messages is not taken for the notices of the base template."""
+    client = client_as("superadmin")
+    storage = CookieStorage(HttpRequest())
+    client.cookies["messages"] = storage._encode([StoredMessage(constants.SUCCESS, "Saved.")])
+    body = client.get(reverse("activity:trace")).content.decode()
+    assert body.count('role="alert"') == 1
+    assert '<div class="alert alert-success" role="alert">Saved.</div>' in body
+    assert body.count('data-testid="trace-row"') == 6
 
 
 @pytest.mark.parametrize(
@@ -223,3 +302,73 @@ def test_a_message_page_and_a_graph_take_a_fixed_number_of_queries(
         with django_assert_max_num_queries(10):
             response = client.get(reverse("activity:graphs"), {"period": period})
             assert response.status_code == 200
+
+
+def render_recipients(*recipients: Recipient) -> str:
+    message = Message(queue_id="A1A1A1A1A1")
+    message.shown_recipients = list(recipients)  # as search_messages sets it
+    return Template("{% load activity_tags %}{% trace_recipients message %}").render(
+        Context({"message": message})
+    )
+
+
+def test_the_recipients_cell_shows_each_outcome_and_the_answer_of_a_failure_escaped():
+    html = render_recipients(
+        Recipient(
+            address="anna@xn--bcher-kva.example", status="bounced", reason="550 <a@b> " + "x" * 200
+        ),
+        Recipient(address="bob@a.test", status="sent", reason="250 2.0.0 Ok: queued as 123"),
+        Recipient(address="<b>carol@a.test", status="deferred", reason=""),
+    )
+    rows = html.split("\n")
+    assert len(rows) == 3
+    assert rows[0].startswith(
+        '<div class="text-break"><span class="badge text-bg-danger" data-testid="status-bounced">'
+        "bounced</span> anna@bücher.example"
+    )
+    answer = re.search(r'<span class="text-secondary">(.*?)</span>', rows[0]).group(1)
+    assert answer.startswith("550 &lt;a@b&gt; xxx") and answer.endswith("x…")
+    assert len(answer.replace("&lt;", "<").replace("&gt;", ">")) == 120
+    assert 'data-testid="status-sent">delivered</span> bob@a.test</div>' in rows[1]
+    assert "250 2.0.0" not in html  # a delivery's answer is on the message's page only
+    assert "&lt;b&gt;carol@a.test</div>" in rows[2] and "<b>" not in html
+    assert 'text-bg-warning" data-testid="status-deferred">deferred<' in rows[2]
+    assert render_recipients() == '<span class="text-secondary">no recipient yet</span>'
+
+
+def test_the_status_words_follow_the_language_of_each_request():
+    recipient = Recipient(address="bob@a.test", status="sent")
+    with translation.override("zh-hans"):
+        assert ">已投递</span>" in render_recipients(recipient)
+        assert render_recipients() == '<span class="text-secondary">尚无收件人</span>'
+    with translation.override("en"):
+        assert ">delivered</span>" in render_recipients(recipient)
+        status_labels.cache_clear()
+        assert status_labels("zh-hant")["bounced"] == "退信"  # whatever the active language
+
+
+def test_the_month_and_year_graphs_add_up_the_days_of_each_month_and_year():
+    def count(day: datetime.date, number: int, domain: str = "a.test", kind: str = "sent"):
+        DailyCount.objects.create(day=day, domain=domain, kind=kind, count=number)
+
+    count(datetime.date(2026, 6, 1), 1)
+    count(datetime.date(2026, 6, 14), 2)
+    count(datetime.date(2026, 5, 31), 4)
+    count(datetime.date(2025, 12, 31), 8)
+    count(datetime.date(2022, 1, 1), 16)
+    count(datetime.date(2021, 12, 31), 32)  # before the five years of the year graph
+    count(datetime.date(2026, 6, 2), 64, domain="b.test")
+    count(datetime.date(2026, 6, 2), 128, kind="received")
+    now = datetime.datetime(2026, 6, 15, 12, tzinfo=datetime.UTC)
+
+    month = traffic_graph("a.test", "month", now=now)
+    assert month.labels == [f"2025-{m:02d}" for m in range(7, 13)] + [
+        f"2026-{m:02d}" for m in range(1, 7)
+    ]
+    assert month.series["sent"] == [0, 0, 0, 0, 0, 8, 0, 0, 0, 0, 4, 3]
+    assert month.series["received"] == [0] * 11 + [128]
+
+    year = traffic_graph("a.test", "year", now=now)
+    assert year.labels == ["2022", "2023", "2024", "2025", "2026"]
+    assert year.series["sent"] == [16, 0, 0, 8, 7]
+    assert traffic_graph("b.test", "year", now=now).series["sent"] == [0, 0, 0, 0, 64]

@@ -153,7 +153,7 @@ def queue(request: HttpRequest) -> HttpResponse:
         "mailstack/queue.html",
         {
             "hosts": hosts,
-            "messages": rows[:QUEUE_PAGE_LIMIT],
+            "queued": rows[:QUEUE_PAGE_LIMIT],
             "more": max(0, len(rows) - QUEUE_PAGE_LIMIT),
             "queue_names": ("active", "deferred", "hold", "incoming"),
             "wanted_queue": wanted_queue,

@@ -110,6 +110,10 @@ def test_hold_release_and_delete_act_on_the_real_queue(held, client_as, run_jobs
 
     act("hold", held.first)
     assert queue_names(held)[held.first] == "hold"
+    # The page after the action: the one notice of the queued job, not a notice per message.
+    page = root.get(QUEUE).content.decode()
+    assert page.count('role="alert"') == 1 and "queued: its result is shown below" in page
+    assert held.first in page and held.second in page
     # The job stored the host's status anew: the page shows the message on hold.
     assert HostStatus.objects.get().data["postfix"]["queue"]["counts"]["hold"] == 1
     act("release", held.first)

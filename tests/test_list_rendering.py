@@ -4,21 +4,28 @@ and labels as before, for hostile legacy keys too, and no more queries."""
 
 from __future__ import annotations
 
+import datetime
 import re
+from pathlib import Path
 
 import pytest
 from django.db import connection
 from django.template import Context, Template
+from django.test import RequestFactory
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse, set_script_prefix
 from django.utils import translation
+from django.utils.html import escape
 
 from aliases.models import Alias
 from domains.usage import recompute_domain
 from mailadmin.lib.urlkeys import key_url
+from mailadmin.templatetags.mailadmin_tags import row_labels
 from mailboxes.models import Mailbox
 
 pytestmark = pytest.mark.django_db
+
+FIXTURES = Path(__file__).parent / "fixtures"
 
 #: Keys legacy rows hold (tests/fixtures/extman-hostile.sql has such rows).
 HOSTILE_KEYS = [
@@ -182,17 +189,96 @@ def test_row_labels_are_the_blocktranslate_messages(language):
                     + " {{ address }}{% endblocktranslate %}",
                     a=address,
                 )
-                new = render(
-                    "{% load mailadmin_tags %}{% row_labels as labels %}"
-                    "{{ labels." + key + "|with_address:a }}",
-                    a=address,
-                )
+                new = escape(row_labels()[key] % {"address": address})
             assert new == old
     with translation.override("zh-hans"):
-        assert "Edit" not in render(
-            "{% load mailadmin_tags %}{% row_labels as labels %}{{ labels.edit|with_address:a }}",
-            a="x",
+        assert "Edit" not in row_labels()["edit"]
+
+
+def reference_rows(name: str, **context: object) -> str:
+    """The rows as the list's template drew them (tests/fixtures/<name>_rows.reference)."""
+    source = (FIXTURES / f"{name}_rows.reference").read_text()
+    return Template(source).render(Context(context))
+
+
+def request_for(path: str) -> object:
+    request = RequestFactory().get(path)
+    request.META["CSRF_COOKIE"] = "x" * 32
+    return request
+
+
+MAILBOX_ROWS = [
+    # key, name, quota, expiry, active, measured use (bytes, percent)
+    ("anna@a.test", "Anna <Chen>", "104857600S", datetime.date(2099, 1, 1), 1, (5_000_000, 4)),
+    ("", "", "0", datetime.date(2001, 1, 1), 0, None),
+    ("Odd One@a.test", "O'Brien & co", "104857600S,2000C", None, 1, (209_715_200, 200)),
+    ("x/y@b.test", "李", "5242880", None, 0, (0, None)),
+    ('<script>"x"</script>@a.test', "", "", datetime.date(2000, 2, 29), 1, None),
+]
+
+
+@pytest.mark.parametrize("language", ["en", "zh-hans"])
+@pytest.mark.parametrize("path", ["/mailboxes/?domain=a.test", "/mailboxes/?q=a b&sort=-name"])
+def test_mailbox_rows_are_what_the_template_drew(language, path):
+    mailboxes = []
+    for address, name, quota, expiry, active, used in MAILBOX_ROWS:
+        mailbox = Mailbox(
+            username=address,
+            name=name,
+            quota=quota,
+            expiredate=expiry,
+            active=active,
+            domain_id="a.test",
         )
+        mailbox.used_bytes, mailbox.used_percent = used or (None, None)
+        mailboxes.append(mailbox)
+    request = request_for(path)
+    context = {"listing": {"objects": mailboxes}, "request": request}
+    with translation.override(language):
+        old = reference_rows("mailbox", csrf_token="tok", **context)
+        new = render(
+            "{% load mailbox_list %}{% mailbox_rows listing.objects %}"
+            "{% mailbox_active_forms listing.objects %}",
+            csrf_token="tok",
+            **context,
+        )
+    assert squeezed(new) == squeezed(old)
+    assert new.count('data-testid="mailbox-row"') == len(MAILBOX_ROWS)
+
+
+ALIAS_ROWS = [
+    ("list@a.test", "anna@a.test,bob@a.test", 1),
+    ("@a.test", "anna@a.test", 1),
+    ("", "a@x.example,b@x.example,c@x.example,d@x.example,e@x.example,f@x.example,g@x.example", 0),
+    ("x/y@a.test", "one@x.example,\ntwo@x.example, three@x.example", 0),
+    (
+        "odd@odd_domain!.example",
+        "<b>@x.example,名字@例子.cn,a@b.test,c@d.test,e@f.test,g@h.test",
+        1,
+    ),
+]
+
+
+@pytest.mark.parametrize("language", ["en", "zh-hans"])
+@pytest.mark.parametrize("domain", [None, "a.test"])
+def test_alias_rows_are_what_the_template_drew(language, domain):
+    aliases = [
+        Alias(address=address, goto=goto, active=active, domain_id=address.rpartition("@")[2])
+        for address, goto, active in ALIAS_ROWS
+    ]
+    request = request_for("/aliases/?q=x&page=2")
+    context = {"listing": {"objects": aliases}, "request": request, "domain": domain}
+    with translation.override(language):
+        old = reference_rows("alias", csrf_token="tok", **context)
+        new = render(
+            "{% load alias_list %}{% alias_rows listing.objects domain %}"
+            "{% alias_active_forms listing.objects %}",
+            csrf_token="tok",
+            **context,
+        )
+    assert squeezed(new) == squeezed(old)
+    assert new.count('data-testid="alias-row"') == len(ALIAS_ROWS)
+    assert ("more" in new) == (language == "en")  # "and 2 more" of the seven targets
 
 
 def test_the_mailbox_list_links_every_legacy_row_to_its_own_pages(client_as):

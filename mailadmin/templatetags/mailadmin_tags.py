@@ -96,9 +96,8 @@ def sort_header(context: dict, listing: Listing, key: str, label: str) -> str:
     )
 
 
-#: The labels a list gives every row (for screen readers), translated once per page with
-#: ``{% row_labels as labels %}`` and filled in with ``{{ labels.edit|with_address:key }}``
-#: instead of a ``{% blocktranslate %}`` per row (the same messages).
+#: The labels a list gives every row (for screen readers), translated once per page by
+#: :func:`row_labels` instead of a ``{% blocktranslate %}`` per row (the same messages).
 ROW_LABELS = {
     "select": gettext_lazy("Select %(address)s"),
     "disable": gettext_lazy("Disable %(address)s"),
@@ -109,16 +108,9 @@ ROW_LABELS = {
 }
 
 
-@register.simple_tag
 def row_labels() -> dict[str, str]:
-    """:data:`ROW_LABELS` in the language of the request."""
+    """:data:`ROW_LABELS` in the language of the request (``%(address)s`` to fill in)."""
     return {key: str(label) for key, label in ROW_LABELS.items()}
-
-
-@register.filter
-def with_address(label: str, address: str) -> str:
-    """A label of :data:`ROW_LABELS` for the row of ``address``."""
-    return label % {"address": address}
 
 
 @register.simple_tag(name="key_url")

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from functools import lru_cache
+
 from django.http import HttpRequest
-from django.urls import NoReverseMatch, reverse
+from django.urls import NoReverseMatch, get_script_prefix, get_urlconf, reverse
 from django.utils.functional import SimpleLazyObject
 from django.utils.translation import gettext_lazy as _
 
@@ -28,6 +30,18 @@ NAVIGATION = (
 )
 
 
+@lru_cache(maxsize=16)
+def _section_urls(script_prefix: str, urlconf: str | None) -> dict[str, str]:
+    """The URL of each section this install has (reversed once, not on every page)."""
+    urls = {}
+    for name, *_rest in NAVIGATION:
+        try:
+            urls[name] = reverse(name, urlconf=urlconf)
+        except NoReverseMatch:
+            continue  # a section this install does not have
+    return urls
+
+
 def navigation(request: HttpRequest) -> dict:
     user = getattr(request, "user", None)
     if user is None or not user.is_authenticated:
@@ -37,13 +51,13 @@ def navigation(request: HttpRequest) -> dict:
         f"{match.namespace}:" if match and match.namespace else (match.url_name if match else "")
     )
     items, more = [], []
+    urls = _section_urls(get_script_prefix(), get_urlconf())
     for name, label, icon, superadmin_only, in_bar in NAVIGATION:
         if superadmin_only and not user.is_superadmin:
             continue
-        try:
-            url = reverse(name)
-        except NoReverseMatch:
-            continue  # a section this install does not have
+        url = urls.get(name)
+        if url is None:
+            continue
         active = name.startswith(current) if current.endswith(":") else name == current
         if name == "accounts:managers":
             # /login/ and /password/ live in the same namespace but are not the managers' pages.

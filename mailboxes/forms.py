@@ -394,10 +394,15 @@ class BulkForm(StorableTextMixin, forms.Form):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.fields["action"].choices = [(a, self.ACTION_LABELS[a]) for a in BULK_ACTIONS]
+        self.fields["action"].choices = self.action_choices()
         # Any address is accepted here; the view looks each one up through visible_to.
         values = self.data.getlist("addresses") if hasattr(self.data, "getlist") else []
         self.fields["addresses"].choices = [(v, v) for v in values[: self.MAX_ADDRESSES]]
+
+    @classmethod
+    def action_choices(cls) -> list[tuple[str, str]]:
+        """The actions and their labels (the list page shows them without building a form)."""
+        return [(action, cls.ACTION_LABELS[action]) for action in BULK_ACTIONS]
 
     def clean_addresses(self) -> list[str]:
         addresses = [a.strip().lower() for a in self.cleaned_data["addresses"]]

@@ -162,16 +162,15 @@ def mailbox_listing(request: HttpRequest, domain: Domain | None) -> Listing:
 @manager_required
 @require_safe
 def mailbox_list(request: HttpRequest) -> HttpResponse:
-    domain = domain_from_query(request)
+    domain = domain_from_query(request, with_usage(Domain.objects.all()))
     if domain is not None:
-        domain = with_usage(Domain.objects.filter(pk=domain.pk)).get()
         attach_missing_usage([domain])
     listing = mailbox_listing(request, domain)
     usage_filter = request.GET.get("usage", "")
     context = {
         "listing": listing,
         "domain": domain,
-        "bulk_form": BulkForm(),
+        "bulk_actions": BulkForm.action_choices(),
         "purge_allowed": settings.MAILADMIN_PURGE_ALLOWED,
         "usage_filter": usage_filter if usage_filter in USAGE_FILTERS else "",
         "usage_links": _usage_links(request),

@@ -65,9 +65,10 @@ def visible_object(
     return decorator
 
 
-def domain_from_query(request: HttpRequest) -> Any:
+def domain_from_query(request: HttpRequest, queryset: QuerySet | None = None) -> Any:
     """The domain named by ``?domain=`` (as :func:`mailadmin.lib.urlkeys.domain_param` writes
-    it): None when absent, 404 when it names no domain the user may see."""
+    it), read from ``queryset`` (default: every domain): None when absent, 404 when it names
+    no domain the user may see."""
     from domains.models import Domain
 
     try:
@@ -76,7 +77,9 @@ def domain_from_query(request: HttpRequest) -> Any:
         raise Http404 from exc
     if name is None:
         return None
-    return get_visible_or_404(Domain.objects, request.user, pk=name)
+    return get_visible_or_404(
+        Domain.objects.all() if queryset is None else queryset, request.user, pk=name
+    )
 
 
 def get_visible_or_404(queryset: QuerySet[M], manager: Any, **lookup: Any) -> M:

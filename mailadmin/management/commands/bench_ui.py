@@ -13,6 +13,16 @@ median time spent in SQL and the number of SQL queries of each; ``--explain`` ad
 plan of the deep pages.
 Run it against a scratch database: ``DATABASE_URL=mysql://.../bench manage.py bench_ui``.
 
+``--writes`` adds the timings of add, edit and delete of a mailbox in the largest domain,
+through the pages' own views (the add checks the domain's limits under its row lock, as every
+add does); the run deletes what it added, so it leaves the data as it found it.
+
+``--concurrent N --duration S`` serves the panel with gunicorn (production settings: DEBUG off,
+as ``scripts/run.sh``) on a free local port against the same database, signs in a superadmin
+and the largest domain's admin, and has N clients (alternately one and the other) fetch the
+first mailbox page of the largest domain, then the first alias page, for S seconds each over
+HTTP: requests per second, median and 99th percentile, errors.
+
 ``--export`` times the downloads of the lists instead (``/export/<table>/``, streamed) and the
 command line's ``mailbox list --csv``: total time, time to the first byte, rows, size, queries
 and the peak of Python memory allocated while streaming (``tracemalloc``), which stays flat
@@ -22,16 +32,25 @@ whatever the number of rows.
 # ruff: noqa: S608 (the seeding SQL is built from this command's own constants and numbers)
 from __future__ import annotations
 
+import http.client
 import io
 import math
+import os
+import socket
 import statistics
+import subprocess
+import sys
+import threading
 import time
 import tracemalloc
 from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
+from unittest import mock
 
+from django.conf import settings
 from django.core.management import call_command
-from django.core.management.base import BaseCommand, CommandParser
+from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db import connection, transaction
 from django.test import Client
 from django.test.utils import CaptureQueriesContext, override_settings
@@ -43,7 +62,9 @@ from domains.usage import fill_missing
 from mailadmin.lib.fields import local_now
 from mailadmin.lib.listing import encode_position
 from mailadmin.lib.passwords import hash_password
+from mailboxes.forms import MailboxForm
 from mailboxes.models import Mailbox
+from provisioning.models import Job
 
 BIG = "big.bench.test"
 ADMIN = "bench-root@bench.test"
@@ -52,6 +73,9 @@ FIRST = ["Wei", "Anna", "James", "Maria", "Kenji", "Olga", "Ahmed", "Sofia"]
 LAST = ["Chen", "Smith", "Garcia", "Tanaka", "Ivanova", "Khan", "Rossi", "Novak", "Kim", "Lopez"]
 CJK_FAMILY = ["陈", "王", "李", "张", "刘"]
 CJK_GIVEN = ["伟", "芳", "娜", "敏", "静", "强", "磊"]
+#: The local parts of the mailboxes ``--writes`` adds (and deletes again).
+WRITE_PREFIX = "bench-write-"
+PASSWORD = "Bench-password-1"  # noqa: S105 (the benchmark's own accounts)
 
 
 def _with_params(sql: str) -> str:
@@ -102,6 +126,25 @@ class Command(BaseCommand):
         parser.add_argument(
             "--export", action="store_true", help="time the CSV/JSON downloads instead"
         )
+        parser.add_argument(
+            "--writes", action="store_true", help="also time add, edit and delete of a mailbox"
+        )
+        parser.add_argument(
+            "--concurrent",
+            type=int,
+            default=0,
+            metavar="N",
+            help="N clients over HTTP against gunicorn (instead of the pages)",
+        )
+        parser.add_argument(
+            "--duration", type=float, default=20, help="seconds of each --concurrent page"
+        )
+        parser.add_argument(
+            "--workers",
+            type=int,
+            default=0,
+            help="gunicorn workers of --concurrent (default: 2 x cores + 1)",
+        )
 
     def handle(self, *args: Any, **options: Any) -> None:
         if not Domain.objects.filter(pk=BIG).exists():
@@ -118,6 +161,13 @@ class Command(BaseCommand):
             ):
                 self.time_exports()
             return
+        if options["concurrent"]:
+            self.time_concurrent(
+                options["concurrent"],
+                options["duration"],
+                options["workers"] or 2 * (os.cpu_count() or 1) + 1,
+            )
+            return
         pages = self.pages(big)
         if options["only"]:
             pages = [p for p in pages if options["only"] in p[0]]
@@ -132,6 +182,8 @@ class Command(BaseCommand):
             ALLOWED_HOSTS=["testserver"], SECURE_SSL_REDIRECT=False, DEBUG=False
         ):
             self.time_pages(pages, options["runs"])
+            if options["writes"]:
+                self.time_writes(options["runs"])
         if options["explain"] and connection.vendor == "mysql":
             self.explain(big)
 
@@ -264,6 +316,213 @@ class Command(BaseCommand):
             f" | {statistics.median(sql_times):7.1f} | {queries:7d} |"
         )
 
+    def time_writes(self, runs: int) -> None:
+        """Add, edit and delete ``runs`` mailboxes of the largest domain through the views, as
+        its admin (POST and redirect, as a browser does). The Maildir and archive jobs are
+        recorded but not sent (behind a broker a request only queues them); the run deletes
+        its jobs with its mailboxes."""
+        client = Client()
+        client.force_login(Manager.objects.get(pk=DOMAIN_ADMIN))
+        actor = Manager.objects.get(pk=DOMAIN_ADMIN)
+        domain = Domain.objects.get(pk=BIG)
+        self._forget_writes()
+        addresses = [f"{WRITE_PREFIX}{n:03d}@{BIG}" for n in range(runs)]
+        rows: dict[str, list[float]] = {"add": [], "edit": [], "delete": []}
+        queries: dict[str, int] = {}
+        sql_times: dict[str, list[float]] = {"add": [], "edit": [], "delete": []}
+
+        def post(kind: str, url: str, data: dict[str, Any]) -> None:
+            with CaptureQueriesContext(connection) as captured:
+                start = time.perf_counter()
+                response = client.post(url, data)
+                rows[kind].append((time.perf_counter() - start) * 1000)
+            if response.status_code != 302:
+                raise CommandError(f"{kind} {url}: HTTP {response.status_code}, no redirect")
+            queries[kind] = len(captured)
+            sql_times[kind].append(sum(float(q["time"]) for q in captured.captured_queries) * 1000)
+
+        try:
+            with mock.patch("provisioning.dispatch.send"):
+                for address in addresses:
+                    data = _form_data(MailboxForm(actor=actor, domain=domain))
+                    data.update(
+                        local_part=address.split("@")[0],
+                        domain=BIG,
+                        password1=PASSWORD,
+                        password2=PASSWORD,
+                    )
+                    post("add", f"/mailboxes/add/?domain={BIG}", data)
+                for address in addresses:
+                    mailbox = Mailbox.objects.select_related("domain").get(pk=address)
+                    data = _form_data(MailboxForm(actor=actor, mailbox=mailbox))
+                    data["name"] = "Bench Edited"
+                    post("edit", f"/mailboxes/{address}/edit/", data)
+                for address in addresses:
+                    post("delete", f"/mailboxes/{address}/delete/", {})
+        finally:
+            self._forget_writes()
+        for kind, label in (
+            ("add", "add mailbox (largest domain)"),
+            ("edit", "edit mailbox (largest domain)"),
+            ("delete", "delete mailbox (largest domain)"),
+        ):
+            timings = sorted(rows[kind])
+            if not timings:
+                continue
+            p95 = timings[max(0, math.ceil(len(timings) * 0.95) - 1)]
+            self.stdout.write(
+                f"| {label:44} | {'domain admin':12} | {statistics.median(timings):9.1f}"
+                f" | {p95:7.1f} | {statistics.median(sql_times[kind]):7.1f}"
+                f" | {queries[kind]:7d} |"
+            )
+
+    def _forget_writes(self) -> None:
+        """Delete what ``time_writes`` added (also after an interrupted run): its mailboxes
+        through the service, so the usage rows and indexes follow, and their jobs."""
+        from mailboxes.services import mailbox_delete
+
+        actor = Manager.objects.get(pk=ADMIN)
+        with mock.patch("provisioning.dispatch.send"):
+            for mailbox in Mailbox.objects.filter(domain_id=BIG, username__startswith=WRITE_PREFIX):
+                mailbox_delete(mailbox=mailbox, actor=actor)
+        Job.objects.filter(domain=BIG, object_id__startswith=WRITE_PREFIX).delete()
+
+    def time_concurrent(self, clients: int, duration: float, workers: int) -> None:
+        """``clients`` threads fetching a page over HTTP from gunicorn for ``duration`` s."""
+        cookies = {}
+        for username in (ADMIN, DOMAIN_ADMIN):
+            client = Client()
+            client.force_login(Manager.objects.get(pk=username))
+            cookies[username] = client.cookies[settings.SESSION_COOKIE_NAME].value
+        with socket.socket() as probe:
+            probe.bind(("127.0.0.1", 0))
+            port = probe.getsockname()[1]
+        env = {
+            **os.environ,
+            "DEBUG": "0",
+            "ALLOWED_HOSTS": "127.0.0.1",
+            "MAILADMIN_SECURE_COOKIES": "0",
+            "MAILADMIN_SSL_REDIRECT": "0",
+        }
+        gunicorn = [
+            str(Path(sys.executable).with_name("gunicorn")),
+            "--bind",
+            f"127.0.0.1:{port}",
+            "--workers",
+            str(workers),
+            "--timeout",
+            "30",
+            "mailadmin.wsgi:application",
+        ]
+        server = subprocess.Popen(  # noqa: S603 (this command's own arguments)
+            gunicorn, env=env, cwd=settings.BASE_DIR, stderr=subprocess.DEVNULL
+        )
+        try:
+            self._wait_for(port, server)
+            self.stdout.write(
+                f"gunicorn (PID {server.pid}): {workers} workers on port {port};"
+                f" {clients} clients, {duration:.0f} s per page"
+            )
+            header = (
+                f"| {'page':44} | {'clients':12} | {'req/s':>9} | {'p50 ms':>7}"
+                f" | {'p99 ms':>7} | {'errors':>7} |"
+            )
+            self.stdout.write(header)
+            self.stdout.write("|" + "|".join("-" * (len(c)) for c in header.split("|")[1:-1]) + "|")
+            sessions = [cookies[ADMIN if n % 2 == 0 else DOMAIN_ADMIN] for n in range(clients)]
+            for name, path in (
+                ("mailboxes of largest, first page", f"/mailboxes/?domain={BIG}"),
+                ("aliases of largest, first page", f"/aliases/?domain={BIG}"),
+            ):
+                # Not counted: every worker's first requests (templates, URL resolvers).
+                self._load(name, port, path, sessions, min(3.0, duration), show=False)
+                self._load(name, port, path, sessions, duration)
+        finally:
+            server.terminate()
+            try:
+                server.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                server.kill()
+                server.wait()
+
+    @staticmethod
+    def _wait_for(port: int, server: subprocess.Popen) -> None:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            if server.poll() is not None:
+                raise CommandError(f"gunicorn stopped (exit status {server.returncode})")
+            try:
+                connection_ = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
+                connection_.request("GET", "/accounts/login/")
+                connection_.getresponse().read()
+                connection_.close()
+                return
+            except OSError:
+                time.sleep(0.2)
+        raise CommandError("gunicorn did not answer within 60 s")
+
+    def _load(
+        self,
+        name: str,
+        port: int,
+        path: str,
+        sessions: list[str],
+        duration: float,
+        *,
+        show: bool = True,
+    ) -> None:
+        timings: list[float] = []
+        errors = [0]
+        lock = threading.Lock()
+        cookie_name = settings.SESSION_COOKIE_NAME
+
+        def run(session: str, until: float) -> None:
+            mine: list[float] = []
+            failed = 0
+            headers = {"Cookie": f"{cookie_name}={session}", "Host": "127.0.0.1"}
+            while time.monotonic() < until:
+                start = time.perf_counter()
+                try:
+                    # A new connection each time: gunicorn's sync workers close it anyway.
+                    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+                    conn.request("GET", path, headers=headers)
+                    response = conn.getresponse()
+                    response.read()
+                    conn.close()
+                    ok = response.status == 200
+                except OSError:
+                    ok = False
+                if ok:
+                    mine.append((time.perf_counter() - start) * 1000)
+                else:
+                    failed += 1
+            with lock:
+                timings.extend(mine)
+                errors[0] += failed
+
+        started = time.monotonic()
+        threads = [
+            threading.Thread(target=run, args=(session, started + duration)) for session in sessions
+        ]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        elapsed = time.monotonic() - started
+        if not show:
+            return
+        timings.sort()
+        if not timings:
+            self.stdout.write(
+                f"| {name:44} | {len(sessions):12d} | no answer, {errors[0]} errors |"
+            )
+            return
+        p99 = timings[max(0, math.ceil(len(timings) * 0.99) - 1)]
+        self.stdout.write(
+            f"| {name:44} | {len(sessions):12d} | {len(timings) / elapsed:9.1f}"
+            f" | {statistics.median(timings):7.1f} | {p99:7.1f} | {errors[0]:7d} |"
+        )
+
     def explain(self, big: int) -> None:
         """The plans of the deep pages: a seek reads 26 rows by the primary key's order."""
         client = Client()
@@ -360,7 +619,7 @@ class Command(BaseCommand):
     def seed(self, options: dict[str, Any]) -> None:
         started = time.perf_counter()
         sql = Sql()
-        password = hash_password("Bench-password-1")
+        password = hash_password(PASSWORD)
         now = local_now().isoformat(sep=" ")
         n_small, per_domain, largest = options["domains"], options["per_domain"], options["largest"]
         names = [BIG] + [f"bench-{i:05d}.bench.test" for i in range(n_small)]
@@ -454,6 +713,22 @@ class Command(BaseCommand):
                     )
         fill_missing(names)
         self.stdout.write(f"seeded in {time.perf_counter() - started:.1f} s")
+
+
+def _form_data(form: Any) -> dict[str, Any]:
+    """What a browser posts back of ``form`` unchanged: each field's initial value (a ticked
+    box as "on", an unticked one left out)."""
+    data: dict[str, Any] = {}
+    for name, field in form.fields.items():
+        value = form.get_initial_for_field(field, name)
+        if field.disabled:
+            continue
+        if isinstance(value, bool):
+            if value:
+                data[name] = "on"
+        elif value is not None:
+            data[name] = str(value)
+    return data
 
 
 class _Counting(io.StringIO):

@@ -28,6 +28,7 @@ from aliases import index as alias_index
 from aliases.models import Alias
 from aliases.services import alias_keep_targets
 from audit.services import audit_record, diff, snapshot
+from domains import pagemarks
 from domains.models import Domain
 from domains.selectors import domain_usage, lock_domain
 from domains.usage import usage_create, usage_delete, usage_rename
@@ -468,6 +469,7 @@ def domain_delete(
     aliases._raw_delete(aliases.db)
     alias_index.forget_domain(name)
     mailbox_indexes.forget_domain(name)
+    pagemarks.forget_domains([name])
     managers = DomainManager.objects.filter(domain_id=name)
     manager_count = managers.count()
     managers.delete()
@@ -698,6 +700,7 @@ def domain_rename(
     alias_index.index_domain(new)
     alias_index.index_aliases(targets)
     mailbox_indexes.rename_domain(old, new)
+    pagemarks.forget_domains([old, new])
 
     manager_count = DomainManager.objects.filter(domain_id=old).update(domain_id=new)
     signup_domain_renamed(old, new)

@@ -18,6 +18,7 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_http_methods, require_POST, require_safe
 
 from aliases.views import report_alias_changes
+from domains import pagemarks
 from domains.models import Domain
 from domains.selectors import attach_missing_usage, list_scope, usage_totals, with_usage
 from mailadmin.lib.access import (
@@ -61,6 +62,14 @@ SORT_FIELDS = {
     "expiry": "expiredate",
     "active": "active",
     "used": "used_bytes",
+}
+#: The index of each order of one domain's list (mailadmin.lib.schema), named to MariaDB for
+#: the key query of a seek: left to itself it may read the domain's entries from the first.
+DOMAIN_SORT_INDEXES = {
+    "address": "mailadmin_mailbox_domain",
+    "name": "mailadmin_mailbox_domain_name",
+    "expiry": "mailadmin_mailbox_domain_expiry",
+    "active": "mailadmin_mailbox_domain_active",
 }
 #: ``?usage=`` of the list: mailboxes at or over this share of their quota, as last measured.
 USAGE_FILTERS = {"over90": 90}
@@ -146,9 +155,13 @@ def mailbox_listing(request: HttpRequest, domain: Domain | None) -> Listing:
         request,
         queryset,
         search=lambda text, match: mailbox_search(text, match, names),
-        # One domain in address order: its index, which the primary key extends (a seek).
-        key_index={"address": "mailadmin_mailbox_domain"} if names and len(names) == 1 else None,
+        # One domain: the index of the order, which the primary key extends (a seek).
+        key_index=DOMAIN_SORT_INDEXES if names and len(names) == 1 else None,
         side_keys=None if filtered else {"quota": quota_side_keys(names, scope)},
+        # A big domain's page numbers: from the nearest page mark (domains.pagemarks).
+        marks=pagemarks.reader(pagemarks.MAILBOXES, names[0])
+        if names and len(names) == 1 and not filtered
+        else None,
         sort_fields=SORT_FIELDS,
         default_sort="address",
         # The usage rows hold the number of mailboxes: no COUNT over the domain per request

@@ -522,7 +522,7 @@ def make_listing(
             n, capped = count()
             if not capped:
                 number = min(number, max(1, -(-n // per_page)))
-        mark = None if marks is None else lambda offset: marks(sort, offset)
+        mark = None if marks is None or q else lambda offset: marks(sort, offset)
         rows = _numbered_page(reader, order, number, per_page, mark)
         listing.number = number
         listing.has_previous = number > 1

@@ -39,6 +39,7 @@ from django.test.utils import CaptureQueriesContext, override_settings
 
 from accounts.models import DomainManager, Manager
 from aliases.models import Alias
+from domains import pagemarks
 from domains.models import Domain
 from domains.usage import fill_missing
 from mailadmin.lib.fields import local_now
@@ -485,6 +486,9 @@ class Command(BaseCommand):
                     " mailadmin_alias_target, mailadmin_mailbox_sort_key, mailadmin_domain_usage"
                 )
                 cursor.fetchall()
+        marked = time.perf_counter()
+        pagemarks.refresh_all()  # what the periodic recompute does
+        self.stdout.write(f"page marks in {time.perf_counter() - marked:.1f} s")
         self.stdout.write(f"seeded in {time.perf_counter() - started:.1f} s")
 
 

@@ -334,8 +334,9 @@ def test_queries_are_the_same_at_every_depth_and_size(
     assert small == large, results
     # first and last: one count (or none) and one page; next and previous: the keys of the
     # page (an index-only read) and its rows by primary key. Whatever the depth. An order
-    # kept by a side table (the quota) reads the keys, then the rows, on every page.
-    side = "sort=quota" in url
+    # kept by a side table (the quota of mailboxes, a superadmin's domains by a usage figure)
+    # reads the keys, then the rows, on every page.
+    side = "sort=quota" in url or url == "/domains/?sort=-users"
     assert small["first"] == small["last"], small
     assert (
         small["next"]

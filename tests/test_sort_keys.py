@@ -11,6 +11,7 @@ import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
+from domains.models import Domain, DomainUsage
 from domains.services import domain_delete, domain_rename
 from domains.usage import recompute_all
 from mailadmin.lib.quota import SORT_KEY_MAX, quota_sort_key
@@ -270,3 +271,47 @@ def test_on_mariadb_a_deep_quota_page_is_a_range_read_of_the_sort_key_index(clie
     assert plan["type"] == "range" and plan["key"] == "mailadmin_sort_key_quota", plans
     assert "filesort" not in (plan["Extra"] or "") and "Using index" in plan["Extra"], plans
     assert all(p["type"] == "eq_ref" for p in plans[1:]), plans
+
+
+# --- the domain list by a usage figure --------------------------------------------------------
+@pytest.fixture
+def many_domains(personas):
+    Domain.objects.bulk_create(Domain(domain=f"d{i:02d}.test") for i in range(60))
+    Mailbox.objects.bulk_create(
+        Mailbox(username=f"u{j}@d{i:02d}.test", uid=f"u{j}", domain_id=f"d{i:02d}.test")
+        for i in range(60)
+        for j in range(i % 7)
+    )
+    recompute_all()
+
+
+def test_a_domain_without_a_usage_row_joins_the_users_order_at_the_recompute(
+    client_as, many_domains
+):
+    Domain.objects.bulk_create([Domain(domain="late.test")])  # behind the panel's back
+    client = client_as("superadmin")
+    assert "late.test" not in rows_of(client.get("/domains/?sort=users&per_page=200"))
+    recompute_all()
+    shown = rows_of(client.get("/domains/?sort=users&per_page=200"))
+    assert "late.test" in shown and len(shown) == 63
+    users = dict(DomainUsage.objects.values_list("domain", "mailboxes"))
+    assert shown == sorted(shown, key=lambda d: (users[d], d))
+
+
+@pytest.mark.mariadb
+def test_on_mariadb_the_domains_by_users_are_read_from_the_usage_index(client_as, many_domains):
+    if connection.vendor != "mysql":
+        pytest.fail("needs MariaDB (DATABASE_URL=mysql://...)")
+    client = client_as("superadmin")
+    first = client.get("/domains/?sort=-users").context["listing"]
+    with CaptureQueriesContext(connection) as captured:
+        rows_of(client.get(f"/domains/?sort=-users&after={first.next_token}"))
+    keys = next(q["sql"] for q in captured.captured_queries if "FORCE INDEX" in q["sql"])
+    with connection.cursor() as cursor:
+        cursor.execute(f"EXPLAIN {keys}")
+        columns = [c[0] for c in cursor.description]
+        plans = [dict(zip(columns, row, strict=True)) for row in cursor.fetchall()]
+    plan = plans[0]
+    assert plan["table"] == "mailadmin_domain_usage", plans
+    assert plan["type"] == "range" and plan["key"] == "mailadmin_usage_mailboxes", plans
+    assert "filesort" not in (plan["Extra"] or ""), plans

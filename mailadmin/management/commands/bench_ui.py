@@ -189,6 +189,11 @@ class Command(BaseCommand):
             (f"domains, page {domains_middle} (number)", f"/domains/?page={domains_middle}"),
             ("domains, last page", "/domains/?last=1"),
             ("domains, sorted by users, first", "/domains/?sort=-users"),
+            (
+                f"domains, sorted by users, page {domains_middle} (number)",
+                f"/domains/?sort=-users&page={domains_middle}",
+            ),
+            ("domains, sorted by users, last page", "/domains/?sort=-users&last=1"),
             ("domains search", "/domains/?q=bench-09"),
             ("mailboxes all, first page", "/mailboxes/"),
             ("mailboxes of largest, first page", base),

@@ -71,9 +71,9 @@ MAX_TOKEN_LENGTH = 2000
 
 #: ``search(text, match)`` returns the filter of a query; ``match`` is PREFIX or CONTAINS.
 SearchFunction = Callable[[str, str], Q]
-#: ``marks(sort, offset)``: the position of a row at or before the row at ``offset`` of the
-#: list in the order ``sort`` and how many rows lie between them (fewer than a mark's step),
-#: or None when the list keeps no mark there.
+#: ``marks(sort, offset)``: the position of a row before the row at ``offset`` of the list in
+#: the order ``sort`` and how many rows lie between them (about a mark's step at most), or
+#: None when the list keeps no mark there.
 MarkReader = Callable[[str, int], "tuple[tuple[Any, Any], int] | None"]
 
 
@@ -447,7 +447,7 @@ def make_listing(
 
     ``marks`` gives the page marks of the list (see :data:`MarkReader`) for page numbers
     deeper than :data:`OFFSET_ROWS`; the caller passes it only for a list the marks are kept
-    for (no search).
+    for, and a search never reads them.
     """
     q = request.GET.get("q", "").strip()[:MAX_QUERY_LENGTH]
     match = ""

@@ -16,6 +16,7 @@ renamed domain, a search) a deep page number reads the keys it skips instead.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 from typing import Any
 
 from django.db import transaction
@@ -23,8 +24,9 @@ from django.db.models import Exists, OuterRef, QuerySet
 
 from aliases.models import Alias
 from domains.models import DomainUsage, PageMark
-from mailadmin.lib.listing import MarkReader, decode_position, encode_position
+from mailadmin.lib.listing import MarkReader, Order, decode_position, encode_position, read_keys
 from mailboxes.models import Mailbox, MailboxSortKey
+from mailboxes.sortkeys import DOMAIN_SORT_INDEXES
 
 #: Rows between two marks.
 STEP = 1000
@@ -35,59 +37,84 @@ MAILBOXES = "mailboxes"
 ALIASES = "aliases"
 
 
-def _mailbox_keys(domain: str, column: str) -> QuerySet:
-    return (
-        Mailbox.objects.filter(domain_id=domain)
-        .order_by(column, "username")
-        .values_list(column, "username")
-    )
+#: Keys read per query while marking (the marks are written from a walk of the keys, a few
+#: thousand at a time, so that the memory of the recompute stays flat).
+CHUNK = 5000
 
 
-def _quota_keys(domain: str) -> QuerySet:
-    return (
-        MailboxSortKey.objects.filter(domain=domain)
-        .order_by("quota_bytes", "address")
-        .values_list("quota_bytes", "address")
-    )
+@dataclass(frozen=True)
+class _MarkedOrder:
+    """One ascending order of a list as the list reads it: its rows in one domain, the sort
+    column, the primary key and the index that serves the order."""
+
+    rows: QuerySet
+    column: str
+    pk: str
+    index: str
 
 
-def _alias_keys(domain: str) -> QuerySet:
+def _mailbox_order(sort: str) -> Callable[[str], _MarkedOrder]:
+    def of(domain: str) -> _MarkedOrder:
+        rows = Mailbox.objects.filter(domain_id=domain)
+        return _MarkedOrder(rows, MAILBOX_COLUMNS[sort], "username", DOMAIN_SORT_INDEXES[sort])
+
+    return of
+
+
+def _quota_order(domain: str) -> _MarkedOrder:
+    rows = MailboxSortKey.objects.filter(domain=domain)
+    return _MarkedOrder(rows, "quota_bytes", "address", "mailadmin_sort_key_quota")
+
+
+def _alias_order(domain: str) -> _MarkedOrder:
     # The alias list leaves out the forwarding aliases of mailboxes (aliases.views).
     plain = Alias.objects.filter(domain_id=domain).exclude(
         Exists(Mailbox.objects.filter(pk=OuterRef("address")))
     )
-    return plain.order_by("address").values_list("address")
+    return _MarkedOrder(plain, "address", "address", "mailadmin_alias_domain")
 
 
-#: The orders marked, by list: sort key of the list -> its keys in ascending order (sort
-#: value, primary key; the primary key alone when the list sorts by it), as the list orders
-#: them. The descending order's marks come from the same read.
-ORDERS: dict[str, dict[str, Callable[[str], QuerySet]]] = {
+#: The sort keys of the mailbox list whose order is a column of ``mailbox``.
+MAILBOX_COLUMNS = {
+    "address": "username",
+    "name": "name",
+    "expiry": "expiredate",
+    "active": "active",
+}
+#: The orders marked, by list and sort key of the list (ascending; the descending order's
+#: marks come from the same walk).
+ORDERS: dict[str, dict[str, Callable[[str], _MarkedOrder]]] = {
     MAILBOXES: {
-        "address": lambda d: _mailbox_keys(d, "username"),
-        "name": lambda d: _mailbox_keys(d, "name"),
-        "expiry": lambda d: _mailbox_keys(d, "expiredate"),
-        "active": lambda d: _mailbox_keys(d, "active"),
-        "quota": _quota_keys,
+        **{sort: _mailbox_order(sort) for sort in MAILBOX_COLUMNS},
+        "quota": _quota_order,
     },
-    ALIASES: {"address": _alias_keys},
+    ALIASES: {"address": _alias_order},
 }
 _SIZE = {MAILBOXES: "mailboxes", ALIASES: "aliases"}
 
 
-def _marks_of(keys: QuerySet) -> tuple[list[tuple[int, str]], list[tuple[int, str]]]:
-    """The marks of one order, ascending and descending, from one read of its keys."""
-    total = keys.count()
+def _marks_of(marked: _MarkedOrder) -> tuple[list[tuple[int, str]], list[tuple[int, str]]]:
+    """The marks of one order, ascending and descending, from one walk of its keys (by seeks
+    of :data:`CHUNK` keys on the order's index)."""
+    order = Order(marked.column, marked.pk, descending=False)
+    total = marked.rows.count()
     ascending: list[tuple[int, str]] = []
     descending: list[tuple[int, str]] = []
-    for i, row in enumerate(keys.iterator(chunk_size=5000)):
-        value, key = row[0], row[-1]  # an order on the primary key alone has one column
-        if i % STEP == STEP - 1:
-            ascending.append((i, encode_position(value, key)))
-        backwards = total - 1 - i
-        if backwards >= 0 and backwards % STEP == STEP - 1:
-            descending.append((backwards, encode_position(value, key)))
-    return ascending, descending
+    position = None
+    i = 0
+    while True:
+        keys = read_keys(marked.rows, order, position, CHUNK, marked.index)
+        for row in keys:
+            value, key = row[0], row[-1]  # an order on the primary key alone has one column
+            if i % STEP == STEP - 1:
+                ascending.append((i, encode_position(value, key)))
+            backwards = total - 1 - i
+            if backwards >= 0 and backwards % STEP == STEP - 1:
+                descending.append((backwards, encode_position(value, key)))
+            i += 1
+        if len(keys) < CHUNK:
+            return ascending, descending
+        position = (keys[-1][0], keys[-1][-1])
 
 
 def refresh_domain(listing: str, domain: str) -> int:

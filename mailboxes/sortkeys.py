@@ -20,6 +20,16 @@ from mailadmin.lib.quota import quota_sort_key, quota_sort_key_sql
 from mailboxes.derived import DerivedIndex
 from mailboxes.models import MailboxSortKey
 
+#: The index of each order of one domain's mailbox list (``mailadmin.lib.schema``), named to
+#: MariaDB for the key query of a seek: left to itself it may read the domain's entries from
+#: the first. The quota order's is the sort key table's (:func:`quota_side_keys`).
+DOMAIN_SORT_INDEXES = {
+    "address": "mailadmin_mailbox_domain",
+    "name": "mailadmin_mailbox_domain_name",
+    "expiry": "mailadmin_mailbox_domain_expiry",
+    "active": "mailadmin_mailbox_domain_active",
+}
+
 
 def _rows(address: str, domain: str, quota: str | None) -> Iterator[tuple[str, str, int]]:
     yield address, domain, quota_sort_key(quota)

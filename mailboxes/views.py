@@ -52,7 +52,7 @@ from mailboxes.homes import mailbox_home_problem
 from mailboxes.models import Mailbox
 from mailboxes.names import name_match
 from mailboxes.operations import mailbox_bulk_start, mailbox_import_start
-from mailboxes.sortkeys import quota_key, quota_side_keys
+from mailboxes.sortkeys import DOMAIN_SORT_INDEXES, quota_key, quota_side_keys
 from provisioning.models import Job
 
 SORT_FIELDS = {
@@ -62,14 +62,6 @@ SORT_FIELDS = {
     "expiry": "expiredate",
     "active": "active",
     "used": "used_bytes",
-}
-#: The index of each order of one domain's list (mailadmin.lib.schema), named to MariaDB for
-#: the key query of a seek: left to itself it may read the domain's entries from the first.
-DOMAIN_SORT_INDEXES = {
-    "address": "mailadmin_mailbox_domain",
-    "name": "mailadmin_mailbox_domain_name",
-    "expiry": "mailadmin_mailbox_domain_expiry",
-    "active": "mailadmin_mailbox_domain_active",
 }
 #: ``?usage=`` of the list: mailboxes at or over this share of their quota, as last measured.
 USAGE_FILTERS = {"over90": 90}

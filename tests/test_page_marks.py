@@ -27,9 +27,11 @@ SORTS = ["address", "name", "quota", "expiry", "active"]
 
 @pytest.fixture
 def small_steps(monkeypatch):
-    """Marks every 10 rows for lists of more than 20, and every page beyond the first is
-    'deep', so that a list of a few pages exercises what a domain of 1,000,000 does."""
+    """Marks every 10 rows for lists of more than 20, written from a walk of 7 keys at a time,
+    and every page beyond the first is 'deep', so that a list of a few pages exercises what a
+    domain of 1,000,000 does."""
     monkeypatch.setattr(pagemarks, "STEP", 10)
+    monkeypatch.setattr(pagemarks, "CHUNK", 7)
     monkeypatch.setattr(pagemarks, "MARKS_FROM", 20)
     monkeypatch.setattr(listing_module, "OFFSET_ROWS", 0)
 

@@ -292,14 +292,27 @@ def _seek(
     ``key_index`` names an index MariaDB must use for the key query (``FORCE INDEX``): for an
     order on the primary key within one domain, the domain's index, which the primary key
     extends; left to itself MariaDB walks that index from the domain's first entry."""
-    try:
-        queryset_after = queryset.filter(order.after(*position))
-    except (ValidationError, ValueError, TypeError, FieldError):
-        queryset_after = queryset
-    ordered = queryset_after.order_by(*order.order_by()).values_list(*order.columns())
-    ordered = ordered[offset : offset + limit]
-    keys = _keys_with_index(ordered, key_index) if key_index else list(ordered)
+    keys = read_keys(queryset, order, position, limit, key_index, offset)
     return _rows_by_pk(queryset, order.pk, [key[-1] for key in keys])
+
+
+def read_keys(
+    queryset: QuerySet,
+    order: Order,
+    position: tuple[Any, Any] | None,
+    limit: int,
+    key_index: str = "",
+    offset: int = 0,
+) -> list[tuple[Any, ...]]:
+    """The keys (``order.columns()``) of up to ``limit`` rows after ``position`` (from the
+    start when None) in ``order``, ``offset`` skipped: one query on an index that covers them,
+    ``key_index`` when one is named (see :func:`_seek`)."""
+    if position is not None:
+        with contextlib.suppress(ValidationError, ValueError, TypeError, FieldError):
+            queryset = queryset.filter(order.after(*position))
+    ordered = queryset.order_by(*order.order_by()).values_list(*order.columns())
+    ordered = ordered[offset : offset + limit]
+    return _keys_with_index(ordered, key_index) if key_index else [tuple(k) for k in ordered]
 
 
 def _rows_by_pk(queryset: QuerySet, pk: str, pks: list[Any]) -> list[Any]:
@@ -373,14 +386,9 @@ class _SideReader(_Reader):
         side = self.side
         side_order = Order(side.value, side.key, order.descending)
         scope = self.queryset if side.scope is None else side.scope
-        keys = side.rows.filter(Exists(scope.filter(pk=OuterRef(side.key))))
-        if position is not None:
-            with contextlib.suppress(ValidationError, ValueError, TypeError, FieldError):
-                keys = keys.filter(side_order.after(*position))
-        ordered = keys.order_by(*side_order.order_by()).values_list(side.key)
-        ordered = ordered[offset : offset + limit]
-        found = _keys_with_index(ordered, side.index) if side.index else list(ordered)
-        return _rows_by_pk(self.queryset, order.pk, [row[0] for row in found])
+        rows = side.rows.filter(Exists(scope.filter(pk=OuterRef(side.key))))
+        keys = read_keys(rows, side_order, position, limit, side.index, offset)
+        return _rows_by_pk(self.queryset, order.pk, [key[-1] for key in keys])
 
     def deep(self, order: Order, offset: int, limit: int) -> list[Any]:
         return self.read(order, None, offset, limit)  # the side index's keys only

@@ -32,6 +32,8 @@ from django.db.models.functions import Concat, Left, Length
 from mailboxes.models import Mailbox
 
 BATCH = 1000
+#: Mailboxes compared at a time by the recompute.
+CHUNK = 5000
 
 #: ``rows(address, domain, *columns)``: the derived rows of one mailbox, as tuples in the
 #: order of the index's ``fields``.
@@ -142,31 +144,60 @@ class DerivedIndex:
 
     def reindex_all(self) -> int:
         """Make the table match the ``mailbox`` table; returns how many of its rows changed.
-        Reads both in full (a few seconds at 100,000 mailboxes) and writes only the
-        differences."""
-        wanted = {
-            row
-            for values in Mailbox.objects.values_list("username", "domain", *self.columns)
-            .order_by()
-            .iterator(chunk_size=BATCH)
-            for row in self._rows_of(*values)
-        }
+        Walks the mailboxes :data:`CHUNK` at a time (by primary key), compares each chunk's
+        rows with the stored ones and writes only the differences, then drops the rows of
+        addresses that are no mailbox at all: the memory stays that of one chunk, whatever
+        the number of mailboxes."""
+        changed = 0
+        last = None
+        while True:
+            mailboxes = Mailbox.objects.order_by("username")
+            if last is not None:
+                mailboxes = mailboxes.filter(username__gt=last)
+            chunk = list(mailboxes.values_list("username", "domain", *self.columns)[:CHUNK])
+            if chunk:
+                changed += self._reconcile(chunk)
+                last = chunk[-1][0]
+            if len(chunk) < CHUNK:
+                return changed + self._forget_orphans()
+
+    def _reconcile(self, mailboxes: list[tuple[Any, ...]]) -> int:
+        """Write the differences for these mailboxes (``username, domain, *columns``)."""
+        wanted = {row for values in mailboxes for row in self._rows_of(*values)}
         stored: set[tuple[Any, ...]] = set()
         stale: list[Any] = []
-        for pk, *row in self.model.objects.values_list("pk", *self.fields).iterator(
-            chunk_size=BATCH
-        ):
+        for pk, *row in self._of([m[0] for m in mailboxes]).values_list("pk", *self.fields):
             key = tuple(row)
             if key in wanted and key not in stored:
                 stored.add(key)
             else:
-                stale.append(pk)  # gone from the mailbox table, changed, or a duplicate
+                stale.append(pk)  # changed, or a duplicate
         missing = [row for row in wanted if row not in stored]
         with transaction.atomic():
             for start in range(0, len(stale), BATCH):
                 self.model.objects.filter(pk__in=stale[start : start + BATCH]).delete()
             self._insert(missing)
         return len(stale) + len(missing)
+
+    def _forget_orphans(self) -> int:
+        """Drop the rows of addresses that are no mailbox (deleted behind the panel's back),
+        walking the table's addresses :data:`CHUNK` at a time."""
+        dropped = 0
+        last = None
+        while True:
+            rows = self.model.objects.order_by(self.address)
+            if last is not None:
+                rows = rows.filter(**{f"{self.address}__gt": last})
+            addresses = list(rows.values_list(self.address, flat=True).distinct()[:CHUNK])
+            if not addresses:
+                return dropped
+            existing = set(Mailbox.objects.filter(pk__in=addresses).values_list("pk", flat=True))
+            gone = [address for address in addresses if address not in existing]
+            if gone:
+                dropped += self._of(gone).delete()[0]
+            last = addresses[-1]
+            if len(addresses) < CHUNK:
+                return dropped
 
     def on_save(self, instance: Mailbox, update_fields: Iterable[str] | None) -> None:
         """Follow an ORM save of ``instance`` when a column the rows come from may have

@@ -9,7 +9,7 @@ from test_signup import pending, signup_domain, submit  # noqa: F401 (a fixture)
 
 from domains.services import domain_delete, domain_rename
 from mailadmin.lib.words import name_words, search_words
-from mailboxes import bulk, names, services
+from mailboxes import bulk, derived, names, services
 from mailboxes.models import Mailbox, NameWord
 from signup import services as signup_services
 
@@ -108,7 +108,11 @@ def test_a_signup_approval_indexes_the_name(client, signup_domain, personas):  #
     assert words_of("alice@a.test") == {"alice", "wonder"}
 
 
-def test_the_recompute_corrects_rows_written_behind_the_panels_back(personas, make_mailbox):
+@pytest.mark.parametrize("chunk", [1, 5000])
+def test_the_recompute_corrects_rows_written_behind_the_panels_back(
+    personas, make_mailbox, monkeypatch, chunk
+):
+    monkeypatch.setattr(derived, "CHUNK", chunk)  # the walk crosses chunks, or not
     make_mailbox("x@a.test", name="Old Name")  # an ORM save: indexed
     assert words_of("x@a.test") == {"old", "name"}
     # ExtMan writes: a name change, a new row, a deleted row (no signals)

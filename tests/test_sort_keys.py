@@ -15,7 +15,7 @@ from domains.models import Domain, DomainUsage
 from domains.services import domain_delete, domain_rename
 from domains.usage import recompute_all
 from mailadmin.lib.quota import SORT_KEY_MAX, quota_sort_key
-from mailboxes import bulk, indexes, services, sortkeys
+from mailboxes import bulk, derived, indexes, services, sortkeys
 from mailboxes.models import Mailbox, MailboxSortKey
 
 PASSWORD = "Blue-Lantern-42"
@@ -128,19 +128,27 @@ def test_a_domain_rename_and_delete_move_and_forget_the_keys(personas, make_doma
     assert not MailboxSortKey.objects.filter(domain__in=["old.test", "new.test"]).exists()
 
 
-def test_the_recompute_corrects_rows_written_behind_the_panels_back(personas, make_mailbox):
+@pytest.mark.parametrize("chunk", [2, 5000])
+def test_the_recompute_corrects_rows_written_behind_the_panels_back(
+    personas, make_mailbox, monkeypatch, chunk
+):
     from domains.tasks import recompute_usage
 
+    monkeypatch.setattr(derived, "CHUNK", chunk)  # the walk crosses chunks, or not
+    for i in range(5):
+        make_mailbox(f"k{i}@a.test", quota=f"{i}S")
     make_mailbox("x@a.test", quota="5S")  # an ORM save: keyed
     assert key_of("x@a.test") == 5
     # ExtMan writes: a quota change, a new row, a deleted row (no signals)
     Mailbox.objects.filter(pk="x@a.test").update(quota="104857600S,10C")
     Mailbox.objects.bulk_create([Mailbox(username="y@a.test", uid="y", domain_id="a.test")])
     MailboxSortKey.objects.create(address="gone@a.test", domain="a.test", quota_bytes=1)
-    assert indexes.reindex_all()[MailboxSortKey._meta.db_table] == 2 + 1 + 1
+    MailboxSortKey.objects.create(address="zz-gone@b.test", domain="b.test", quota_bytes=1)
+    assert indexes.reindex_all()[MailboxSortKey._meta.db_table] == 2 + 1 + 2
     assert key_of("x@a.test") == 104857600
     assert key_of("y@a.test") == 0
-    assert key_of("gone@a.test") is None
+    assert key_of("gone@a.test") is None and key_of("zz-gone@b.test") is None
+    assert keys_of("a.test")["k3@a.test"] == 3
     Mailbox.objects.filter(pk="y@a.test").update(quota="7")
     recompute_usage()  # the periodic task
     assert key_of("y@a.test") == 7

@@ -15,6 +15,7 @@ from django.views.decorators.http import require_POST, require_safe
 from aliases import services
 from aliases.forms import AliasEditForm, AliasForm
 from aliases.models import Alias
+from domains import pagemarks
 from domains.models import Domain
 from domains.selectors import list_scope, usage_totals
 from mailadmin.lib.access import (
@@ -122,6 +123,8 @@ def alias_listing(request: HttpRequest, domain: Domain | None) -> Listing:
         costly=NOT_FORWARDING,
         # One domain in address order: its index, which the primary key extends (a seek).
         key_index={"address": "mailadmin_alias_domain"} if names and len(names) == 1 else None,
+        # A big domain's page numbers: from the nearest page mark (domains.pagemarks).
+        marks=pagemarks.reader(pagemarks.ALIASES, names[0]) if names and len(names) == 1 else None,
         # Counting the aliases without the forwarding ones means a lookup in the mailbox table
         # for every alias in scope (100 ms at 100,000); the usage rows hold that number.
         total=lambda: usage_totals(domains).aliases,

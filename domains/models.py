@@ -129,6 +129,40 @@ class DomainUsage(models.Model):
 
     class Meta:
         db_table = "mailadmin_domain_usage"
+        # The domain list sorted by a figure reads its page from these (domains.views).
+        indexes = [
+            models.Index(fields=["mailboxes", "domain"], name="mailadmin_usage_mailboxes"),
+            models.Index(fields=["aliases", "domain"], name="mailadmin_usage_aliases"),
+            models.Index(fields=["quota_bytes", "domain"], name="mailadmin_usage_quota"),
+        ]
 
     def __str__(self) -> str:
         return f"{self.domain_id}: {self.mailboxes} mailboxes, {self.aliases} aliases"
+
+
+class PageMark(models.Model):
+    """The position of every 1,000th row of a big domain's mailbox or alias list in one sort
+    order (``domains.pagemarks``), so that a page number typed in the box is a seek from the
+    nearest mark and fewer than 1,000 keys skipped, whatever its depth. Refreshed by the
+    periodic recompute; between two refreshes a deep page number is off by as many rows as
+    were added or removed before it (links are always exact)."""
+
+    listing = models.CharField(max_length=16)
+    domain = models.CharField(max_length=255)
+    sort = models.CharField(max_length=16)
+    # The 0-based row of the list at this position.
+    row = models.IntegerField()
+    # A position token of mailadmin.lib.listing (the row's sort value and primary key).
+    position = models.TextField()
+    refreshed_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        db_table = "mailadmin_page_mark"
+        constraints = [
+            models.UniqueConstraint(
+                fields=["listing", "domain", "sort", "row"], name="mailadmin_page_mark_key"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.listing} of {self.domain} by {self.sort}: row {self.row}"

@@ -28,6 +28,7 @@ from aliases import index as alias_index
 from aliases.models import Alias
 from aliases.services import alias_keep_targets
 from audit.services import audit_record, diff, snapshot
+from domains import pagemarks
 from domains.models import Domain
 from domains.selectors import domain_usage, lock_domain
 from domains.usage import usage_create, usage_delete, usage_rename
@@ -36,7 +37,7 @@ from mailadmin.lib.addresses import normalize_domain
 from mailadmin.lib.fields import local_now
 from mailadmin.lib.flags import SERVICE_NAMES
 from mailadmin.lib.quota import parse_quota, quota_bytes, quota_from_mb
-from mailboxes import names as name_index
+from mailboxes import indexes as mailbox_indexes
 from mailboxes.homes import domain_directory, foreign_paths, home_problem, shares_with
 from mailboxes.models import Mailbox
 from mailstack import services as mailstack
@@ -467,7 +468,8 @@ def domain_delete(
     # In one statement, without loading every row to signal it (the index follows below).
     aliases._raw_delete(aliases.db)
     alias_index.forget_domain(name)
-    name_index.forget_domain(name)
+    mailbox_indexes.forget_domain(name)
+    pagemarks.forget_domains([name])
     managers = DomainManager.objects.filter(domain_id=name)
     manager_count = managers.count()
     managers.delete()
@@ -697,7 +699,8 @@ def domain_rename(
     alias_index.forget_domain(old)
     alias_index.index_domain(new)
     alias_index.index_aliases(targets)
-    name_index.rename_domain(old, new)
+    mailbox_indexes.rename_domain(old, new)
+    pagemarks.forget_domains([old, new])
 
     manager_count = DomainManager.objects.filter(domain_id=old).update(domain_id=new)
     signup_domain_renamed(old, new)

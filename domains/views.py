@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from django.contrib import messages
 from django.core.exceptions import ValidationError
+from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse, QueryDict
 from django.shortcuts import redirect, render
 from django.urls import reverse
@@ -16,7 +17,7 @@ from aliases.models import Alias
 from aliases.views import report_alias_changes
 from domains import services
 from domains.forms import DomainAddForm, DomainDeleteForm, DomainEditForm, DomainRenameForm
-from domains.models import Domain
+from domains.models import Domain, DomainUsage
 from domains.selectors import attach_missing_usage, domain_search, with_usage
 from mailadmin.lib.access import (
     get_visible_or_404,
@@ -26,7 +27,7 @@ from mailadmin.lib.access import (
 )
 from mailadmin.lib.addresses import domain_unicode
 from mailadmin.lib.flags import SERVICES
-from mailadmin.lib.listing import Listing, make_listing
+from mailadmin.lib.listing import Listing, SideKeys, make_listing
 from mailboxes.models import Mailbox
 from provisioning.models import Job
 
@@ -45,15 +46,38 @@ def _data(request: HttpRequest) -> QueryDict | None:
     return request.POST if request.method == "POST" else None
 
 
+#: The usage figures the list sorts by, with the usage table's index on (figure, domain).
+USAGE_SORTS = {
+    "users": ("mailboxes", "mailadmin_usage_mailboxes"),
+    "aliases": ("aliases", "mailadmin_usage_aliases"),
+    "quota": ("quota_bytes", "mailadmin_usage_quota"),
+}
+
+
+def _usage_order(scope: QuerySet[Domain]) -> dict[str, SideKeys]:
+    """Every domain sorted by a usage figure: the page's keys from the usage table's index
+    (a domain without a usage row yet joins the order when one is made: by the recompute or
+    a page that shows it)."""
+    return {
+        sort: SideKeys(
+            rows=DomainUsage.objects.all(), value=figure, key="domain", index=index, scope=scope
+        )
+        for sort, (figure, index) in USAGE_SORTS.items()
+    }
+
+
 def domain_listing(request: HttpRequest) -> Listing:
     """The list's rows with their usage (q, match, sort, page, per_page), shared with the API."""
+    scope = Domain.objects.visible_to(request.user)
     listing = make_listing(
         request,
-        with_usage(Domain.objects.visible_to(request.user)),
+        with_usage(scope),
         search=domain_search,
         sort_fields=SORT_FIELDS,
         default_sort="name",
         total=lambda: Domain.objects.visible_to(request.user).count(),
+        # A superadmin's list of every domain; a domain admin's few domains sort their rows.
+        side_keys=_usage_order(scope) if request.user.is_superadmin else None,
     )
     attach_missing_usage(listing.objects)
     return listing

@@ -14,7 +14,7 @@ class MailboxesConfig(AppConfig):
 
         register_handlers()
         register()
-        # The word index of display names follows every ORM save of a mailbox.
-        from mailboxes.names import connect
+        # The tables derived from the mailbox rows follow every ORM save of a mailbox.
+        from mailboxes.indexes import connect
 
         connect()

@@ -22,7 +22,7 @@ from mailadmin.lib.quota import quota_bytes
 from mailadmin.lib.storable import check_storable
 from mailadmin.lib.text import has_control_characters
 from mailadmin.selectors import address_in_use_message, address_owners
-from mailboxes import names
+from mailboxes import indexes
 from mailboxes.credentials import generate_password
 from mailboxes.models import Mailbox
 from mailboxes.rules import (
@@ -332,7 +332,7 @@ def mailbox_import(
     if dry_run:
         return mailboxes  # unsaved: what the import would create
     Mailbox.objects.bulk_create(mailboxes, batch_size=INSERT_BATCH_SIZE)
-    names.index_new(mailboxes)  # no save signal in bulk
+    indexes.index_new(mailboxes)  # no save signal in bulk
     usage_change(
         dom.domain,
         mailboxes=len(mailboxes),

@@ -1,16 +1,8 @@
-"""Upkeep and lookups of the word index of display names (``mailboxes.models.NameWord``).
+"""The word index of display names (``mailboxes.models.NameWord``) and its lookups.
 
-Kept right in three ways, as the reverse alias index is (``aliases.index``):
-
-- every save of a ``Mailbox`` row through the ORM re-indexes that mailbox when its name or
-  address may have changed (a signal, connected in ``MailboxesConfig.ready``); the services
-  forget a deleted or renamed mailbox (:func:`forget_addresses`) and follow their bulk paths
-  (an import: :func:`index_addresses`; a domain renamed or deleted: :func:`index_domain`,
-  :func:`forget_domain`). No delete signal: it would make Django load every row of a
-  domain deleted in bulk.
-- ``migrate`` fills it from the existing rows;
-- :func:`reindex_all` (run with the usage recompute: ``manage.py recompute_usage`` and the
-  periodic task) corrects what something else wrote into the ``mailbox`` table (ExtMan, SQL).
+The index is derived from the mailbox rows and kept right as every derived index is
+(``mailboxes.derived``: the save signal, the services' bulk paths, the migration and the
+recompute).
 
 Searches read the index and then the mailboxes themselves (``username IN (...)`` on the list's
 own query), so a stale row can never show a mailbox that is gone or out of scope.
@@ -18,119 +10,27 @@ own query), so a stale row can never show a mailbox that is gone or out of scope
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterator
 from typing import Any
 
-from django.db import transaction
-from django.db.models import Exists, OuterRef, Q, QuerySet, Value
-from django.db.models.functions import Concat, Left, Length
+from django.db.models import Exists, OuterRef, Q, QuerySet
 
 from mailadmin.lib.words import name_words, search_words
-from mailboxes.models import Mailbox, NameWord
+from mailboxes.derived import DerivedIndex
+from mailboxes.models import NameWord
 
-BATCH = 1000
 #: Addresses read from the index per search word before the search falls back to a subquery.
 LOOKUP_LIMIT = 1000
 
 
-def _rows(address: str, domain: str | None, name: str | None) -> Iterator[tuple[str, str, str]]:
+def _rows(address: str, domain: str, name: str | None) -> Iterator[tuple[str, str, str]]:
     for word in sorted(name_words(name or "")):
-        yield word, address, domain or ""
+        yield word, address, domain
 
 
-def _insert(rows: Iterable[tuple[str, str, str]]) -> int:
-    objects = [NameWord(word=w, address=a, domain=d) for w, a, d in rows]
-    # ignore_conflicts: two words a case-insensitive collation holds equal (ß / ss) are one.
-    NameWord.objects.bulk_create(objects, batch_size=BATCH, ignore_conflicts=True)
-    return len(objects)
-
-
-@transaction.atomic
-def index_addresses(addresses: Iterable[str]) -> None:
-    """Index the mailboxes ``addresses`` as they are now (gone ones are forgotten)."""
-    addresses = list(addresses)
-    for start in range(0, len(addresses), BATCH):
-        batch = addresses[start : start + BATCH]
-        NameWord.objects.filter(address__in=batch).delete()
-        _insert(
-            row
-            for address, domain, name in Mailbox.objects.filter(pk__in=batch).values_list(
-                "username", "domain", "name"
-            )
-            for row in _rows(address, domain, name)
-        )
-
-
-def index_new(mailboxes: Iterable[Mailbox]) -> None:
-    """Index mailboxes just inserted in bulk (an import), from the objects themselves: one
-    DELETE of leftovers under their addresses and the INSERTs, in the caller's transaction."""
-    mailboxes = list(mailboxes)
-    forget_addresses(m.username for m in mailboxes)
-    _insert(row for m in mailboxes for row in _rows(m.username, m.domain_id, m.name))
-
-
-def rename_domain(old: str, new: str) -> None:
-    """Follow a domain renamed in bulk (``local@old`` became ``local@new``) in one UPDATE. A
-    legacy row whose address did not end in ``@old`` is left to :func:`reindex_all` (the
-    search never shows a mailbox through a stale row: it reads the mailbox rows)."""
-    suffix = f"@{old}"
-    NameWord.objects.filter(domain=old, address__endswith=suffix).update(
-        domain=new,
-        address=Concat(Left("address", Length("address") - len(suffix)), Value(f"@{new}")),
-    )
-
-
-def forget_addresses(addresses: Iterable[str]) -> None:
-    """Forget mailboxes deleted or renamed (the old address)."""
-    addresses = list(addresses)
-    for start in range(0, len(addresses), BATCH):
-        NameWord.objects.filter(address__in=addresses[start : start + BATCH]).delete()
-
-
-def forget_domain(domain: str) -> None:
-    """Forget every mailbox of ``domain`` (its rows were deleted or moved in bulk)."""
-    NameWord.objects.filter(domain=domain).delete()
-
-
-@transaction.atomic
-def index_domain(domain: str) -> None:
-    """Index every mailbox of ``domain`` again (its rows were changed in bulk)."""
-    forget_domain(domain)
-    _insert(
-        row
-        for address, name in Mailbox.objects.filter(domain_id=domain)
-        .values_list("username", "name")
-        .iterator(chunk_size=BATCH)
-        for row in _rows(address, domain, name)
-    )
-
-
-def reindex_all() -> int:
-    """Make the index match the ``mailbox`` table; returns how many index rows changed. Reads
-    both in full (a few seconds at 100,000 mailboxes) and writes only the differences."""
-    wanted = {
-        row
-        for address, domain, name in Mailbox.objects.values_list("username", "domain", "name")
-        .order_by()
-        .iterator(chunk_size=BATCH)
-        for row in _rows(address, domain, name)
-    }
-    stored: set[tuple[str, str, str]] = set()
-    stale: list[int] = []
-    for pk, *row in NameWord.objects.values_list("pk", "word", "address", "domain").iterator(
-        chunk_size=BATCH
-    ):
-        key = tuple(row)
-        if key in wanted and key not in stored:
-            stored.add(key)  # type: ignore[arg-type]
-        else:
-            stale.append(pk)
-    missing = [row for row in wanted if row not in stored]
-    with transaction.atomic():
-        for start in range(0, len(stale), BATCH):
-            NameWord.objects.filter(pk__in=stale[start : start + BATCH]).delete()
-        _insert(missing)
-    return len(stale) + len(missing)
+NAME_WORDS = DerivedIndex(
+    model=NameWord, fields=("word", "address", "domain"), columns=("name",), rows=_rows
+)
 
 
 def _word_rows(word: str, domains: list[str] | None) -> QuerySet[NameWord]:
@@ -171,17 +71,3 @@ def name_match(text: str, domains: list[str] | None = None) -> Q:
         condition &= Q(_has_word(word, OuterRef("username")))
     condition.at_least = LOOKUP_LIMIT + 1  # type: ignore[attr-defined]
     return condition
-
-
-def _on_save(sender, instance: Mailbox, raw: bool = False, update_fields=None, **kwargs) -> None:
-    if raw:
-        return
-    if update_fields is not None and not {"name", "username", "domain"} & set(update_fields):
-        return
-    index_addresses([instance.username])
-
-
-def connect() -> None:
-    from django.db.models.signals import post_save
-
-    post_save.connect(_on_save, sender=Mailbox, dispatch_uid="mailadmin-name-index-save")

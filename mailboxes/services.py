@@ -30,7 +30,7 @@ from mailadmin.lib.flags import SERVICE_NAMES
 from mailadmin.lib.quota import quota_bytes
 from mailadmin.lib.storable import check_storable
 from mailadmin.selectors import address_in_use_message, address_owner
-from mailboxes import names
+from mailboxes import indexes
 from mailboxes.credentials import stored_recovery_answer
 from mailboxes.forwarding import (
     forwarding_of,
@@ -507,7 +507,7 @@ def mailbox_rename(
             )
     new.save(force_insert=True)
     Mailbox.objects.filter(pk=old_address).delete()
-    names.forget_addresses([old_address])
+    indexes.forget_addresses([old_address])
 
     forwarding = Alias.objects.select_for_update().filter(pk=old_address).first()
     if forwarding is not None:
@@ -583,7 +583,7 @@ def mailbox_delete(
     address = mailbox.username
     problem = mailbox_home_problem(mailbox) or ""
     Mailbox.objects.filter(pk=address).delete()
-    names.forget_addresses([address])
+    indexes.forget_addresses([address])
     Alias.objects.filter(pk=address).delete()
     usage_change(
         mailbox.domain_id,

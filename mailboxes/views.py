@@ -8,8 +8,7 @@ from typing import Any
 from django.conf import settings
 from django.contrib import messages
 from django.core.exceptions import ValidationError
-from django.db.models import BigIntegerField, F, Q
-from django.db.models.functions import Cast
+from django.db.models import F, Q
 from django.forms import Form
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
@@ -19,6 +18,7 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_http_methods, require_POST, require_safe
 
 from aliases.views import report_alias_changes
+from domains import pagemarks
 from domains.models import Domain
 from domains.selectors import attach_missing_usage, list_scope, usage_totals, with_usage
 from mailadmin.lib.access import (
@@ -52,12 +52,13 @@ from mailboxes.homes import mailbox_home_problem
 from mailboxes.models import Mailbox
 from mailboxes.names import name_match
 from mailboxes.operations import mailbox_bulk_start, mailbox_import_start
+from mailboxes.sortkeys import DOMAIN_SORT_INDEXES, quota_key, quota_side_keys
 from provisioning.models import Job
 
 SORT_FIELDS = {
     "address": "username",
     "name": "name",
-    "quota": "quota_number",
+    "quota": "quota_key",
     "expiry": "expiredate",
     "active": "active",
     "used": "used_bytes",
@@ -128,9 +129,12 @@ def mailbox_listing(request: HttpRequest, domain: Domain | None) -> Listing:
         queryset = Mailbox.objects.filter(domain_id__in=names)
         if not request.user.is_superadmin:  # as visible_to(): the address's domain too
             queryset = queryset.address_in(names)
+    scope = queryset  # the rows in scope, without the page's annotations
     queryset = queryset.only("username", "name", "quota", "expiredate", "active", "domain_id")
-    # Legacy quota strings ("104857600S,2000C") sort by their leading number.
-    queryset = queryset.annotate(quota_number=Cast("quota", BigIntegerField()))
+    # Legacy quota strings ("104857600S,2000C") sort by their size, kept as a number in the
+    # sort key table (mailboxes.sortkeys): the list reads the keys of its page from that
+    # table's index, and a search sorts its own rows by the same number.
+    queryset = queryset.annotate(quota_key=quota_key())
     # The measured disk usage (docs/disk-usage.md), joined in the same query.
     queryset = queryset.annotate(
         used_bytes=F("disk_usage__used_bytes"), used_percent=F("disk_usage__percent")
@@ -143,8 +147,13 @@ def mailbox_listing(request: HttpRequest, domain: Domain | None) -> Listing:
         request,
         queryset,
         search=lambda text, match: mailbox_search(text, match, names),
-        # One domain in address order: its index, which the primary key extends (a seek).
-        key_index={"address": "mailadmin_mailbox_domain"} if names and len(names) == 1 else None,
+        # One domain: the index of the order, which the primary key extends (a seek).
+        key_index=DOMAIN_SORT_INDEXES if names and len(names) == 1 else None,
+        side_keys=None if filtered else {"quota": quota_side_keys(names, scope)},
+        # A big domain's page numbers: from the nearest page mark (domains.pagemarks).
+        marks=pagemarks.reader(pagemarks.MAILBOXES, names[0])
+        if names and len(names) == 1 and not filtered
+        else None,
         sort_fields=SORT_FIELDS,
         default_sort="address",
         # The usage rows hold the number of mailboxes: no COUNT over the domain per request

@@ -18,6 +18,7 @@ from domains.models import Domain
 from domains.usage import fill_missing, recompute_all, recompute_domain
 from mailadmin.lib import listing as listing_module
 from mailadmin.lib.listing import decode_position, encode_position
+from mailboxes import indexes
 from mailboxes.models import Mailbox
 
 MB = 1024 * 1024
@@ -48,6 +49,7 @@ def mailbox_rows(domain: str, count: int) -> list[Mailbox]:
 def mailboxes(personas):
     Mailbox.objects.bulk_create(mailbox_rows("a.test", 70))
     recompute_all()
+    indexes.reindex_all()  # the rows were written in bulk: as the periodic recompute does
 
 
 def links(body: str) -> dict[str, str]:
@@ -325,14 +327,23 @@ def test_queries_are_the_same_at_every_depth_and_size(
         done = size
         fill_missing(Domain.objects.values_list("pk", flat=True))
         recompute_domain("a.test")
+        indexes.reindex_all()
         client.get(url)  # the session is touched once
         results.append(queries_at(client, django_assert_num_queries, url))
     small, large = results
     assert small == large, results
     # first and last: one count (or none) and one page; next and previous: the keys of the
-    # page (an index-only read) and its rows by primary key. Whatever the depth.
+    # page (an index-only read) and its rows by primary key. Whatever the depth. An order
+    # kept by a side table (the quota of mailboxes, a superadmin's domains by a usage figure)
+    # reads the keys, then the rows, on every page.
+    side = "sort=quota" in url or url == "/domains/?sort=-users"
     assert small["first"] == small["last"], small
-    assert small["next"] == small["next again"] == small["previous"] == small["first"] + 1, small
+    assert (
+        small["next"]
+        == small["next again"]
+        == small["previous"]
+        == small["first"] + (0 if side else 1)
+    ), small
 
 
 def test_a_deep_page_number_costs_one_key_only_query_more(
@@ -346,9 +357,9 @@ def test_a_deep_page_number_costs_one_key_only_query_more(
     # session, manager, the visible domain with its usage, page
     with django_assert_num_queries(4):
         client.get("/mailboxes/?domain=a.test")
-    # and the position of the row before page 4 (its key only), then the page by a seek (its
-    # keys, then its rows)
-    with django_assert_num_queries(6) as captured:
+    # and the page marks (none: the domain is small), the position of the row before page 4
+    # (its key only), then the page by a seek (its keys, then its rows)
+    with django_assert_num_queries(7) as captured:
         rows, _, listing = page(client, "/mailboxes/?domain=a.test&page=4")
     assert listing.number == 4 and len(rows) == 25
     assert "OFFSET" in captured.captured_queries[-3]["sql"].upper()

@@ -17,6 +17,7 @@ from domains.models import Domain
 from domains.usage import recompute_domain
 from mailadmin.lib import dates
 from mailadmin.lib.passwords import verify_password
+from mailboxes import indexes
 from mailboxes.models import Mailbox
 from provisioning.models import Job
 
@@ -179,7 +180,8 @@ def test_list_is_scoped_and_searchable(client_as, make_mailbox):
 def test_list_sorts_quota_by_size_not_by_text(client_as, make_mailbox):
     make_mailbox("big@a.test", quota=f"{900 * MB}S")
     make_mailbox("small@a.test", quota=f"{90 * MB}S,100C")
-    Mailbox.objects.filter(pk=ADDRESS).update(quota=str(1000 * MB))
+    Mailbox.objects.filter(pk=ADDRESS).update(quota=str(1000 * MB))  # behind the panel's back
+    indexes.reindex_all()  # the periodic recompute corrects the sort key
     response = client_as("admin_a").get(url("list", query="?domain=a.test&sort=-quota"))
     assert [m.username for m in response.context["listing"].objects] == [
         ADDRESS,
@@ -238,6 +240,62 @@ def test_list_query_count_is_pinned(client_as, make_mailbox, django_assert_num_q
     # session, manager, the admin's domain names, the total from the usage rows, page
     with django_assert_num_queries(5):
         client.get(url("list"))
+
+
+def test_detail_query_count_does_not_grow_with_the_table(client_as, make_mailbox):
+    """The page checks that the home is the mailbox's own by two index lookups of the paths
+    around it (mailboxes.homes), not by reading the domain's mailboxes."""
+    client = client_as("admin_a")
+    counts = []
+    for size in (20, 200):
+        Mailbox.objects.bulk_create(
+            Mailbox(
+                username=f"d{n:03d}@a.test",
+                uid=f"d{n:03d}",
+                domain_id="a.test",
+                homedir=f"a.test/d{n:03d}",
+                maildir=f"a.test/d{n:03d}/Maildir/",
+            )
+            for n in range(Mailbox.objects.filter(uid__startswith="d").count(), size)
+        )
+        client.get(url("detail", ADDRESS))
+        with CaptureQueriesContext(connection) as ctx:
+            assert client.get(url("detail", ADDRESS)).status_code == 200
+        counts.append(len(ctx))
+    assert counts[0] == counts[1], counts
+
+
+@pytest.mark.mariadb
+def test_on_mariadb_the_home_check_of_the_detail_page_reads_index_ranges(client_as, make_mailbox):
+    if connection.vendor != "mysql":
+        pytest.fail("needs MariaDB (DATABASE_URL=mysql://...)")
+    Mailbox.objects.bulk_create(
+        Mailbox(
+            username=f"d{n:03d}@a.test",
+            uid=f"d{n:03d}",
+            domain_id="a.test",
+            homedir=f"a.test/d{n:03d}",
+            maildir=f"a.test/d{n:03d}/Maildir/",
+        )
+        for n in range(300)
+    )
+    client = client_as("admin_a")
+    with CaptureQueriesContext(connection) as ctx:
+        assert client.get(url("detail", "d150@a.test")).status_code == 200
+    checks = [
+        q["sql"]
+        for q in ctx.captured_queries
+        if "`homedir` IN" in q["sql"] or "`maildir` IN" in q["sql"]
+    ]
+    assert len(checks) == 2, checks
+    for sql in checks:
+        with connection.cursor() as cursor:
+            cursor.execute(f"EXPLAIN {sql}")
+            columns = [c[0] for c in cursor.description]
+            plan = dict(zip(columns, cursor.fetchone(), strict=True))
+        assert plan["type"] == "range", plan
+        assert plan["key"] in ("mailadmin_mailbox_homedir", "mailadmin_mailbox_maildir"), plan
+        assert int(plan["rows"]) < 50, plan
 
 
 # --- add ---------------------------------------------------------------------------------------

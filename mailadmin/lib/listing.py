@@ -11,10 +11,16 @@ Everything happens in SQL, and no request costs more because the list is long or
   the seek is a ``WHERE`` on the same expression as the ``ORDER BY``. NULL (and the zero date
   of the legacy date columns, which reads as None) sorts as the smallest value, as MariaDB and
   SQLite both do.
+- **Side tables.** An order whose key the list's own table cannot index (the legacy quota
+  string) reads the keys of its page from a panel table that holds the key with an index
+  (:class:`SideKeys`), each checked against the list's own query, then the rows.
 - **Page numbers** (``?page=N``, the "go to page" box and old links) are read with ``OFFSET``
-  up to :data:`OFFSET_ROWS` rows; deeper, the position of the page's first row is found by
-  reading only the sort key and primary key of the rows skipped (one index-only query), and
-  the page itself is a seek. Next, previous, first and last never skip rows.
+  up to :data:`OFFSET_ROWS` rows; deeper, from the nearest page mark before the page (a
+  position every 1,000 rows that the list keeps for a big list, ``marks``) and an ``OFFSET``
+  of less than 1,000 keys after it; without marks, the position of the page's first row is
+  found by reading only the sort key and primary key of the rows skipped (one index-only
+  query). Either way the page itself is a seek. Next, previous, first and last never skip
+  rows.
 - **Totals are never counted over a big table.** A page whose number of rows is known without
   counting them (the usage rows of ``mailadmin_domain_usage``) passes ``total``; otherwise, and
   with a search, at most :data:`COUNT_LIMIT` + 1 rows are counted and the page says "more than
@@ -42,7 +48,7 @@ from typing import Any
 import idna
 from django.core.exceptions import FieldDoesNotExist, FieldError, ValidationError
 from django.db import DatabaseError, connections
-from django.db.models import F, Q, QuerySet
+from django.db.models import Exists, F, OuterRef, Q, QuerySet
 from django.http import HttpRequest
 from django.urls import reverse
 
@@ -65,6 +71,10 @@ MAX_TOKEN_LENGTH = 2000
 
 #: ``search(text, match)`` returns the filter of a query; ``match`` is PREFIX or CONTAINS.
 SearchFunction = Callable[[str, str], Q]
+#: ``marks(sort, offset)``: the position of a row before the row at ``offset`` of the list in
+#: the order ``sort`` and how many rows lie between them (about a mark's step at most), or
+#: None when the list keeps no mark there.
+MarkReader = Callable[[str, int], "tuple[tuple[Any, Any], int] | None"]
 
 
 class _Paginator:
@@ -266,9 +276,11 @@ def _seek(
     position: tuple[Any, Any],
     limit: int,
     key_index: str = "",
+    offset: int = 0,
 ) -> list[Any]:
-    """Up to ``limit`` rows after ``position`` in ``order``; a position that does not fit the
-    column (a hand-made or stale token) reads from the start of the order.
+    """Up to ``limit`` rows after ``position`` in ``order`` (skipping ``offset`` rows first); a
+    position that does not fit the column (a hand-made or stale token) reads from the start
+    of the order.
 
     Two queries: the keys of the rows (sort column and primary key only, which an index on
     (domain, column) covers, so MariaDB reads index entries in order and no row), then the
@@ -280,17 +292,106 @@ def _seek(
     ``key_index`` names an index MariaDB must use for the key query (``FORCE INDEX``): for an
     order on the primary key within one domain, the domain's index, which the primary key
     extends; left to itself MariaDB walks that index from the domain's first entry."""
-    try:
-        queryset_after = queryset.filter(order.after(*position))
-    except (ValidationError, ValueError, TypeError, FieldError):
-        queryset_after = queryset
-    ordered = queryset_after.order_by(*order.order_by()).values_list(*order.columns())[:limit]
-    keys = _keys_with_index(ordered, key_index) if key_index else list(ordered)
-    if not keys:
+    keys = read_keys(queryset, order, position, limit, key_index, offset)
+    return _rows_by_pk(queryset, order.pk, [key[-1] for key in keys])
+
+
+def read_keys(
+    queryset: QuerySet,
+    order: Order,
+    position: tuple[Any, Any] | None,
+    limit: int,
+    key_index: str = "",
+    offset: int = 0,
+) -> list[tuple[Any, ...]]:
+    """The keys (``order.columns()``) of up to ``limit`` rows after ``position`` (from the
+    start when None) in ``order``, ``offset`` skipped: one query on an index that covers them,
+    ``key_index`` when one is named (see :func:`_seek`)."""
+    if position is not None:
+        with contextlib.suppress(ValidationError, ValueError, TypeError, FieldError):
+            queryset = queryset.filter(order.after(*position))
+    ordered = queryset.order_by(*order.order_by()).values_list(*order.columns())
+    ordered = ordered[offset : offset + limit]
+    return _keys_with_index(ordered, key_index) if key_index else [tuple(k) for k in ordered]
+
+
+def _rows_by_pk(queryset: QuerySet, pk: str, pks: list[Any]) -> list[Any]:
+    """The rows of ``pks``, in that order (one query; none for no keys)."""
+    if not pks:
         return []
-    pks = [key[-1] for key in keys]
-    rows = {row.pk: row for row in queryset.filter(**{f"{order.pk}__in": pks}).order_by()}
-    return [rows[pk] for pk in pks if pk in rows]
+    rows = {row.pk: row for row in queryset.filter(**{f"{pk}__in": pks}).order_by()}
+    return [rows[key] for key in pks if key in rows]
+
+
+@dataclass(frozen=True)
+class SideKeys:
+    """An order whose key lives in a panel side table: ``rows`` are that table's rows in the
+    list's scope (e.g. of its domains), ``value`` the sort key column and ``key`` the column
+    holding the list's primary key, with an index on (scope columns, ``value``, ``key``).
+
+    The keys of a page are read from that index in order, each checked against the list's own
+    query (``EXISTS`` on its primary key, so the list's scoping decides what is shown), then
+    the rows by primary key: a range read of the side index at any depth. A row of the list
+    without a side row is not in this order until the side table has one for it.
+
+    ``index`` names the side index that MariaDB must use (as ``key_index`` does: left to
+    itself it reads the index from the start of the domain); ``scope`` is the list's query
+    without the annotations of its page (joins the check does not need), when it has some."""
+
+    rows: QuerySet
+    value: str
+    key: str
+    index: str = ""
+    scope: QuerySet | None = None
+
+
+class _Reader:
+    """Reads a run of the list's rows in an order, from its own table."""
+
+    def __init__(self, queryset: QuerySet, hint: str = "") -> None:
+        self.queryset = queryset
+        self.hint = hint
+
+    def read(
+        self, order: Order, position: tuple[Any, Any] | None, offset: int, limit: int
+    ) -> list[Any]:
+        """``limit`` rows after ``position`` (from the start when None), ``offset`` skipped."""
+        if position is None:
+            return list(self.queryset.order_by(*order.order_by())[offset : offset + limit])
+        return _seek(self.queryset, order, position, limit, self.hint, offset)
+
+    def deep(self, order: Order, offset: int, limit: int) -> list[Any]:
+        """``limit`` rows from ``offset``: the position of the row before them first, reading
+        only the key columns of the rows skipped (an index-only scan where the order has an
+        index), then a seek."""
+        columns = order.columns()
+        ordered = self.queryset.order_by(*order.order_by()).values_list(*columns)
+        boundary = list(ordered[offset - 1 : offset])
+        if not boundary:
+            return []
+        value, key = (boundary[0][0], boundary[0][0]) if len(columns) == 1 else boundary[0]
+        return _seek(self.queryset, order, (value, key), limit, self.hint)
+
+
+class _SideReader(_Reader):
+    """Reads a run of the list's rows in an order kept by a side table (:class:`SideKeys`)."""
+
+    def __init__(self, queryset: QuerySet, side: SideKeys) -> None:
+        super().__init__(queryset)
+        self.side = side
+
+    def read(
+        self, order: Order, position: tuple[Any, Any] | None, offset: int, limit: int
+    ) -> list[Any]:
+        side = self.side
+        side_order = Order(side.value, side.key, order.descending)
+        scope = self.queryset if side.scope is None else side.scope
+        rows = side.rows.filter(Exists(scope.filter(pk=OuterRef(side.key))))
+        keys = read_keys(rows, side_order, position, limit, side.index, offset)
+        return _rows_by_pk(self.queryset, order.pk, [key[-1] for key in keys])
+
+    def deep(self, order: Order, offset: int, limit: int) -> list[Any]:
+        return self.read(order, None, offset, limit)  # the side index's keys only
 
 
 def _keys_with_index(ordered: QuerySet, index: str) -> list[Any]:
@@ -329,6 +430,8 @@ def make_listing(
     costly: Any = None,
     total: Callable[[], int] | None = None,
     key_index: dict[str, str] | None = None,
+    side_keys: dict[str, SideKeys] | None = None,
+    marks: MarkReader | None = None,
 ) -> Listing:
     """Apply ``q``, ``sort`` (a key of ``sort_fields``, ``-`` for descending), ``per_page`` and
     the position (``page``, ``after``, ``before``, ``last``) from the query string. Unknown
@@ -346,6 +449,13 @@ def make_listing(
 
     ``key_index`` maps sort keys to an index that MariaDB must use for the key query of a
     seek (see :func:`_seek`).
+
+    ``side_keys`` maps sort keys to the side table that orders them (:class:`SideKeys`), for
+    the list without a search; with one, the list sorts its own rows by ``sort_fields``.
+
+    ``marks`` gives the page marks of the list (see :data:`MarkReader`) for page numbers
+    deeper than :data:`OFFSET_ROWS`; the caller passes it only for a list the marks are kept
+    for, and a search never reads them.
     """
     q = request.GET.get("q", "").strip()[:MAX_QUERY_LENGTH]
     match = ""
@@ -371,6 +481,8 @@ def make_listing(
         sort = default_sort
     order = Order(sort_fields[sort.lstrip("-")], queryset.model._meta.pk.name, sort.startswith("-"))
     hint = (key_index or {}).get(sort.lstrip("-"), "")
+    side = (side_keys or {}).get(sort.lstrip("-")) if not q else None
+    reader = _SideReader(queryset, side) if side is not None else _Reader(queryset, hint)
     per_page = _int(request.GET.get("per_page"), PER_PAGE_CHOICES[0])
     if per_page not in PER_PAGE_CHOICES:
         per_page = PER_PAGE_CHOICES[0]
@@ -396,14 +508,14 @@ def make_listing(
     before = decode_position(request.GET.get("before", ""))
     rows: list[Any]
     if request.GET.get("last") == "1":
-        rows = _last_page(queryset, order, listing, count())
+        rows = _last_page(reader, order, listing, count())
     elif after is not None:
-        rows = _seek(queryset, order, after, per_page + 1, hint)
+        rows = reader.read(order, after, 0, per_page + 1)
         listing.has_next = len(rows) > per_page
         listing.has_previous = True
         listing.number = number if "page" in request.GET else None
     elif before is not None:
-        rows = _seek(queryset, order.reversed(), before, per_page + 1, hint)
+        rows = reader.read(order.reversed(), before, 0, per_page + 1)
         listing.has_previous = len(rows) > per_page
         rows = rows[:per_page][::-1]
         listing.has_next = True
@@ -411,19 +523,20 @@ def make_listing(
         if not listing.has_previous:
             listing.number = 1
             if len(rows) < per_page:  # rows were removed meanwhile: show a full first page
-                rows = list(queryset.order_by(*order.order_by())[: per_page + 1])
+                rows = reader.read(order, None, 0, per_page + 1)
                 listing.has_next = len(rows) > per_page
     else:
         if number > 1:
             n, capped = count()
             if not capped:
                 number = min(number, max(1, -(-n // per_page)))
-        rows = _numbered_page(queryset, order, number, per_page, hint)
+        mark = None if marks is None or q else lambda offset: marks(sort, offset)
+        rows = _numbered_page(reader, order, number, per_page, mark)
         listing.number = number
         listing.has_previous = number > 1
         listing.has_next = len(rows) > per_page
         if not rows and number > 1:  # beyond the end of a capped count: the last page
-            rows = _last_page(queryset, order, listing, count())
+            rows = _last_page(reader, order, listing, count())
     if len(rows) > per_page:
         rows = rows[:per_page]
     listing.objects = rows
@@ -438,24 +551,26 @@ def make_listing(
 
 
 def _numbered_page(
-    queryset: QuerySet, order: Order, number: int, per_page: int, hint: str = ""
+    reader: _Reader,
+    order: Order,
+    number: int,
+    per_page: int,
+    mark: Callable[[int], tuple[tuple[Any, Any], int] | None] | None = None,
 ) -> list[Any]:
-    ordered = queryset.order_by(*order.order_by())
     offset = (number - 1) * per_page
     if offset <= OFFSET_ROWS:
-        return list(ordered[offset : offset + per_page + 1])
-    # Deep: the position of the row before the page, reading only the key columns of the rows
-    # skipped (an index-only scan where the order has an index), then a seek.
-    columns = order.columns()
-    boundary = list(ordered.values_list(*columns)[offset - 1 : offset])
-    if not boundary:
-        return []
-    value, key = (boundary[0][0], boundary[0][0]) if len(columns) == 1 else boundary[0]
-    return _seek(queryset, order, (value, key), per_page + 1, hint)
+        return reader.read(order, None, offset, per_page + 1)
+    # Deep: a seek from the nearest page mark and fewer than a mark's step of keys skipped,
+    # or, without one, from the position of the row before the page.
+    found = mark(offset) if mark is not None else None
+    if found is not None:
+        position, skip = found
+        return reader.read(order, position, skip, per_page + 1)
+    return reader.deep(order, offset, per_page + 1)
 
 
 def _last_page(
-    queryset: QuerySet, order: Order, listing: Listing, counted: tuple[int, bool]
+    reader: _Reader, order: Order, listing: Listing, counted: tuple[int, bool]
 ) -> list[Any]:
     """The last page, read backwards; with an exact total it holds the rows after the last
     full page, so that the page numbers stay those of the first page's links."""
@@ -464,7 +579,7 @@ def _last_page(
     size = per_page
     if not capped and n:
         size = n - (-(-n // per_page) - 1) * per_page
-    rows = list(queryset.order_by(*order.reversed().order_by())[: size + 1])
+    rows = reader.read(order.reversed(), None, 0, size + 1)
     listing.has_previous = len(rows) > size
     listing.has_next = False
     listing.number = None if capped else max(1, -(-n // per_page))

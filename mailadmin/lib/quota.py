@@ -105,3 +105,29 @@ def quota_for_new(megabytes: int, template: str | None = None) -> str:
     except ValueError:
         count = None
     return format_quota(Quota(mb_to_bytes(megabytes), count))
+
+
+#: Largest sort key a BIGINT column holds (a legacy quota string can be longer).
+SORT_KEY_MAX = 2**63 - 1
+# The stored forms of _QUOTA_RE, for the database's own regular expressions.
+_QUOTA_SQL_PATTERN = r"^\s*[0-9]+[Ss]?\s*(,\s*[0-9]+[Cc])?\s*$"
+
+
+def quota_sort_key(value: str | None) -> int:
+    """The number a quota sorts by: its size in bytes, 0 for an unreadable legacy value."""
+    return min(quota_bytes(value), SORT_KEY_MAX)
+
+
+def quota_sort_key_sql(column: str, vendor: str) -> tuple[str, list[str]]:
+    """SQL computing :func:`quota_sort_key` of ``column`` on the database (for filling a sort
+    key table from the ``mailbox`` table in one statement), and its parameters. In strict mode
+    MariaDB refuses to insert a cast that warns, so only the digits are cast."""
+    if vendor == "mysql":
+        digits = f"REGEXP_SUBSTR({column}, '[0-9]+')"
+        value = (
+            f"CASE WHEN CHAR_LENGTH({digits}) > 19 THEN {SORT_KEY_MAX} ELSE"
+            f" CAST(LEAST(CAST({digits} AS DECIMAL(20, 0)), {SORT_KEY_MAX}) AS SIGNED) END"
+        )
+    else:
+        value = f"CAST({column} AS INTEGER)"  # SQLite: the leading integer, capped
+    return f"(CASE WHEN {column} REGEXP %s THEN {value} ELSE 0 END)", [_QUOTA_SQL_PATTERN]

@@ -7,15 +7,17 @@ from typing import Any
 from django.core.management.base import BaseCommand
 
 from aliases import index as alias_index
+from domains import pagemarks
 from domains.usage import recompute_all
-from mailboxes import names as name_index
+from mailboxes import indexes as mailbox_indexes
 
 
 class Command(BaseCommand):
     help = (
         "Count every domain's mailboxes, aliases and allocated quotas again and correct the"
-        " usage rows that differ, and bring the reverse index of alias targets and the word"
-        " index of display names up to date"
+        " usage rows that differ, and bring the reverse index of alias targets and the tables"
+        " derived from the mailbox rows (name words, sort keys) up to date, then mark the"
+        " pages of the big lists"
         " (after changes made outside the panel, e.g. by ExtMan)."
     )
 
@@ -23,4 +25,6 @@ class Command(BaseCommand):
         changed = recompute_all()
         self.stdout.write(f"usage rows corrected: {changed}")
         self.stdout.write(f"alias target index rows corrected: {alias_index.reindex_all()}")
-        self.stdout.write(f"name word index rows corrected: {name_index.reindex_all()}")
+        for table, count in mailbox_indexes.reindex_all().items():
+            self.stdout.write(f"{table} rows corrected: {count}")
+        self.stdout.write(f"page marks written: {pagemarks.refresh_all()}")

@@ -5,7 +5,8 @@ Seeds (once, when ``big.bench.test`` is missing) one domain of ``--largest`` mai
 many aliases, plus ``--domains`` domains of ``--per-domain`` mailboxes and 10 aliases each,
 named ``*.bench.test``: INSERT ... SELECT statements over a generated sequence of numbers, so
 that 1,000,000 rows take minutes, not hours. Display names are drawn from Latin and Chinese
-names, and the panel's indexes (display-name words, alias targets, usage rows) are filled too.
+names, and the panel's indexes (display-name words, sort keys, alias targets, usage rows) are
+filled too.
 
 Then it requests every page through Django's test client as a superadmin and as the admin of
 the largest domain, and prints a table of the median and 95th percentile server time, the
@@ -57,13 +58,15 @@ from django.test.utils import CaptureQueriesContext, override_settings
 
 from accounts.models import DomainManager, Manager
 from aliases.models import Alias
+from domains import pagemarks
 from domains.models import Domain
 from domains.usage import fill_missing
 from mailadmin.lib.fields import local_now
 from mailadmin.lib.listing import encode_position
 from mailadmin.lib.passwords import hash_password
 from mailboxes.forms import MailboxForm
-from mailboxes.models import Mailbox
+from mailboxes.models import Mailbox, MailboxSortKey
+from mailboxes.sortkeys import fill_missing_sql
 from provisioning.models import Job
 
 BIG = "big.bench.test"
@@ -206,6 +209,12 @@ class Command(BaseCommand):
         next_name = row_before(["name", "username"], middle + 1)
         before_address = encode_position(next_address[0], next_address[0]) if next_address else ""
         before_name = encode_position(*next_name) if next_name else ""
+        # the quota order (largest first) from the sort key table, as the list reads it
+        by_quota = MailboxSortKey.objects.filter(domain=BIG).order_by("-quota_bytes", "-address")
+        quota_rows = by_quota.values_list("quota_bytes", "address")
+        offset = (middle - 1) * per_page
+        after_quota = encode_position(*quota_rows[offset - 1]) if offset else ""
+        before_quota = encode_position(*quota_rows[offset + per_page]) if big > offset else ""
         n_domains = Domain.objects.count()
         domains_middle = max(1, n_domains // per_page // 2)
         first_domain = Domain.objects.order_by("domain").values_list("pk", flat=True)
@@ -232,6 +241,11 @@ class Command(BaseCommand):
             (f"domains, page {domains_middle} (number)", f"/domains/?page={domains_middle}"),
             ("domains, last page", "/domains/?last=1"),
             ("domains, sorted by users, first", "/domains/?sort=-users"),
+            (
+                f"domains, sorted by users, page {domains_middle} (number)",
+                f"/domains/?sort=-users&page={domains_middle}",
+            ),
+            ("domains, sorted by users, last page", "/domains/?sort=-users&last=1"),
             ("domains search", "/domains/?q=bench-09"),
             ("mailboxes all, first page", "/mailboxes/"),
             ("mailboxes of largest, first page", base),
@@ -254,8 +268,19 @@ class Command(BaseCommand):
                 f"mailboxes by name, page {middle} (prev. link)",
                 f"{base}&sort=name&page={middle}&before={before_name}",
             ),
+            (f"mailboxes by name, page {middle} (number)", f"{base}&sort=name&page={middle}"),
             ("mailboxes by name, last page", f"{base}&sort=name&last=1"),
             ("mailboxes by quota, first page", f"{base}&sort=-quota"),
+            (
+                f"mailboxes by quota, page {middle} (next link)",
+                f"{base}&sort=-quota&page={middle}&after={after_quota}",
+            ),
+            (
+                f"mailboxes by quota, page {middle} (prev. link)",
+                f"{base}&sort=-quota&page={middle}&before={before_quota}",
+            ),
+            (f"mailboxes by quota, page {middle} (number)", f"{base}&sort=-quota&page={middle}"),
+            ("mailboxes by quota, last page", f"{base}&sort=-quota&last=1"),
             ("mailbox search, address prefix", f"{base}&q=user001234"),
             ("mailbox search, name word (chen)", f"{base}&q=chen"),
             ("mailbox search, two words", f"{base}&q=wei+chen"),
@@ -267,6 +292,10 @@ class Command(BaseCommand):
             (
                 f"aliases of largest, page {middle} (next link)",
                 f"/aliases/?domain={BIG}&page={middle}&after={after_alias}",
+            ),
+            (
+                f"aliases of largest, page {middle} (number)",
+                f"/aliases/?domain={BIG}&page={middle}",
             ),
             ("aliases of largest, last page", f"/aliases/?domain={BIG}&last=1"),
             ("aliases search", f"/aliases/?domain={BIG}&q=list-00077"),
@@ -529,7 +558,8 @@ class Command(BaseCommand):
         client.force_login(Manager.objects.get(pk=DOMAIN_ADMIN))
         with override_settings(ALLOWED_HOSTS=["testserver"], SECURE_SSL_REDIRECT=False):
             for name, url in self.pages(big):
-                if "link" not in name and "last page" not in name:
+                deep = ("link", "last page", "(number)", "quota", "sorted by")
+                if not any(word in name for word in deep):
                     continue
                 with CaptureQueriesContext(connection) as captured:
                     client.get(url)
@@ -711,7 +741,18 @@ class Command(BaseCommand):
                         f" target_domain) SELECT {alias_address}, {alias_domain}, {target_expr},"
                         f" {target_domain} FROM {alias_rows} seq"
                     )
+        fill_missing_sql(connection)  # the sort keys, by the database (mailboxes.sortkeys)
         fill_missing(names)
+        if sql.mysql:  # fresh statistics, as a server has them after a while
+            with connection.cursor() as cursor:
+                cursor.execute(
+                    "ANALYZE TABLE mailbox, alias, domain, mailadmin_name_word,"
+                    " mailadmin_alias_target, mailadmin_mailbox_sort_key, mailadmin_domain_usage"
+                )
+                cursor.fetchall()
+        marked = time.perf_counter()
+        pagemarks.refresh_all()  # what the periodic recompute does
+        self.stdout.write(f"page marks in {time.perf_counter() - marked:.1f} s")
         self.stdout.write(f"seeded in {time.perf_counter() - started:.1f} s")
 
 

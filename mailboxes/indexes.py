@@ -1,4 +1,4 @@
-"""Every panel table derived from the mailbox rows (``mailboxes.derived``), kept together: the
+"""Every panel table derived from the mailbox rows (``mailadmin.lib.derived``), kept together: the
 services and the recompute call these, which call each index."""
 
 from __future__ import annotations
@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-from mailboxes.derived import DerivedIndex
+from mailadmin.lib.derived import DerivedIndex
 from mailboxes.models import Mailbox
 from mailboxes.names import NAME_WORDS
 from mailboxes.sortkeys import SORT_KEYS

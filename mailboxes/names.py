@@ -1,7 +1,7 @@
 """The word index of display names (``mailboxes.models.NameWord``) and its lookups.
 
 The index is derived from the mailbox rows and kept right as every derived index is
-(``mailboxes.derived``: the save signal, the services' bulk paths, the migration and the
+(``mailadmin.lib.derived``: the save signal, the services' bulk paths, the migration and the
 recompute).
 
 Searches read the index and then the mailboxes themselves (``username IN (...)`` on the list's
@@ -15,9 +15,9 @@ from typing import Any
 
 from django.db.models import Exists, OuterRef, Q, QuerySet
 
+from mailadmin.lib.derived import DerivedIndex
 from mailadmin.lib.words import name_words, search_words
-from mailboxes.derived import DerivedIndex
-from mailboxes.models import NameWord
+from mailboxes.models import Mailbox, NameWord
 
 #: Addresses read from the index per search word before the search falls back to a subquery.
 LOOKUP_LIMIT = 1000
@@ -29,7 +29,12 @@ def _rows(address: str, domain: str, name: str | None) -> Iterator[tuple[str, st
 
 
 NAME_WORDS = DerivedIndex(
-    model=NameWord, fields=("word", "address", "domain"), columns=("name",), rows=_rows
+    model=NameWord,
+    fields=("word", "address", "domain"),
+    columns=("name",),
+    rows=_rows,
+    source=Mailbox,
+    source_key="username",
 )
 
 

@@ -1,7 +1,7 @@
 """Numeric sort keys of the mailboxes (``mailboxes.models.MailboxSortKey``).
 
 The table is derived from the mailbox rows and kept right as every derived index is
-(``mailboxes.derived``: the save signal, the services' bulk paths, the migration and the
+(``mailadmin.lib.derived``: the save signal, the services' bulk paths, the migration and the
 recompute). The mailbox list sorted by quota reads its page's keys from the table's index
 (``mailadmin.lib.listing.SideKeys``) and then the mailboxes themselves, so a stale key never
 shows a mailbox that is gone or out of scope. A mailbox written behind the panel's back
@@ -15,10 +15,10 @@ from collections.abc import Iterator
 from django.db.backends.base.base import BaseDatabaseWrapper
 from django.db.models import OuterRef, QuerySet, Subquery
 
+from mailadmin.lib.derived import DerivedIndex
 from mailadmin.lib.listing import SideKeys
 from mailadmin.lib.quota import quota_sort_key, quota_sort_key_sql
-from mailboxes.derived import DerivedIndex
-from mailboxes.models import MailboxSortKey
+from mailboxes.models import Mailbox, MailboxSortKey
 
 #: The index of each order of one domain's mailbox list (``mailadmin.lib.schema``), named to
 #: MariaDB for the key query of a seek: left to itself it may read the domain's entries from
@@ -40,6 +40,8 @@ SORT_KEYS = DerivedIndex(
     fields=("address", "domain", "quota_bytes"),
     columns=("quota",),
     rows=_rows,
+    source=Mailbox,
+    source_key="username",
 )
 
 

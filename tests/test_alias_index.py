@@ -98,3 +98,30 @@ def test_the_lookups_never_scan_the_targets_of_every_alias(personas):
 def test_migrate_filled_the_index_from_the_adopted_aliases():
     assert Alias.objects.exists()
     assert in_step()
+
+
+@pytest.mark.parametrize("chunk", [2, 5000])
+def test_the_recompute_walks_the_aliases_a_chunk_at_a_time(personas, monkeypatch, chunk):
+    from mailadmin.lib import derived
+
+    monkeypatch.setattr(derived, "CHUNK", chunk)  # the walk crosses chunks, or not
+    for i in range(5):
+        Alias.objects.create(
+            address=f"l{i}@a.test", goto=f"user@a.test,x{i}@b.test", domain_id="a.test"
+        )
+    with connection.cursor() as cursor:  # behind the panel's back: changed, added, deleted
+        cursor.execute("UPDATE alias SET goto = 'y@b.test' WHERE address = 'l1@a.test'")
+        cursor.execute(
+            "INSERT INTO alias (address, goto, domain, createdate, active)"
+            " VALUES ('l9@a.test', 'user@a.test', 'a.test', '2020-01-01 00:00:00', 1)"
+        )
+        cursor.execute("DELETE FROM alias WHERE address = 'l3@a.test'")
+    assert index.reindex_all() == 3 + 1 + 2  # l1: two rows out, one in; l9: one in; l3: two out
+    assert in_step()
+    assert index.aliases_targeting("user@a.test") == [
+        "l0@a.test",
+        "l2@a.test",
+        "l4@a.test",
+        "l9@a.test",
+    ]
+    assert index.aliases_targeting("y@b.test") == ["l1@a.test"]

@@ -8,8 +8,9 @@ import pytest
 from test_signup import pending, signup_domain, submit  # noqa: F401 (a fixture)
 
 from domains.services import domain_delete, domain_rename
+from mailadmin.lib import derived
 from mailadmin.lib.words import name_words, search_words
-from mailboxes import bulk, derived, names, services
+from mailboxes import bulk, names, services
 from mailboxes.models import Mailbox, NameWord
 from signup import services as signup_services
 

@@ -14,8 +14,9 @@ from django.test.utils import CaptureQueriesContext
 from domains.models import Domain, DomainUsage
 from domains.services import domain_delete, domain_rename
 from domains.usage import recompute_all
+from mailadmin.lib import derived
 from mailadmin.lib.quota import SORT_KEY_MAX, quota_sort_key
-from mailboxes import bulk, derived, indexes, services, sortkeys
+from mailboxes import bulk, indexes, services, sortkeys
 from mailboxes.models import Mailbox, MailboxSortKey
 
 PASSWORD = "Blue-Lantern-42"

@@ -9,7 +9,7 @@ from mailadmin.lib.quota import quota_sort_key_sql
 def fill(apps, schema_editor):
     """A key for every mailbox already there (an adopted ExtMan database): the quota strings
     are read by the database, so 1,000,000 rows take seconds. The periodic recompute reads
-    them again in Python (mailboxes.derived) and corrects any row it reads otherwise."""
+    them again in Python (mailadmin.lib.derived) and corrects any row it reads otherwise."""
     connection = schema_editor.connection
     qn = connection.ops.quote_name
     quota, params = quota_sort_key_sql(f"m.{qn('quota')}", connection.vendor)

@@ -134,8 +134,10 @@ def test_deep_page_numbers_cost_the_same_queries_at_two_sizes(client_as, persona
                 row.append(len(captured))
         counts.append(row)
     assert counts[0] == counts[1], counts
-    # session, manager, the visible domain with its usage, the mark, the page's keys, its rows
-    assert set(counts[0]) == {6}, counts
+    # session, manager, the visible domain with its usage, the mark, the page's keys, its rows;
+    # the quota order reads the keys it skips after the mark from its side index first
+    # (page 3: 50 rows = a mark exactly, nothing skipped; the last page: 5 skipped)
+    assert counts[0] == [6, 6, 6, 6, 6, 7], counts
 
 
 def test_small_lists_have_no_marks_and_renames_and_deletes_forget_them(

@@ -360,6 +360,12 @@ class _Reader:
             return list(self.queryset.order_by(*order.order_by())[offset : offset + limit])
         return _seek(self.queryset, order, position, limit, self.hint, offset)
 
+    def read_after_mark(
+        self, order: Order, mark: tuple[Any, Any], skip: int, limit: int
+    ) -> list[Any]:
+        """``limit`` rows after the page mark ``mark``, ``skip`` rows skipped (no search)."""
+        return self.read(order, mark, skip, limit)
+
     def deep(self, order: Order, offset: int, limit: int) -> list[Any]:
         """``limit`` rows from ``offset``: the position of the row before them first, reading
         only the key columns of the rows skipped (an index-only scan where the order has an
@@ -389,6 +395,21 @@ class _SideReader(_Reader):
         rows = side.rows.filter(Exists(scope.filter(pk=OuterRef(side.key))))
         keys = read_keys(rows, side_order, position, limit, side.index, offset)
         return _rows_by_pk(self.queryset, order.pk, [key[-1] for key in keys])
+
+    def read_after_mark(
+        self, order: Order, mark: tuple[Any, Any], skip: int, limit: int
+    ) -> list[Any]:
+        """The rows skipped after a mark are read from the side index alone, as the marks
+        were taken (an index-only read of fewer than a mark's step of keys), instead of each
+        being checked against the list's query; the page's own keys are checked."""
+        if skip:
+            side = self.side
+            side_order = Order(side.value, side.key, order.descending)
+            before = read_keys(side.rows, side_order, mark, 1, side.index, skip - 1)
+            if not before:
+                return []
+            mark = (before[0][0], before[0][-1])
+        return self.read(order, mark, 0, limit)
 
     def deep(self, order: Order, offset: int, limit: int) -> list[Any]:
         return self.read(order, None, offset, limit)  # the side index's keys only
@@ -565,7 +586,7 @@ def _numbered_page(
     found = mark(offset) if mark is not None else None
     if found is not None:
         position, skip = found
-        return reader.read(order, position, skip, per_page + 1)
+        return reader.read_after_mark(order, position, skip, per_page + 1)
     return reader.deep(order, offset, per_page + 1)
 
 

@@ -61,6 +61,8 @@ class BulkResult:
     passwords: dict[str, str] = field(default_factory=dict)
     changed_aliases: list[str] = field(default_factory=list)
     deleted_aliases: list[str] = field(default_factory=list)
+    #: Enable/disable: the mailboxes whose state the action changed (an Undo reverts these).
+    changed_state: list[str] = field(default_factory=list)
 
 
 def _bulk_error(address: str, exc: ValidationError) -> ValidationError:
@@ -107,6 +109,8 @@ def mailbox_bulk(
     for done, mailbox in enumerate(mailboxes, start=1):
         try:
             if action in ("enable", "disable"):
+                if bool(mailbox.active) != (action == "enable"):
+                    result.changed_state.append(mailbox.username)
                 mailbox_update(
                     mailbox=mailbox, actor=actor, request=request, active=action == "enable"
                 )

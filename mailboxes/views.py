@@ -37,7 +37,7 @@ from mailadmin.lib.listing import (
 )
 from mailadmin.lib.redirects import local_next
 from mailadmin.lib.storable import is_storable
-from mailadmin.lib.undo import set_active_with_undo
+from mailadmin.lib.undo import offer_undo, set_active_with_undo
 from mailboxes import bulk, forwarding, services
 from mailboxes.credentials import generate_password
 from mailboxes.forms import (
@@ -475,11 +475,25 @@ def mailbox_bulk(request: HttpRequest) -> HttpResponse:
         response["Cache-Control"] = "no-store"
         return response
     report_alias_changes(request, result.changed_aliases, result.deleted_aliases)
-    messages.success(
-        request,
-        _("%(action)s: %(count)s mailboxes done.")
-        % {"action": BulkForm.ACTION_LABELS[data["action"]], "count": len(result.addresses)},
-    )
+    done = _("%(action)s: %(count)s mailboxes done.") % {
+        "action": BulkForm.ACTION_LABELS[data["action"]],
+        "count": len(result.addresses),
+    }
+    if result.changed_state and not request.POST.get("undone"):
+        # Enable/disable: the Undo posts the other action for the mailboxes it changed.
+        offer_undo(
+            request,
+            message=done,
+            url=reverse("mailboxes:bulk"),
+            fields={
+                "action": "enable" if data["action"] == "disable" else "disable",
+                "addresses": result.changed_state,
+                "domain": domain_name if domain_name.isprintable() else "",
+                "undone": "1",
+            },
+        )
+    else:
+        messages.success(request, done)
     return redirect(context["list_url"])
 
 

@@ -176,3 +176,45 @@ def test_the_mailbox_page_has_the_same_quick_actions(client_as, personas):
     assert f'href="/mailboxes/{MAILBOX}/reset-password/"' in body
     response = client.post(f"/mailboxes/{MAILBOX}/active/", {"active": "0", "next": page})
     assert response["Location"] == page and Mailbox.objects.get(pk=MAILBOX).active == 0
+
+
+def test_a_bulk_disable_offers_an_undo_for_the_mailboxes_it_changed(
+    client_as, personas, make_mailbox
+):
+    make_mailbox("two@a.test")
+    make_mailbox("off@a.test", active=0)
+    ticked = [MAILBOX, "two@a.test", "off@a.test"]
+    client = client_as("admin_a")
+    response = client.post(
+        "/mailboxes/bulk/", {"action": "disable", "addresses": ticked, "domain": "a.test"}
+    )
+    assert response.status_code == 302 and response["Location"] == LIST
+    page = client.get(LIST)
+    undo = page.context["undo"]
+    assert undo["message"] == "Disable: 3 mailboxes done."
+    assert undo["url"] == "/mailboxes/bulk/"
+    # The one that was already disabled stays so: the Undo enables only what the action changed.
+    assert undo["fields"]["action"] == "enable"
+    assert undo["fields"]["addresses"] == ["two@a.test", MAILBOX]
+    body = page.content.decode()
+    assert (
+        body.count('name="addresses" value=') - body.count('type="checkbox" name="addresses"') == 2
+    )
+
+    response = client.post(undo["url"], undo["fields"], follow=True)
+    assert response.redirect_chain[-1][0] == LIST
+    states = dict(Mailbox.objects.filter(pk__in=ticked).values_list("username", "active"))
+    assert states == {MAILBOX: 1, "two@a.test": 1, "off@a.test": 0}
+    assert not response.context["undo"]  # the Undo itself is not offered an Undo
+    assert messages_of(response) == ["Enable: 2 mailboxes done."]
+
+
+def test_a_bulk_action_that_changed_no_state_offers_no_undo(client_as, personas):
+    client = client_as("admin_a")
+    response = client.post(
+        "/mailboxes/bulk/",
+        {"action": "enable", "addresses": [MAILBOX], "domain": "a.test"},
+        follow=True,
+    )
+    assert not response.context["undo"]
+    assert messages_of(response) == ["Enable: 1 mailboxes done."]

@@ -18,8 +18,11 @@ from django.utils.translation import gettext as _
 SESSION_KEY = "mailadmin_undo"
 
 
-def offer_undo(request: HttpRequest, *, message: str, url: str, fields: dict[str, str]) -> None:
-    """Show ``message`` on the next page with an Undo button posting ``fields`` to ``url``."""
+def offer_undo(
+    request: HttpRequest, *, message: str, url: str, fields: dict[str, str | list[str]]
+) -> None:
+    """Show ``message`` on the next page with an Undo button posting ``fields`` to ``url`` (a
+    list value posts the name once per item, as ticked boxes do)."""
     request.session[SESSION_KEY] = {"message": str(message), "url": url, "fields": fields}
 
 
@@ -31,6 +34,12 @@ def take_undo(request: HttpRequest) -> dict[str, Any] | None:
     offer = session.pop(SESSION_KEY)
     if not isinstance(offer, dict) or not {"message", "url", "fields"} <= set(offer):
         return None
+    # The hidden inputs of the form: (name, value) pairs.
+    offer["inputs"] = [
+        (name, item)
+        for name, value in offer["fields"].items()
+        for item in (value if isinstance(value, list) else [value])
+    ]
     return offer
 
 

@@ -6,6 +6,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
+from django.db import connections
 from django.db.models import (
     Aggregate,
     BigIntegerField,
@@ -21,7 +22,7 @@ from django.db.models import (
 from django.db.models.functions import Cast, Coalesce
 
 from aliases.models import Alias
-from domains.models import Domain
+from domains.models import Domain, DomainUsage
 from domains.usage import fill_missing
 from mailadmin.lib.listing import CONTAINS, address_search_text
 from mailboxes.models import Mailbox
@@ -68,9 +69,35 @@ class Totals:
     aliases: int
 
 
+def _installation_totals(domains: QuerySet[Domain]) -> Totals | None:
+    """The totals of every domain from the usage table alone and the number of domains (one
+    query; no join of the two tables, which costs 8 ms at 10,000 domains against 2), or None
+    when the two numbers differ: a domain without its row yet (created behind the panel's
+    back) or a row left by a domain deleted there, which the joined reading below and the
+    recompute put right."""
+    connection = connections[domains.db]
+    qn = connection.ops.quote_name
+    usage = qn(DomainUsage._meta.db_table)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT (SELECT COUNT(*) FROM {qn(Domain._meta.db_table)}), COUNT(*),"  # noqa: S608
+            f" COALESCE(SUM({qn('mailboxes')}), 0), COALESCE(SUM({qn('aliases')}), 0)"
+            f" FROM {usage}"
+        )
+        domain_count, rows, mailboxes, aliases = cursor.fetchone()
+    if domain_count != rows:
+        return None
+    return Totals(int(domain_count), int(mailboxes), int(aliases))
+
+
 def usage_totals(domains: QuerySet[Domain]) -> Totals:
     """How many domains, mailboxes and aliases ``domains`` hold, from their usage rows (one
-    query; two more, once, when some domain has no row yet)."""
+    query; two more, once, when some domain has no row yet). Of every domain (a superadmin's
+    lists), the usage table is summed alone when it has one row per domain."""
+    if not domains.query.has_filters():
+        totals = _installation_totals(domains)
+        if totals is not None:
+            return totals
 
     def read() -> dict[str, int]:
         return domains.order_by().aggregate(

@@ -11,8 +11,8 @@ from django.core.exceptions import ValidationError
 from django.utils.translation import gettext_lazy as _
 
 from aliases.services import CATCHALL_LOCAL_PART, normalize_targets
-from domains.models import Domain
-from mailadmin.lib.addresses import domain_unicode, normalize_domain, normalize_local_part
+from domains.forms import set_domain_field
+from mailadmin.lib.addresses import normalize_domain, normalize_local_part
 from mailadmin.lib.storable import StorableTextMixin, validate_storable
 
 #: The ``goto`` column is a TEXT column (64 KiB).
@@ -31,12 +31,6 @@ CATCHALL_HELP = _(
     " exist. Existing mailboxes still get their own mail: the panel's Postfix alias map"
     " answers them before the catch-all."
 )
-
-
-def domain_choices(manager: Any) -> list[tuple[str, str]]:
-    """The domains ``manager`` may use, stored name -> name as shown (Unicode for IDNs)."""
-    names = Domain.objects.visible_to(manager).order_by("domain").values_list("domain", flat=True)
-    return [(name, domain_unicode(name)) for name in names]
 
 
 class GotoField(forms.CharField):
@@ -104,7 +98,7 @@ class AliasForm(AliasEditForm):
 
     def __init__(self, *args: Any, manager: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.fields["domain"].choices = domain_choices(manager)
+        set_domain_field(self, manager)
 
     def clean_local_part(self) -> str:
         value = self.cleaned_data["local_part"].strip()

@@ -13,8 +13,9 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.utils.translation import gettext_lazy as _
 
+from domains.forms import set_domain_field
 from domains.models import Domain
-from mailadmin.lib.addresses import domain_unicode, normalize_local_part
+from mailadmin.lib.addresses import normalize_local_part
 from mailadmin.lib.flags import SERVICE_NAMES, SERVICES
 from mailadmin.lib.forms import ClearedPasswordsMixin, IsoDateInput
 from mailadmin.lib.storable import StorableTextMixin
@@ -159,8 +160,7 @@ class MailboxForm(ClearedPasswordsMixin, StorableTextMixin, forms.Form):
         super().__init__(data, **kwargs)
         self.fields["answer"].help_text = recovery_answer_help(admin=True)
         if mailbox is None:
-            names = Domain.objects.visible_to(actor).values_list("domain", flat=True)
-            self.fields["domain"].choices = [(n, domain_unicode(n)) for n in names]
+            set_domain_field(self, actor)
             self.fields["password1"].required = True
             self.fields["password2"].required = True
         else:
@@ -322,8 +322,7 @@ class ChooseDomainForm(StorableTextMixin, forms.Form):
 
     def __init__(self, *args: Any, actor: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        names = Domain.objects.visible_to(actor).values_list("domain", flat=True)
-        self.fields["domain"].choices = [(n, domain_unicode(n)) for n in names]
+        set_domain_field(self, actor)
         self.helper = FormHelper()
         self.helper.form_tag = False
         self.helper.disable_csrf = True  # the page template has its own token

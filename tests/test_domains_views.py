@@ -365,3 +365,18 @@ def test_the_list_takes_a_constant_number_of_queries(
     with django_assert_num_queries(4):
         response = client.get("/domains/?per_page=100")
     assert len(response.context["listing"].objects) == size + (2 if persona == "superadmin" else 1)
+
+
+def test_the_delete_page_reads_the_figures_of_the_usage_row_without_counting(
+    client_as, personas, make_mailbox
+):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    make_mailbox("two@a.test")
+    client = client_as("superadmin")
+    client.get("/domains/a.test/")  # the usage row exists
+    with CaptureQueriesContext(connection) as captured:
+        body = client.get("/domains/a.test/delete/").content.decode()
+    assert "2 mailboxes" in body and "still has mailboxes or aliases" in body
+    assert not [q["sql"] for q in captured.captured_queries if "COUNT(" in q["sql"].upper()]

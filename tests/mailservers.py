@@ -12,6 +12,7 @@ directories are bind-mounted over those two (the mounts never reach the rest of 
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import shlex
@@ -366,10 +367,29 @@ max_idle = 5s
 
     def stop(self) -> None:
         if self.started:
-            subprocess.run(
-                ["postfix", "-c", str(self.conf), "stop"], capture_output=True, timeout=60
-            )
+            try:
+                subprocess.run(
+                    ["postfix", "-c", str(self.conf), "stop"], capture_output=True, timeout=30
+                )
+            except subprocess.TimeoutExpired:
+                self.kill()  # a master that no longer answers: its children follow it
             self.started = False
+
+    def kill(self) -> None:
+        """SIGKILL this instance's master (from its pid file)."""
+        try:
+            pid = int((self.queue / "pid" / "master.pid").read_text().split()[0])
+        except (OSError, ValueError, IndexError):
+            return
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.kill(pid, signal.SIGKILL)
+
+    def processes(self) -> str:
+        """This instance's processes as ``ps`` shows them (for a failure's message)."""
+        result = subprocess.run(
+            ["ps", "-eo", "pid,stat,wchan:20,etime,args"], capture_output=True, text=True
+        )
+        return "\n".join(line for line in result.stdout.splitlines() if str(self.conf) in line)
 
     def log_text(self) -> str:
         return self.log.read_text(errors="replace") if self.log.exists() else ""
@@ -424,7 +444,7 @@ class HeldPostfix(PrivatePostfix):
         """Hand one message to the smtpd; its queue id."""
         import smtplib
 
-        with smtplib.SMTP("127.0.0.1", self.port, timeout=30) as smtp:
+        with smtplib.SMTP("127.0.0.1", self.port, timeout=15) as smtp:
             smtp.ehlo("client.test")
             smtp.mail(sender)
             smtp.rcpt(recipient)

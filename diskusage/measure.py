@@ -22,6 +22,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from domains.models import Domain
+from domains.usage import disk_usage_refresh
 from mailadmin.lib import maildir
 from mailadmin.lib.maildirsize import FROM_FILE, measure
 from mailadmin.lib.quota import quota_bytes
@@ -207,8 +208,10 @@ def measure_mailboxes(
     # One mailbox: the two lookups of homes.home_problem are cheaper than reading every row.
     owners = None if len(addresses) == 1 else Owners.load()
     result = Result()
+    domains: set[str] = set()
     batch: list[MailboxDiskUsage] = []
     for row in columns.iterator(chunk_size=5000):
+        domains.add(row[1])
         usage = _usage(row, base, mailhost, _problem(row, hashdirpaths, owners))
         if usage.source == MailboxDiskUsage.Source.REFUSED:
             result.refused += 1
@@ -227,7 +230,9 @@ def measure_mailboxes(
     if batch:
         _save(batch)
     if not addresses and not domain:
-        result.removed, _counts = MailboxDiskUsage.objects.filter(
-            mailhost=mailhost, measured_at__lt=started
-        ).delete()
+        gone = MailboxDiskUsage.objects.filter(mailhost=mailhost, measured_at__lt=started)
+        domains.update(gone.order_by().values_list("domain", flat=True).distinct())
+        result.removed, _counts = gone.delete()
+    # The domain page reads these sums: one per domain measured, not one per mailbox.
+    disk_usage_refresh(domains)
     return result

@@ -22,7 +22,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from domains.models import Domain
-from domains.usage import disk_usage_refresh
+from domains.usage import disk_usage_apply, disk_usage_refresh
 from mailadmin.lib import maildir
 from mailadmin.lib.maildirsize import FROM_FILE, measure
 from mailadmin.lib.quota import quota_bytes
@@ -31,6 +31,9 @@ from mailboxes.models import Mailbox, MailboxDiskUsage
 
 #: Rows written per statement.
 BATCH = 1000
+#: Up to this many mailboxes named, their change is added to the domain's sums (the domain is
+#: not summed again).
+FEW = 100
 _UPDATED = [
     "domain",
     "mailhost",
@@ -209,6 +212,11 @@ def measure_mailboxes(
     owners = None if len(addresses) == 1 else Owners.load()
     result = Result()
     domains: set[str] = set()
+    few = bool(addresses) and len(addresses) <= FEW
+    before = (
+        {row.pk: row for row in MailboxDiskUsage.objects.filter(pk__in=addresses)} if few else {}
+    )
+    changes: list[tuple[MailboxDiskUsage | None, MailboxDiskUsage]] = []
     batch: list[MailboxDiskUsage] = []
     for row in columns.iterator(chunk_size=5000):
         domains.add(row[1])
@@ -224,6 +232,8 @@ def measure_mailboxes(
             else:
                 result.walked += 1
         batch.append(usage)
+        if few:
+            changes.append((before.get(usage.mailbox_id), usage))
         if len(batch) >= BATCH:
             _save(batch)
             batch = []
@@ -233,6 +243,10 @@ def measure_mailboxes(
         gone = MailboxDiskUsage.objects.filter(mailhost=mailhost, measured_at__lt=started)
         domains.update(gone.order_by().values_list("domain", flat=True).distinct())
         result.removed, _counts = gone.delete()
-    # The domain page reads these sums: one per domain measured, not one per mailbox.
-    disk_usage_refresh(domains)
+    # The domain page reads these sums: a few mailboxes' changes are added to them, otherwise
+    # one sum per domain measured (never one per mailbox).
+    if few:
+        disk_usage_apply(changes)
+    else:
+        disk_usage_refresh(domains)
     return result

@@ -24,7 +24,20 @@ from collections.abc import Iterable
 from typing import Any
 
 from django.db import IntegrityError, transaction
-from django.db.models import BigIntegerField, Count, Exists, F, Max, OuterRef, Q, QuerySet, Sum
+from django.db.models import (
+    BigIntegerField,
+    Case,
+    Count,
+    Exists,
+    F,
+    Max,
+    OuterRef,
+    Q,
+    QuerySet,
+    Sum,
+    Value,
+    When,
+)
 from django.db.models.functions import Cast
 from django.utils import timezone
 
@@ -263,6 +276,51 @@ def disk_usage_refresh(names: Iterable[str]) -> int:
     """After a measuring run: one sum per domain it measured (never one per mailbox). Returns
     the number of rows changed."""
     return sum(disk_usage_refresh_domain(name) for name in sorted(set(names)))
+
+
+def _counted(row: MailboxDiskUsage | None) -> bool:
+    """Whether a mailbox's measurement is in its domain's sums: its address is in the domain
+    (the mailbox exists, with that domain column, when it was just measured)."""
+    return row is not None and row.mailbox_id.rpartition("@")[2].lower() == row.domain.lower()
+
+
+def disk_usage_apply(changes: Iterable[tuple[MailboxDiskUsage | None, MailboxDiskUsage]]) -> None:
+    """After measuring a few mailboxes: add the difference between each one's previous and new
+    measurement (``(before, after)``) to its domain's sums instead of summing the domain again
+    (4 s at 1,000,000 mailboxes). A domain without a row, or a mailbox whose previous row was
+    filed under another domain, is summed again. Two measurements of the same mailbox at once
+    may leave the sums off until the recompute corrects them."""
+    deltas: dict[str, dict[str, Any]] = {}
+    refresh: set[str] = set()
+    for before, after in changes:
+        if before is not None and before.domain != after.domain:
+            refresh |= {before.domain, after.domain}
+            continue
+        delta = deltas.setdefault(after.domain, {**DISK_NONE, "measured_at": after.measured_at})
+        delta["measured_at"] = max(delta["measured_at"], after.measured_at)
+        for row, sign in ((before, -1), (after, 1)):
+            if not _counted(row):
+                continue
+            if row.used_bytes is not None:
+                delta["measured"] += sign
+                delta["used_bytes"] += sign * row.used_bytes
+            delta["messages"] += sign * (row.messages or 0)
+            if row.percent is not None and row.percent >= 90:
+                delta["over_90"] += sign
+    for name, delta in deltas.items():
+        if name in refresh:
+            continue
+        latest = delta.pop("measured_at")
+        changed = DomainDiskUsage.objects.filter(pk=name).update(
+            **{field: F(field) + value for field, value in delta.items()},
+            measured_at=Case(
+                When(measured_at__gte=latest, then=F("measured_at")), default=Value(latest)
+            ),
+            updated_at=timezone.now(),
+        )
+        if not changed:
+            refresh.add(name)
+    disk_usage_refresh(refresh)
 
 
 def disk_usage_recompute_all() -> int:

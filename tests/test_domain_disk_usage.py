@@ -41,6 +41,14 @@ def card(client, name: str) -> str:
     return body[start : body.index("</dl>", start)]
 
 
+def summing_queries(queries: CaptureQueriesContext) -> list[str]:
+    return [
+        q["sql"]
+        for q in queries.captured_queries
+        if "SUM(" in q["sql"] and "mailadmin_mailbox_disk_usage" in q["sql"]
+    ]
+
+
 @pytest.fixture
 def site(personas, make_mailbox, settings):
     """a.test: user@a.test (2 MB of 10), full@a.test (9.5 MB of 10), empty@a.test without a
@@ -70,12 +78,7 @@ def test_a_measuring_run_stores_one_sum_per_domain_and_the_card_shows_it(site, r
     with CaptureQueriesContext(connection) as queries:
         assert set(run_jobs().values()) == {Job.State.DONE}
     # One sum per domain measured (a.test, b.test), not one per mailbox.
-    summed = [
-        q["sql"]
-        for q in queries.captured_queries
-        if "SUM(" in q["sql"] and "mailadmin_mailbox_disk_usage" in q["sql"]
-    ]
-    assert len(summed) == 2
+    assert len(summing_queries(queries)) == 2
     assert MailboxDiskUsage.objects.get(pk="x@c.test").used_bytes == 7 * MB  # measured, but
     assert sums("a.test") == A_TEST
     assert sums("b.test") == {"measured": 1, "used_bytes": 3 * MB, "messages": 1, "over_90": 0}
@@ -92,17 +95,40 @@ def test_a_measuring_run_stores_one_sum_per_domain_and_the_card_shows_it(site, r
     assert "x@c.test" not in b"".join(report.streaming_content).decode()
 
 
-def test_measuring_one_mailbox_updates_its_domains_sum(site, settings, run_jobs, client_as):
+def test_measuring_one_mailbox_adds_its_change_to_its_domains_sums(
+    site, settings, run_jobs, client_as
+):
+    # A domain never measured: its first mailbox measured creates the row.
+    services.usage_measure_mailbox(mailbox=Mailbox.objects.get(pk="full@a.test"), actor="test")
+    run_jobs()
+    assert sums("a.test") == {
+        "measured": 1,
+        "used_bytes": 9 * MB + MB // 2,
+        "messages": 2,
+        "over_90": 1,
+    }
     services.usage_measure_domain(domain=site["user_a"].domain, actor=site["admin_a"])
     run_jobs()
     box = maildir_of(settings, site["user_a"])
     for old in (box / "cur").iterdir():
         old.unlink()
-    make_maildir(box, sizes=(5 * MB,))
+    make_maildir(box, sizes=(5 * MB, MB))
     services.usage_measure_mailbox(mailbox=site["user_a"], actor=site["admin_a"])
+    with CaptureQueriesContext(connection) as queries:
+        run_jobs()
+    assert summing_queries(queries) == []  # the domain is not summed again
+    expected = {**A_TEST, "used_bytes": 6 * MB + 9 * MB + MB // 2, "messages": 4}
+    assert sums("a.test") == expected
+    assert count_disk_usage(["a.test"])["a.test"] == {
+        **expected,
+        "measured_at": DomainDiskUsage.objects.get(pk="a.test").measured_at,
+    }
+    assert f">{expected['used_bytes'] // MB} MB<" in card(client_as("admin_a"), "a.test")
+    # Emptied below 90 %: no longer counted there.
+    Mailbox.objects.filter(pk="full@a.test").update(quota="104857600S")
+    services.usage_measure_mailbox(mailbox=Mailbox.objects.get(pk="full@a.test"), actor="test")
     run_jobs()
-    assert sums("a.test")["used_bytes"] == 5 * MB + 9 * MB + MB // 2
-    assert f">{(5 * MB + 9 * MB + MB // 2) // MB} MB<" in card(client_as("admin_a"), "a.test")
+    assert sums("a.test")["over_90"] == 0
 
 
 def test_the_sums_and_measurements_move_with_a_renamed_domain(site, run_jobs, client_as):

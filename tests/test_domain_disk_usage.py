@@ -250,3 +250,21 @@ def test_the_migration_fills_the_sums_from_the_stored_measurements(site, run_job
     }
     assert expected["a.test"] == A_TEST
     assert DomainDiskUsage.objects.get(pk="a.test").measured_at is not None
+
+
+def test_a_deleted_or_renamed_mailbox_leaves_its_domains_sums_right(site, run_jobs, client_as):
+    from mailboxes import services as mailbox_services
+
+    services.usage_measure_all(actor=site["superadmin"])
+    run_jobs()
+    mailbox_services.mailbox_rename(
+        mailbox=Mailbox.objects.get(pk="user@a.test"), local_part="renamed", actor="test"
+    )
+    assert MailboxDiskUsage.objects.get(pk="renamed@a.test").used_bytes == 2 * MB
+    assert sums("a.test") == A_TEST
+    mailbox_services.mailbox_delete(mailbox=Mailbox.objects.get(pk="full@a.test"), actor="test")
+    assert not MailboxDiskUsage.objects.filter(pk="full@a.test").exists()
+    left = {"measured": 1, "used_bytes": 2 * MB, "messages": 1, "over_90": 0}
+    assert sums("a.test") == left
+    assert {k: count_disk_usage(["a.test"])["a.test"][k] for k in left} == left
+    assert "1 / 3" in card(client_as("admin_a"), "a.test")

@@ -22,6 +22,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from domains.models import Domain
+from domains.usage import disk_usage_apply, disk_usage_refresh
 from mailadmin.lib import maildir
 from mailadmin.lib.maildirsize import FROM_FILE, measure
 from mailadmin.lib.quota import quota_bytes
@@ -30,6 +31,9 @@ from mailboxes.models import Mailbox, MailboxDiskUsage
 
 #: Rows written per statement.
 BATCH = 1000
+#: Up to this many mailboxes named, their change is added to the domain's sums (the domain is
+#: not summed again).
+FEW = 100
 _UPDATED = [
     "domain",
     "mailhost",
@@ -207,8 +211,15 @@ def measure_mailboxes(
     # One mailbox: the two lookups of homes.home_problem are cheaper than reading every row.
     owners = None if len(addresses) == 1 else Owners.load()
     result = Result()
+    domains: set[str] = set()
+    few = bool(addresses) and len(addresses) <= FEW
+    before = (
+        {row.pk: row for row in MailboxDiskUsage.objects.filter(pk__in=addresses)} if few else {}
+    )
+    changes: list[tuple[MailboxDiskUsage | None, MailboxDiskUsage]] = []
     batch: list[MailboxDiskUsage] = []
     for row in columns.iterator(chunk_size=5000):
+        domains.add(row[1])
         usage = _usage(row, base, mailhost, _problem(row, hashdirpaths, owners))
         if usage.source == MailboxDiskUsage.Source.REFUSED:
             result.refused += 1
@@ -221,13 +232,21 @@ def measure_mailboxes(
             else:
                 result.walked += 1
         batch.append(usage)
+        if few:
+            changes.append((before.get(usage.mailbox_id), usage))
         if len(batch) >= BATCH:
             _save(batch)
             batch = []
     if batch:
         _save(batch)
     if not addresses and not domain:
-        result.removed, _counts = MailboxDiskUsage.objects.filter(
-            mailhost=mailhost, measured_at__lt=started
-        ).delete()
+        gone = MailboxDiskUsage.objects.filter(mailhost=mailhost, measured_at__lt=started)
+        domains.update(gone.order_by().values_list("domain", flat=True).distinct())
+        result.removed, _counts = gone.delete()
+    # The domain page reads these sums: a few mailboxes' changes are added to them, otherwise
+    # one sum per domain measured (never one per mailbox).
+    if few:
+        disk_usage_apply(changes)
+    else:
+        disk_usage_refresh(domains)
     return result

@@ -140,6 +140,41 @@ class DomainUsage(models.Model):
         return f"{self.domain_id}: {self.mailboxes} mailboxes, {self.aliases} aliases"
 
 
+class DomainDiskUsage(models.Model):
+    """The measured disk use of a domain's mailboxes, summed (docs/disk-usage.md), so that the
+    domain page reads one row instead of aggregating every mailbox's measurement.
+
+    Written by the storage worker after each measuring run (one aggregate per domain measured,
+    ``domains.usage.disk_usage_refresh``), by ``manage.py recompute_usage`` for every domain,
+    and moved or dropped with a renamed or deleted domain. The mailboxes counted are the
+    domain's own: ``domain`` column and address both in the domain, as in the usage report.
+    No row: never measured.
+    """
+
+    domain = models.OneToOneField(
+        Domain,
+        primary_key=True,
+        db_column="domain",
+        db_constraint=False,  # the legacy table may be MyISAM; it is never altered
+        on_delete=models.DO_NOTHING,
+        related_name="disk_usage",
+    )
+    # Mailboxes with a figure (measured from maildirsize or on disk).
+    measured = models.IntegerField(default=0)
+    used_bytes = models.BigIntegerField(default=0)
+    messages = models.BigIntegerField(default=0)
+    over_90 = models.IntegerField(default=0)
+    # The latest measurement of any of its mailboxes (None: none stored).
+    measured_at = models.DateTimeField(null=True, blank=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        db_table = "mailadmin_domain_disk_usage"
+
+    def __str__(self) -> str:
+        return f"{self.domain_id}: {self.used_bytes} bytes in {self.measured} mailboxes"
+
+
 class PageMark(models.Model):
     """The position of every 1,000th row of a big domain's mailbox or alias list in one sort
     order (``domains.pagemarks``), so that a page number typed in the box is a seek from the

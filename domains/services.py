@@ -31,7 +31,7 @@ from audit.services import audit_record, diff, snapshot
 from domains import pagemarks
 from domains.models import Domain
 from domains.selectors import domain_usage, lock_domain
-from domains.usage import usage_create, usage_delete, usage_rename
+from domains.usage import disk_usage_refresh, usage_create, usage_delete, usage_rename
 from mailadmin.lib import dates
 from mailadmin.lib.addresses import normalize_domain
 from mailadmin.lib.fields import local_now
@@ -39,7 +39,7 @@ from mailadmin.lib.flags import SERVICE_NAMES
 from mailadmin.lib.quota import parse_quota, quota_bytes, quota_from_mb
 from mailboxes import indexes as mailbox_indexes
 from mailboxes.homes import domain_directory, foreign_paths, home_problem, shares_with
-from mailboxes.models import Mailbox
+from mailboxes.models import Mailbox, MailboxDiskUsage
 from mailstack import services as mailstack
 from provisioning.models import Job
 from provisioning.services import job_record
@@ -465,6 +465,7 @@ def domain_delete(
         )
     before = snapshot(locked)
     mailboxes.delete()
+    MailboxDiskUsage.objects.filter(domain=name).delete()
     # In one statement, without loading every row to signal it (the index follows below).
     aliases._raw_delete(aliases.db)
     alias_index.forget_domain(name)
@@ -611,6 +612,21 @@ def _update_rows(model: type[Model], rows: Mapping[str, Mapping[str, Any]]) -> N
         model.objects.filter(pk__in=batch).update(**updates)
 
 
+def _move_measurements(old: str, new: str, usernames: list[str]) -> None:
+    """The renamed mailboxes keep their measured disk use; rows of mailboxes gone since the
+    last measurement go."""
+    renamed = {username: f"{username.rpartition('@')[0]}@{new}" for username in usernames}
+    addresses = list(renamed.values())
+    # Rows left under the new addresses (a mailbox of the same name measured long ago).
+    for start in range(0, len(addresses), UPDATE_BATCH):
+        MailboxDiskUsage.objects.filter(pk__in=addresses[start : start + UPDATE_BATCH]).delete()
+    _update_rows(
+        MailboxDiskUsage,
+        {before: {"mailbox": after, "domain": new} for before, after in renamed.items()},
+    )
+    MailboxDiskUsage.objects.filter(domain=old).delete()
+
+
 @transaction.atomic
 def domain_rename(
     *, domain: Domain | str, new_name: str, actor: Any, request: HttpRequest | None = None
@@ -680,6 +696,9 @@ def domain_rename(
         },
     )
     Mailbox.objects.filter(domain_id=old).update(domain_id=new)
+    measured = MailboxDiskUsage.objects.filter(domain=old).exists()
+    if measured:
+        _move_measurements(old, new, [username for username, *_rest in mailboxes])
 
     aliases = list(Alias.objects.filter(domain_id=old).values_list("address", flat=True))
     moved_aliases = {address: f"{address.rpartition('@')[0]}@{new}" for address in aliases}
@@ -706,6 +725,9 @@ def domain_rename(
     signup_domain_renamed(old, new)
     Domain.objects.filter(pk=old).delete()
     usage_rename(old, new)
+    if measured:
+        # Summed again: a legacy mailbox with an address elsewhere is now the domain's own.
+        disk_usage_refresh([new])
     mailstack.internal_only_rename_domain(old=old, new=new, actor=actor)
 
     for mailhost, homedirs in _by_mailhost((m[3], m[1]) for m in mailboxes).items():

@@ -21,15 +21,30 @@ the services still count the live rows under the domain lock.
 from __future__ import annotations
 
 from collections.abc import Iterable
+from typing import Any
 
 from django.db import IntegrityError, transaction
-from django.db.models import BigIntegerField, Count, Exists, F, OuterRef, Sum
+from django.db.models import (
+    BigIntegerField,
+    Case,
+    Count,
+    Exists,
+    F,
+    Max,
+    OuterRef,
+    Q,
+    QuerySet,
+    Sum,
+    Value,
+    When,
+)
 from django.db.models.functions import Cast
 from django.utils import timezone
 
 from aliases.models import Alias
-from domains.models import Domain, DomainUsage
-from mailboxes.models import Mailbox
+from domains.models import Domain, DomainDiskUsage, DomainUsage
+from mailadmin.lib.expressions import AddressDomain
+from mailboxes.models import Mailbox, MailboxDiskUsage
 
 FIGURES = ("mailboxes", "aliases", "quota_bytes", "netdisk_bytes")
 ZERO = dict.fromkeys(FIGURES, 0)
@@ -108,13 +123,16 @@ def usage_create(domain: str) -> None:
 
 
 def usage_rename(old: str, new: str) -> None:
-    """Move a renamed domain's row (its mailboxes and aliases moved with it)."""
-    DomainUsage.objects.filter(pk=new).delete()
-    DomainUsage.objects.filter(pk=old).update(domain_id=new, updated_at=timezone.now())
+    """Move a renamed domain's rows (its mailboxes and aliases, and their measurements, moved
+    with it)."""
+    for model in (DomainUsage, DomainDiskUsage):
+        model.objects.filter(pk=new).delete()
+        model.objects.filter(pk=old).update(domain_id=new, updated_at=timezone.now())
 
 
 def usage_delete(domain: str) -> None:
     DomainUsage.objects.filter(pk=domain).delete()
+    DomainDiskUsage.objects.filter(pk=domain).delete()
 
 
 def fill_missing(names: Iterable[str]) -> dict[str, dict[str, int]]:
@@ -174,3 +192,176 @@ def recompute_all() -> int:
     suspects = {name for name in names if stored.get(name) != live.get(name, ZERO)}
     suspects |= set(stored) - names
     return sum(recompute_domain(name) for name in sorted(suspects))
+
+
+# --- measured disk use (mailadmin_domain_disk_usage) ------------------------------------------
+DISK_FIGURES = ("measured", "used_bytes", "messages", "over_90", "measured_at")
+DISK_NONE: dict[str, Any] = {
+    "measured": 0,
+    "used_bytes": 0,
+    "messages": 0,
+    "over_90": 0,
+    "measured_at": None,
+}
+
+
+def _disk_sums(rows: QuerySet) -> QuerySet:
+    """The measurements of the domains' own mailboxes (the mailbox exists, and its ``domain``
+    column and its address are both in the domain), summed by domain in one grouped query."""
+    return (
+        rows.filter(mailbox__domain_id=F("domain"))
+        .alias(address_domain=AddressDomain("mailbox_id"))
+        .filter(address_domain=F("domain"))
+        .order_by()
+        .values("domain")
+        .annotate(
+            n_measured=Count("used_bytes"),
+            sum_bytes=Sum("used_bytes"),
+            sum_messages=Sum("messages"),
+            n_over_90=Count("pk", filter=Q(percent__gte=90)),
+            last=Max("measured_at"),
+        )
+    )
+
+
+def count_disk_usage(names: Iterable[str] | None = None) -> dict[str, dict[str, Any]]:
+    """Live disk figures by domain from the mailboxes' measurements; domains without any are
+    left out. ``names=None`` sums every domain (one pass over the whole table)."""
+    rows = MailboxDiskUsage.objects.all()
+    if names is not None:
+        names = list(names)
+        if not names:
+            return {}
+        rows = rows.filter(domain__in=names)
+    return {
+        row["domain"]: {
+            "measured": row["n_measured"],
+            "used_bytes": int(row["sum_bytes"] or 0),
+            "messages": int(row["sum_messages"] or 0),
+            "over_90": row["n_over_90"],
+            "measured_at": row["last"],
+        }
+        for row in _disk_sums(rows)
+    }
+
+
+@transaction.atomic
+def disk_usage_refresh_domain(name: str) -> bool:
+    """Sum one domain's measurements again into its row (created when missing, dropped with a
+    domain that is gone); True when the row changed. The row is locked before the sum, so two
+    runs of the same domain write one after the other, the later with the later figures."""
+    row = DomainDiskUsage.objects.select_for_update().filter(pk=name).first()
+    if not Domain.objects.filter(pk=name).exists():
+        if row is not None:
+            row.delete()
+            return True
+        return False
+    figures = count_disk_usage([name]).get(name, DISK_NONE)
+    if row is None:
+        try:
+            with transaction.atomic():
+                DomainDiskUsage.objects.create(domain_id=name, **figures)
+        except IntegrityError:  # created meanwhile: lock it and sum again
+            return disk_usage_refresh_domain(name)
+        return True
+    if all(getattr(row, field) == value for field, value in figures.items()):
+        return False
+    for field, value in figures.items():
+        setattr(row, field, value)
+    row.save()
+    return True
+
+
+def disk_usage_refresh(names: Iterable[str]) -> int:
+    """After a measuring run: one sum per domain it measured (never one per mailbox). Returns
+    the number of rows changed."""
+    return sum(disk_usage_refresh_domain(name) for name in sorted(set(names)))
+
+
+def _counted(row: MailboxDiskUsage | None) -> bool:
+    """Whether a mailbox's measurement is in its domain's sums: its address is in the domain
+    (the mailbox exists, with that domain column, when it was just measured)."""
+    return row is not None and row.mailbox_id.rpartition("@")[2].lower() == row.domain.lower()
+
+
+def disk_usage_apply(
+    changes: Iterable[tuple[MailboxDiskUsage | None, MailboxDiskUsage | None]],
+) -> None:
+    """After measuring a few mailboxes, or deleting some: add the difference between each
+    one's previous and new measurement (``(before, after)``; None: none) to its domain's sums
+    instead of summing the domain again (4 s at 1,000,000 mailboxes). A domain without a row,
+    or a mailbox whose previous row was filed under another domain, is summed again. Two
+    measurements of the same mailbox at once may leave the sums off until the recompute."""
+    deltas: dict[str, dict[str, Any]] = {}
+    refresh: set[str] = set()
+    for before, after in changes:
+        current = after or before
+        if current is None:
+            continue
+        if before is not None and after is not None and before.domain != after.domain:
+            refresh |= {before.domain, after.domain}
+            continue
+        delta = deltas.setdefault(current.domain, dict(DISK_NONE))
+        if after is not None:
+            delta["measured_at"] = max(delta["measured_at"] or after.measured_at, after.measured_at)
+        for row, sign in ((before, -1), (after, 1)):
+            if not _counted(row):
+                continue
+            if row.used_bytes is not None:
+                delta["measured"] += sign
+                delta["used_bytes"] += sign * row.used_bytes
+            delta["messages"] += sign * (row.messages or 0)
+            if row.percent is not None and row.percent >= 90:
+                delta["over_90"] += sign
+    for name, delta in deltas.items():
+        if name in refresh:
+            continue
+        latest = delta.pop("measured_at")
+        changes_of_row: dict[str, Any] = {
+            field: F(field) + value for field, value in delta.items() if value
+        }
+        if latest is not None:
+            changes_of_row["measured_at"] = Case(
+                When(measured_at__gte=latest, then=F("measured_at")), default=Value(latest)
+            )
+        if not changes_of_row:
+            continue
+        if not DomainDiskUsage.objects.filter(pk=name).update(
+            **changes_of_row, updated_at=timezone.now()
+        ):
+            refresh.add(name)
+    disk_usage_refresh(refresh)
+
+
+def disk_usage_forget(address: str) -> None:
+    """A deleted mailbox's measurement goes, and out of its domain's sums (in the caller's
+    transaction)."""
+    row = MailboxDiskUsage.objects.filter(pk=address).first()
+    if row is not None:
+        MailboxDiskUsage.objects.filter(pk=address).delete()
+        disk_usage_apply([(row, None)])
+
+
+def disk_usage_move(old: str, new: str) -> None:
+    """A renamed mailbox keeps its measurement (its domain's sums are unchanged)."""
+    MailboxDiskUsage.objects.filter(pk=new).delete()
+    MailboxDiskUsage.objects.filter(pk=old).update(mailbox=new)
+
+
+def disk_usage_recompute_all() -> int:
+    """Correct every domain's disk row from the measurements (one grouped pass over them; the
+    domains whose row differs are then locked and summed again one by one), and drop the rows
+    of domains that are gone. Returns the number of rows changed."""
+    live = count_disk_usage()
+    stored = {
+        row["domain"]: {field: row[field] for field in DISK_FIGURES}
+        for row in DomainDiskUsage.objects.values("domain", *DISK_FIGURES)
+    }
+    names = set(Domain.objects.values_list("pk", flat=True))
+    suspects = {
+        name
+        for name in names
+        if (name in stored or name in live) and stored.get(name) != live.get(name, DISK_NONE)
+    }
+    suspects |= set(stored) - names
+    return disk_usage_refresh(suspects)

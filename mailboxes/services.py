@@ -23,7 +23,7 @@ from aliases.models import Alias
 from audit.services import audit_record, diff, snapshot
 from domains.models import Domain
 from domains.selectors import lock_domain
-from domains.usage import usage_change
+from domains.usage import disk_usage_forget, disk_usage_move, usage_change
 from mailadmin.lib.addresses import normalize_local_part
 from mailadmin.lib.fields import local_now
 from mailadmin.lib.flags import SERVICE_NAMES
@@ -508,6 +508,7 @@ def mailbox_rename(
     new.save(force_insert=True)
     Mailbox.objects.filter(pk=old_address).delete()
     indexes.forget_addresses([old_address])
+    disk_usage_move(old_address, new_address)
 
     forwarding = Alias.objects.select_for_update().filter(pk=old_address).first()
     if forwarding is not None:
@@ -585,6 +586,7 @@ def mailbox_delete(
     Mailbox.objects.filter(pk=address).delete()
     indexes.forget_addresses([address])
     Alias.objects.filter(pk=address).delete()
+    disk_usage_forget(address)
     usage_change(
         mailbox.domain_id,
         mailboxes=-1,

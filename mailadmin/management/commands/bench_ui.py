@@ -288,6 +288,7 @@ class Command(BaseCommand):
             ("mailbox search, contains", f"{base}&q=01234&match=contains"),
             ("mailbox search everywhere, name word", "/mailboxes/?q=tanaka"),
             ("mailbox detail", f"/mailboxes/{detail}/"),
+            ("domain detail (largest)", f"/domains/{BIG}/"),
             ("aliases of largest, first page", f"/aliases/?domain={BIG}"),
             (
                 f"aliases of largest, page {middle} (next link)",

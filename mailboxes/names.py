@@ -13,7 +13,8 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
-from django.db.models import Exists, OuterRef, Q, QuerySet
+from django.db.models import Exists, OuterRef, Q, QuerySet, Subquery
+from django.db.models.lookups import IsNull
 
 from mailadmin.lib.derived import DerivedIndex
 from mailadmin.lib.words import name_words, search_words
@@ -47,6 +48,15 @@ def _has_word(word: str, address: Any) -> Exists:
     return Exists(NameWord.objects.filter(address=address, word__istartswith=word))
 
 
+def _names_word(word: str) -> IsNull:
+    """The list's mailbox has a name word starting with ``word``: a scalar subquery on the
+    (address, word) key, which MariaDB runs for each row it walks. As an ``EXISTS`` MariaDB
+    may instead materialise the word's entries of every domain first (110 ms for a CJK
+    character at 1,000,000 mailboxes, against 4 ms)."""
+    rows = NameWord.objects.filter(address=OuterRef("username"), word__istartswith=word)
+    return IsNull(Subquery(rows.values("pk")[:1]), False)
+
+
 def name_match(text: str, domains: list[str] | None = None) -> Q:
     """A filter on mailboxes whose display name has a word starting with each word of
     ``text`` (see ``mailadmin.lib.words``), through the index, within ``domains`` when given.
@@ -55,7 +65,7 @@ def name_match(text: str, domains: list[str] | None = None) -> Q:
     of the (domain, word) or (word) index, each other word checked by the (address, word)
     key), at most :data:`LOOKUP_LIMIT` + 1 of them. Up to that many are given to the list's
     query as a list, which MariaDB reads by primary key. Beyond it (a common surname in a big
-    domain) each word becomes a correlated ``EXISTS`` on the (address, word) key: the list
+    domain) each word becomes a correlated subquery on the (address, word) key: the list
     walks its own order, checks each row with index lookups and stops at the end of the page.
     The filter then carries ``at_least``, the number of mailboxes known to match, so that the
     list's bounded count is skipped (more than 1,000).
@@ -73,6 +83,6 @@ def name_match(text: str, domains: list[str] | None = None) -> Q:
         return Q(username__in=sorted(addresses))
     condition = Q()
     for word in words:
-        condition &= Q(_has_word(word, OuterRef("username")))
+        condition &= Q(_names_word(word))
     condition.at_least = LOOKUP_LIMIT + 1  # type: ignore[attr-defined]
     return condition

@@ -209,10 +209,12 @@ def test_beyond_the_lookup_limit_the_search_takes_the_same_queries(
         "伟": ["cwm@a.test", "wang@a.test"],
         "wei chen": ["wei@a.test", "weic@a.test"],
     }
+    # session, manager, the domain with its usage, the index lookup, the page, and the bounded
+    # count (skipped when the lookup found more than the count's limit); when the lookup read
+    # one indexed word ("wei"), whether the search's first word starts another one
+    queries = {"chen": 6, "伟": 6, "wei chen": 7}
     for query, addresses in expected.items():
-        # session, manager, the domain with its usage, the index lookup, the page, and the
-        # bounded count (skipped when the lookup found more than the count's limit)
-        with django_assert_num_queries(6):
+        with django_assert_num_queries(queries[query]):
             response = client.get("/mailboxes/", {"domain": "a.test", "q": query})
         listing = response.context["listing"]
         assert sorted(m.pk for m in listing.objects) == addresses
@@ -241,3 +243,30 @@ def test_on_mariadb_beyond_the_lookup_limit_each_row_is_checked_by_the_word_key(
         dependent = [p for p in plans if p["select_type"] == "DEPENDENT SUBQUERY"]
         assert len(dependent) == len(query.split()) + 1, (page, plans)
         assert not any(p["select_type"] == "MATERIALIZED" for p in plans), plans
+
+
+@pytest.fixture
+def tanakas(personas, make_mailbox):
+    for local in ("ken", "aki", "mio", "yui", "sora", "ren", "hana"):
+        make_mailbox(f"{local}@a.test", name=f"{local.title()} Tanaka")
+    make_mailbox("taro@b.test", name="Taro Tanaka")
+    make_mailbox("tan@a.test", name="Tan Other")
+
+
+@pytest.mark.parametrize("limit", [1, 2, 3, 1000])
+def test_the_first_addresses_of_one_indexed_word_and_the_rows_after_them_are_all_found(
+    client_as, tanakas, monkeypatch, limit
+):
+    monkeypatch.setattr(names, "LOOKUP_LIMIT", limit)
+    a_test = ["aki", "hana", "ken", "mio", "ren", "sora", "yui"]
+    every = sorted([f"{local}@a.test" for local in a_test] + ["taro@b.test"])
+    client = client_as("superadmin")
+    assert found(client, "tanaka") == every
+    assert found(client, "ken tanaka") == ["ken@a.test"]
+    assert found(client, "tan") == sorted([*every, "tan@a.test"])  # two indexed words
+    for sort in ("address", "-address", "name", "-name"):
+        response = client.get("/mailboxes/", {"q": "tanaka", "sort": sort, "domain": "a.test"})
+        shown = [m.pk for m in response.context["listing"].objects]
+        assert sorted(shown) == [f"{local}@a.test" for local in a_test], sort
+    assert found(client_as("admin_a"), "tanaka") == [f"{local}@a.test" for local in a_test]
+    assert found(client_as("admin_b"), "tanaka") == ["taro@b.test"]

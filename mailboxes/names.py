@@ -91,9 +91,10 @@ def name_match(text: str, domains: list[str] | None = None) -> Q:
         addresses = {address for _word, address in found}
         if len(found) > LOOKUP_LIMIT:
             indexed = {word for word, _address in found}
-            if len(indexed) == 1 and not _word_rows(words[0], domains).filter(
-                word__gt=found[0][0]
-            ).exists():
+            if (
+                len(indexed) == 1
+                and not _word_rows(words[0], domains).filter(word__gt=found[0][0]).exists()
+            ):
                 first = [address for _word, address in found]
             elif len(addresses) <= LOOKUP_LIMIT:  # several words: count the addresses
                 addresses = _distinct(rows)

@@ -11,7 +11,8 @@ filled too.
 Then it requests every page through Django's test client as a superadmin and as the admin of
 the largest domain, and prints a table of the median and 95th percentile server time, the
 median time spent in SQL and the number of SQL queries of each; ``--explain`` adds MariaDB's
-plan of the deep pages.
+plan of the deep pages and of every query of a millisecond or more of the search pages (with
+``--only``: of the pages it selects).
 Run it against a scratch database: ``DATABASE_URL=mysql://.../bench manage.py bench_ui``.
 
 ``--writes`` adds the timings of add, edit and delete of a mailbox in the largest domain,

@@ -61,7 +61,7 @@ def name_match(text: str, domains: list[str] | None = None) -> Q:
     """A filter on mailboxes whose display name has a word starting with each word of
     ``text`` (see ``mailadmin.lib.words``), through the index, within ``domains`` when given.
 
-    One query reads the addresses having every word from the index (the first word's range
+    One query reads the addresses having every word from the index (the longest word's range
     of the (domain, word, address) or (word, address) index, each other word checked by the
     (address, word) key), at most :data:`LOOKUP_LIMIT` + 1 of them. Up to that many are given
     to the list's query as a list, which MariaDB reads by primary key. Beyond it (a common
@@ -71,7 +71,7 @@ def name_match(text: str, domains: list[str] | None = None) -> Q:
     so that the list's bounded count is skipped (more than 1,000).
 
     For every domain or one domain the lookup reads the index in its (word, address) order.
-    When the first word of the search is the start of a single indexed word there (``tanaka``
+    When that word of the search is the start of a single indexed word there (``tanaka``
     of "Tanaka"), the addresses read are then the first ones in address order, and every
     mailbox before the last of them that matches is among them: the list's query takes them as
     a list and checks only the rows after the last one, so that a page in address order does
@@ -80,6 +80,9 @@ def name_match(text: str, domains: list[str] | None = None) -> Q:
     words = search_words(text)
     if not words:
         return Q(pk__in=[])
+    # The longest word first: a longer prefix starts fewer indexed words, so the lookup reads
+    # fewer entries of the index and checks the other words on fewer of them.
+    words = sorted(words, key=len, reverse=True)
     rows = _word_rows(words[0], domains)
     for word in words[1:]:
         rows = rows.filter(_has_word(word, OuterRef("address")))

@@ -132,8 +132,9 @@ class NameWord(models.Model):
             models.UniqueConstraint(fields=["address", "word"], name="mailadmin_name_word_key")
         ]
         indexes = [
-            models.Index(fields=["word"], name="mailadmin_name_word_word"),
-            models.Index(fields=["domain", "word"], name="mailadmin_name_word_domain"),
+            # With the address: the index lookups of a search read no row of the table.
+            models.Index(fields=["word", "address"], name="mailadmin_name_word_word_addr"),
+            models.Index(fields=["domain", "word", "address"], name="mailadmin_name_word_dom_addr"),
         ]
 
     def __str__(self) -> str:

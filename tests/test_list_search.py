@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 
 from aliases.models import Alias
 from mailadmin.lib.listing import address_search_text
+from mailboxes.models import Mailbox
 
 IDN = "xn--bcher-kva.example"  # bücher.example
 
@@ -87,3 +90,56 @@ def test_search_stays_inside_the_admins_domains(client_as, rows):
     client = client_as("admin_b")
     assert found(client, "/mailboxes/?q=anna") == []
     assert found(client, "/aliases/?q=sales&match=contains") == ["presales@b.test"]
+
+
+# --- the bounded count of a search --------------------------------------------------------------
+@pytest.fixture
+def lists(personas):
+    Alias.objects.bulk_create(
+        Alias(address=f"list-{i:03d}@a.test", goto="anna@a.test", domain_id="a.test")
+        for i in range(30)
+    )
+    Alias.objects.create(address="list-005@b.test", goto="x@b.test", domain_id="b.test")
+    # The forwarding alias of a mailbox shows on the mailbox, not in the list nor its count.
+    Mailbox.objects.bulk_create([Mailbox(username="list-011@a.test", domain_id="a.test")])
+
+
+@pytest.mark.parametrize("persona", ["superadmin", "admin_a"])
+def test_a_prefix_search_counts_the_matching_aliases_of_the_list(client_as, lists, persona):
+    client = client_as(persona)
+    listing = client.get("/aliases/?domain=a.test&q=list-01").context["listing"]
+    expected = [f"list-{i:03d}@a.test" for i in range(10, 20) if i != 11]
+    assert sorted(a.pk for a in listing.objects) == expected
+    assert (listing.total, listing.total_capped) == (9, False)
+    listing = client.get("/aliases/?domain=a.test&q=list-01&match=contains").context["listing"]
+    assert (listing.total, listing.total_capped) == (9, False)
+
+
+def test_the_count_of_a_search_takes_one_query(client_as, lists, django_assert_num_queries):
+    client = client_as("admin_a")
+    client.get("/aliases/?domain=a.test")
+    # session, manager, the domain, the page, the bounded count (not the usage figures)
+    with django_assert_num_queries(5):
+        assert client.get("/aliases/?domain=a.test&q=list-0").context["listing"].total == 29
+
+
+@pytest.mark.mariadb
+def test_on_mariadb_a_prefix_search_of_one_domain_is_counted_by_a_range_read(client_as, lists):
+    if connection.vendor != "mysql":
+        pytest.fail("needs MariaDB (DATABASE_URL=mysql://...)")
+    client = client_as("admin_a")
+    with CaptureQueriesContext(connection) as captured:
+        client.get("/aliases/?domain=a.test&q=list-01")
+    count = next(q["sql"] for q in captured.captured_queries if "COUNT(*)" in q["sql"])
+    # the domain's index, which the address extends: (domain, address prefix), not the domain
+    assert "FORCE INDEX (`mailadmin_alias_domain`)" in count
+    with connection.cursor() as cursor:
+        cursor.execute(f"EXPLAIN {count}")
+        columns = [c[0] for c in cursor.description]
+        plans = [dict(zip(columns, row, strict=True)) for row in cursor.fetchall()]
+    alias = next(p for p in plans if p["table"] == "alias")
+    assert alias["type"] == "range" and alias["key"] == "mailadmin_alias_domain", plans
+    # A substring search reads every alias in scope whatever the index: no hint.
+    with CaptureQueriesContext(connection) as captured:
+        client.get("/aliases/?domain=a.test&q=list-01&match=contains")
+    assert not any("FORCE INDEX" in q["sql"] for q in captured.captured_queries)

@@ -415,15 +415,21 @@ class _SideReader(_Reader):
         return self.read(order, None, offset, limit)  # the side index's keys only
 
 
+def _hinted_sql(queryset: QuerySet, index: str) -> tuple[str, Any]:
+    """The SQL of ``queryset`` with ``FORCE INDEX (index)`` on its own table (MariaDB/MySQL)."""
+    connection = connections[queryset.db]
+    sql, params = queryset.query.sql_with_params()
+    qn = connection.ops.quote_name
+    table = qn(queryset.model._meta.db_table)
+    return sql.replace(f"FROM {table}", f"FROM {table} FORCE INDEX ({qn(index)})", 1), params
+
+
 def _keys_with_index(ordered: QuerySet, index: str) -> list[Any]:
     """Run a key query with ``FORCE INDEX (index)`` on MariaDB/MySQL (elsewhere as it is)."""
     connection = connections[ordered.db]
     if connection.vendor != "mysql":
         return list(ordered)
-    sql, params = ordered.query.sql_with_params()
-    qn = connection.ops.quote_name
-    table = qn(ordered.model._meta.db_table)
-    hinted = sql.replace(f"FROM {table}", f"FROM {table} FORCE INDEX ({qn(index)})", 1)
+    hinted, params = _hinted_sql(ordered, index)
     try:
         with connection.cursor() as cursor:
             cursor.execute(hinted, params)
@@ -432,11 +438,30 @@ def _keys_with_index(ordered: QuerySet, index: str) -> list[Any]:
         return list(ordered)
 
 
-def bounded_count(queryset: QuerySet, limit: int | None = None) -> tuple[int, bool]:
+def bounded_count(
+    queryset: QuerySet, limit: int | None = None, index: str = ""
+) -> tuple[int, bool]:
     """The number of rows, counting at most ``limit`` (:data:`COUNT_LIMIT`) + 1 of them:
-    (count, capped)."""
+    (count, capped).
+
+    ``index`` names an index MariaDB must use (``FORCE INDEX``): for a prefix search of one
+    domain, its index in primary key order, which the primary key extends, so that the count
+    is a range read of (domain, key prefix). Left to itself MariaDB reads the whole domain by
+    that index (``ref`` on the domain, the prefix checked on each of its entries): 120 ms for
+    100 aliases of a domain of 1,000,000 against under a millisecond."""
     limit = COUNT_LIMIT if limit is None else limit
-    n = queryset.order_by()[: limit + 1].count()
+    rows = queryset.order_by()[: limit + 1]
+    connection = connections[queryset.db]
+    if index and connection.vendor == "mysql":
+        inner, params = _hinted_sql(queryset.order_by().values("pk")[: limit + 1], index)
+        try:
+            with connection.cursor() as cursor:
+                cursor.execute(f"SELECT COUNT(*) FROM ({inner}) counted", params)  # noqa: S608
+                n = cursor.fetchone()[0]
+        except DatabaseError:  # the index is missing (a database not migrated): no hint
+            n = rows.count()
+    else:
+        n = rows.count()
     return (limit, True) if n > limit else (n, False)
 
 
@@ -502,6 +527,10 @@ def make_listing(
         sort = default_sort
     order = Order(sort_fields[sort.lstrip("-")], queryset.model._meta.pk.name, sort.startswith("-"))
     hint = (key_index or {}).get(sort.lstrip("-"), "")
+    # A search by prefix is counted by the index of the primary key's order (bounded_count);
+    # a substring search reads every row in scope whichever index it takes.
+    pk_sort = next((k for k, f in sort_fields.items() if f == order.pk), "")
+    count_hint = (key_index or {}).get(pk_sort, "") if q and match != CONTAINS else ""
     side = (side_keys or {}).get(sort.lstrip("-")) if not q else None
     reader = _SideReader(queryset, side) if side is not None else _Reader(queryset, hint)
     per_page = _int(request.GET.get("per_page"), PER_PAGE_CHOICES[0])
@@ -520,7 +549,7 @@ def make_listing(
             elif at_least > COUNT_LIMIT:
                 counted.append((COUNT_LIMIT, True))
             else:
-                counted.append(bounded_count(queryset))
+                counted.append(bounded_count(queryset, index=count_hint))
         return counted[0]
 
     # A page number beyond any list (and beyond what SQL's OFFSET takes) is cut down first.

@@ -11,7 +11,8 @@ filled too.
 Then it requests every page through Django's test client as a superadmin and as the admin of
 the largest domain, and prints a table of the median and 95th percentile server time, the
 median time spent in SQL and the number of SQL queries of each; ``--explain`` adds MariaDB's
-plan of the deep pages.
+plan of the deep pages and of every query of a millisecond or more of the search pages (with
+``--only``: of the pages it selects).
 Run it against a scratch database: ``DATABASE_URL=mysql://.../bench manage.py bench_ui``.
 
 ``--writes`` adds the timings of add, edit and delete of a mailbox in the largest domain,
@@ -188,7 +189,7 @@ class Command(BaseCommand):
             if options["writes"]:
                 self.time_writes(options["runs"])
         if options["explain"] and connection.vendor == "mysql":
-            self.explain(big)
+            self.explain(big, options["only"])
 
     def pages(self, big: int) -> list[tuple[str, str]]:
         per_page = 25
@@ -553,12 +554,19 @@ class Command(BaseCommand):
             f" | {statistics.median(timings):7.1f} | {p99:7.1f} | {errors[0]:7d} |"
         )
 
-    def explain(self, big: int) -> None:
-        """The plans of the deep pages: a seek reads 26 rows by the primary key's order."""
+    def explain(self, big: int, only: str = "") -> None:
+        """The plans of the deep pages (a seek reads 26 rows by the primary key's order) and of
+        the searches: every query of a search page that took a millisecond or more, with its
+        time, as the superadmin and as the largest domain's admin."""
         client = Client()
         client.force_login(Manager.objects.get(pk=DOMAIN_ADMIN))
         with override_settings(ALLOWED_HOSTS=["testserver"], SECURE_SSL_REDIRECT=False):
             for name, url in self.pages(big):
+                if only and only not in name:
+                    continue
+                if "search" in name:
+                    self.explain_search(name, url)
+                    continue
                 deep = ("link", "last page", "(number)", "quota", "sorted by")
                 if not any(word in name for word in deep):
                     continue
@@ -579,6 +587,32 @@ class Command(BaseCommand):
                         self.stdout.write(
                             f"  {plan['table']}: type={plan['type']} key={plan['key']}"
                             f" rows={plan['rows']} extra={plan['Extra']}"
+                        )
+
+    def explain_search(self, name: str, url: str) -> None:
+        for role, username in (("superadmin", ADMIN), ("domain admin", DOMAIN_ADMIN)):
+            if role == "domain admin" and "everywhere" in name:
+                continue
+            client = Client()
+            client.force_login(Manager.objects.get(pk=username))
+            client.get(url)  # warm
+            with CaptureQueriesContext(connection) as captured:
+                client.get(url)
+            self.stdout.write(f"\n{name} ({role}):")
+            for query in captured.captured_queries:
+                sql = query["sql"]
+                if float(query["time"]) < 0.002 or not sql.lstrip().upper().startswith("SELECT"):
+                    continue
+                shown = sql if len(sql) < 800 else f"{sql[:200]} ... {sql[-600:]}"
+                self.stdout.write(f"  {float(query['time']) * 1000:.1f} ms: {shown}")
+                with connection.cursor() as cursor:
+                    cursor.execute(f"EXPLAIN {sql}")
+                    columns = [c[0] for c in cursor.description]
+                    for row in cursor.fetchall():
+                        plan = dict(zip(columns, row, strict=True))
+                        self.stdout.write(
+                            f"    {plan['select_type']} {plan['table']}: type={plan['type']}"
+                            f" key={plan['key']} rows={plan['rows']} extra={plan['Extra']}"
                         )
 
     def time_exports(self) -> None:

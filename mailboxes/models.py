@@ -208,6 +208,12 @@ class MailboxDiskUsage(models.Model):
         db_table = "mailadmin_mailbox_disk_usage"
         indexes = [
             models.Index(fields=["mailhost", "domain"], name="mailadmin_disk_usage_host"),
+            # The mailbox list sorted by use reads its page's keys from these
+            # (mailboxes.sortkeys.used_side_keys): of one domain, and of every domain.
+            models.Index(
+                fields=["domain", "used_bytes", "mailbox"], name="mailadmin_disk_usage_used"
+            ),
+            models.Index(fields=["used_bytes", "mailbox"], name="mailadmin_disk_usage_used_all"),
         ]
         verbose_name = _("disk usage")
         verbose_name_plural = _("disk usage")

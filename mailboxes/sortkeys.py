@@ -18,7 +18,7 @@ from django.db.models import OuterRef, QuerySet, Subquery
 from mailadmin.lib.derived import DerivedIndex
 from mailadmin.lib.listing import SideKeys
 from mailadmin.lib.quota import quota_sort_key, quota_sort_key_sql
-from mailboxes.models import Mailbox, MailboxSortKey
+from mailboxes.models import Mailbox, MailboxDiskUsage, MailboxSortKey
 
 #: The index of each order of one domain's mailbox list (``mailadmin.lib.schema``), named to
 #: MariaDB for the key query of a seek: left to itself it may read the domain's entries from
@@ -80,3 +80,18 @@ def quota_side_keys(domains: list[str] | None, scope: QuerySet) -> SideKeys:
         rows = rows.filter(domain__in=domains)
         index = "mailadmin_sort_key_quota" if len(domains) == 1 else ""
     return SideKeys(rows=rows, value="quota_bytes", key="address", index=index, scope=scope)
+
+
+def used_side_keys(domains: list[str] | None, scope: QuerySet) -> SideKeys:
+    """The order by measured disk use, read from the disk usage table's index as the quota
+    order reads the sort keys: of ``domains``, or of every mailbox, each key checked against
+    ``scope``. Only mailboxes with a measured figure are in it (docs/disk-usage.md); a
+    mailbox never measured, without a Maildir or not measurable has none."""
+    rows: QuerySet = MailboxDiskUsage.objects.filter(used_bytes__isnull=False)
+    index = "mailadmin_disk_usage_used_all"
+    if domains is not None:
+        rows = rows.filter(domain__in=domains)
+        index = "mailadmin_disk_usage_used" if len(domains) == 1 else ""
+    return SideKeys(
+        rows=rows, value="used_bytes", key="mailbox_id", index=index, scope=scope, partial=True
+    )

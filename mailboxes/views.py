@@ -52,7 +52,7 @@ from mailboxes.homes import mailbox_home_problem
 from mailboxes.models import Mailbox
 from mailboxes.names import name_match
 from mailboxes.operations import mailbox_bulk_start, mailbox_import_start
-from mailboxes.sortkeys import DOMAIN_SORT_INDEXES, quota_key, quota_side_keys
+from mailboxes.sortkeys import DOMAIN_SORT_INDEXES, quota_key, quota_side_keys, used_side_keys
 from provisioning.models import Job
 
 SORT_FIELDS = {
@@ -149,7 +149,10 @@ def mailbox_listing(request: HttpRequest, domain: Domain | None) -> Listing:
         search=lambda text, match: mailbox_search(text, match, names),
         # One domain: the index of the order, which the primary key extends (a seek).
         key_index=DOMAIN_SORT_INDEXES if names and len(names) == 1 else None,
-        side_keys=None if filtered else {"quota": quota_side_keys(names, scope)},
+        # By quota and by measured use: the keys of the page from a side table's index.
+        side_keys=None
+        if filtered
+        else {"quota": quota_side_keys(names, scope), "used": used_side_keys(names, scope)},
         # A big domain's page numbers: from the nearest page mark (domains.pagemarks).
         marks=pagemarks.reader(pagemarks.MAILBOXES, names[0])
         if names and len(names) == 1 and not filtered
@@ -158,14 +161,24 @@ def mailbox_listing(request: HttpRequest, domain: Domain | None) -> Listing:
         default_sort="address",
         # The usage rows hold the number of mailboxes: no COUNT over the domain per request
         # (a usage filter is counted, up to the bounded count, like a search).
-        total=(
-            None
-            if filtered
-            else (lambda: domain.used_users)
-            if domain is not None
-            else (lambda: usage_totals(Domain.objects.visible_to(request.user)).mailboxes)
-        ),
+        total=None if filtered else lambda: _mailbox_total(request, domain),
     )
+
+
+def _mailbox_total(request: HttpRequest, domain: Domain | None) -> int:
+    """The number of mailboxes of the list without a search or filter, from the usage rows."""
+    if domain is not None:
+        return domain.used_users
+    return usage_totals(Domain.objects.visible_to(request.user)).mailboxes
+
+
+def _unmeasured(request: HttpRequest, domain: Domain | None, listing: Listing) -> int | None:
+    """How many of the list's mailboxes the order by use leaves out (no measured figure): the
+    mailboxes of the usage rows less those counted in the order; None when that count was
+    bounded ("more than 1,000")."""
+    if listing.total_capped:
+        return None
+    return max(0, _mailbox_total(request, domain) - listing.total)
 
 
 @manager_required
@@ -176,7 +189,12 @@ def mailbox_list(request: HttpRequest) -> HttpResponse:
         attach_missing_usage([domain])
     listing = mailbox_listing(request, domain)
     usage_filter = request.GET.get("usage", "")
+    by_use = listing.sort.lstrip("-") == "used" and not listing.q
+    by_use = by_use and usage_filter not in USAGE_FILTERS
     context = {
+        # The order by use holds the measured mailboxes only: the page says so.
+        "by_use": by_use,
+        "unmeasured": _unmeasured(request, domain, listing) if by_use else None,
         "listing": listing,
         "domain": domain,
         "bulk_actions": BulkForm.action_choices(),

@@ -336,13 +336,23 @@ class SideKeys:
 
     ``index`` names the side index that MariaDB must use (as ``key_index`` does: left to
     itself it reads the index from the start of the domain); ``scope`` is the list's query
-    without the annotations of its page (joins the check does not need), when it has some."""
+    without the annotations of its page (joins the check does not need), when it has some.
+
+    ``partial``: the order holds only the rows that have a side row by design (the mailboxes
+    with a measured disk use), so its total is counted on the side rows in scope (bounded,
+    :func:`bounded_count`) instead of taken from the list's ``total``."""
 
     rows: QuerySet
     value: str
     key: str
     index: str = ""
     scope: QuerySet | None = None
+    partial: bool = False
+
+    def rows_in(self, queryset: QuerySet) -> QuerySet:
+        """The side rows whose key is a row of ``queryset`` (or of ``scope`` when given)."""
+        scope = queryset if self.scope is None else self.scope
+        return self.rows.filter(Exists(scope.filter(pk=OuterRef(self.key))))
 
 
 class _Reader:
@@ -391,8 +401,7 @@ class _SideReader(_Reader):
     ) -> list[Any]:
         side = self.side
         side_order = Order(side.value, side.key, order.descending)
-        scope = self.queryset if side.scope is None else side.scope
-        rows = side.rows.filter(Exists(scope.filter(pk=OuterRef(side.key))))
+        rows = side.rows_in(self.queryset)
         keys = read_keys(rows, side_order, position, limit, side.index, offset)
         return _rows_by_pk(self.queryset, order.pk, [key[-1] for key in keys])
 
@@ -497,7 +506,8 @@ def make_listing(
     seek (see :func:`_seek`).
 
     ``side_keys`` maps sort keys to the side table that orders them (:class:`SideKeys`), for
-    the list without a search; with one, the list sorts its own rows by ``sort_fields``.
+    the list without a search; with one, the list sorts its own rows by ``sort_fields``. An
+    order that holds only the rows with a side row (``partial``) counts them, bounded.
 
     ``marks`` gives the page marks of the list (see :data:`MarkReader`) for page numbers
     deeper than :data:`OFFSET_ROWS`; the caller passes it only for a list the marks are kept
@@ -544,7 +554,9 @@ def make_listing(
 
     def count() -> tuple[int, bool]:
         if not counted:
-            if total is not None and not q:
+            if side is not None and side.partial:
+                counted.append(bounded_count(side.rows_in(queryset)))
+            elif total is not None and not q:
                 counted.append((total(), False))
             elif at_least > COUNT_LIMIT:
                 counted.append((COUNT_LIMIT, True))

@@ -339,8 +339,10 @@ class SideKeys:
     without the annotations of its page (joins the check does not need), when it has some.
 
     ``partial``: the order holds only the rows that have a side row by design (the mailboxes
-    with a measured disk use), so its total is counted on the side rows in scope (bounded,
-    :func:`bounded_count`) instead of taken from the list's ``total``."""
+    with a measured disk use), so its total is counted on the side rows (``rows``, bounded:
+    :func:`bounded_count`, an index-only read of at most 1,001 entries) instead of taken from
+    the list's ``total``. That count does not check each row against the list's query (1,001
+    primary key lookups: 10 ms at 1,000,000), so a stale side row counts until it is gone."""
 
     rows: QuerySet
     value: str
@@ -555,7 +557,7 @@ def make_listing(
     def count() -> tuple[int, bool]:
         if not counted:
             if side is not None and side.partial:
-                counted.append(bounded_count(side.rows_in(queryset)))
+                counted.append(bounded_count(side.rows))
             elif total is not None and not q:
                 counted.append((total(), False))
             elif at_least > COUNT_LIMIT:

@@ -8,6 +8,7 @@ import logging
 
 from django.conf import settings
 from django.contrib import messages
+from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
@@ -16,9 +17,11 @@ from django.views.decorators.http import require_POST, require_safe
 
 from audit.services import audit_record
 from domains.models import Domain
+from domains.selectors import list_scope
 from expiry.models import ExpiryNotice
 from mailadmin.lib import dates
 from mailadmin.lib.access import manager_required, superadmin_required
+from mailadmin.lib.listing import Order, read_keys
 from mailboxes.models import Mailbox
 
 log = logging.getLogger("mailadmin.expiry")
@@ -29,6 +32,15 @@ SHOWN = 200
 HORIZON_DAYS = 30
 
 
+def _read(mailboxes: QuerySet, order: Order, index: str) -> list[Mailbox]:
+    """The first :data:`SHOWN` of ``mailboxes`` in ``order``: their keys read from ``index``
+    (named to MariaDB, which left to itself may walk the index from its first entry or the
+    primary key from the first row), then the rows."""
+    keys = [key[-1] for key in read_keys(mailboxes, order, None, SHOWN, index)]
+    rows = Mailbox.objects.in_bulk(keys)
+    return [rows[key] for key in keys if key in rows]
+
+
 @manager_required
 @require_safe
 def expiry_list(request: HttpRequest) -> HttpResponse:
@@ -36,9 +48,17 @@ def expiry_list(request: HttpRequest) -> HttpResponse:
     horizon = max([HORIZON_DAYS, *settings.MAILADMIN_EXPIRY_NOTICE_DAYS])
     until = today + datetime.timedelta(days=horizon)
     domains = Domain.objects.visible_to(request.user).filter(active=True, expiredate__isnull=False)
-    mailboxes = Mailbox.objects.visible_to(request.user).filter(
-        active=True, expiredate__isnull=False
-    )
+    mailboxes = Mailbox.objects.visible_to(request.user)
+    # Every domain: a range of the (active, expiredate, username) index (mailadmin.lib.schema).
+    index = "mailadmin_mailbox_active_expiry"
+    names = list_scope(request.user, None)
+    if names is not None:
+        # The same rows, by a literal list of the admin's domains (domains.selectors.list_scope),
+        # a range of the (domain, expiredate) index: through the subquery of visible_to()
+        # MariaDB read and sorted every mailbox of those domains (9.6 s at 1,000,000).
+        mailboxes = Mailbox.objects.filter(domain_id__in=names).address_in(names)
+        index = "mailadmin_mailbox_domain_expiry"
+    mailboxes = mailboxes.filter(active=True, expiredate__isnull=False)
     return render(
         request,
         "expiry/list.html",
@@ -48,18 +68,18 @@ def expiry_list(request: HttpRequest) -> HttpResponse:
             "action": settings.MAILADMIN_EXPIRY_ACTION,
             "notice_days": settings.MAILADMIN_EXPIRY_NOTICE_DAYS,
             "expired_domains": list(domains.filter(expiredate__lt=today).order_by("pk")[:SHOWN]),
-            "expired_mailboxes": list(
-                mailboxes.filter(expiredate__lt=today).order_by("pk")[:SHOWN]
+            "expired_mailboxes": _read(
+                mailboxes.filter(expiredate__lt=today), Order("username", "username", False), index
             ),
             "soon_domains": list(
                 domains.filter(expiredate__gte=today, expiredate__lte=until).order_by(
                     "expiredate", "pk"
                 )[:SHOWN]
             ),
-            "soon_mailboxes": list(
-                mailboxes.filter(expiredate__gte=today, expiredate__lte=until).order_by(
-                    "expiredate", "pk"
-                )[:SHOWN]
+            "soon_mailboxes": _read(
+                mailboxes.filter(expiredate__gte=today, expiredate__lte=until),
+                Order("expiredate", "username", False),
+                index,
             ),
             "notices": list(ExpiryNotice.objects.visible_to(request.user)[:SHOWN]),
         },

@@ -186,6 +186,11 @@ ADDITIVE_INDEXES = (
     AdditiveIndex("mailbox", "mailadmin_mailbox_domain_name", ("domain", "name")),
     AdditiveIndex("mailbox", "mailadmin_mailbox_domain_expiry", ("domain", "expiredate")),
     AdditiveIndex("mailbox", "mailadmin_mailbox_domain_active", ("domain", "active")),
+    # The expiry page over every domain (expiry.views): the active mailboxes in expiry date
+    # order, read as an index range (the expired ones and those expiring soon).
+    AdditiveIndex(
+        "mailbox", "mailadmin_mailbox_active_expiry", ("active", "expiredate", "username")
+    ),
 )
 
 # MyISAM limits an index to 1000 bytes; InnoDB (DYNAMIC rows) to 3072.

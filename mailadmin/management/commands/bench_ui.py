@@ -66,7 +66,7 @@ from mailadmin.lib.fields import local_now
 from mailadmin.lib.listing import encode_position
 from mailadmin.lib.passwords import hash_password
 from mailboxes.forms import MailboxForm
-from mailboxes.models import Mailbox, MailboxSortKey
+from mailboxes.models import Mailbox, MailboxDiskUsage, MailboxSortKey
 from mailboxes.sortkeys import fill_missing_sql
 from provisioning.models import Job
 
@@ -216,6 +216,11 @@ class Command(BaseCommand):
         offset = (middle - 1) * per_page
         after_quota = encode_position(*quota_rows[offset - 1]) if offset else ""
         before_quota = encode_position(*quota_rows[offset + per_page]) if big > offset else ""
+        # the order by use (largest first) from the disk usage table, as the list reads it
+        by_used = MailboxDiskUsage.objects.filter(domain=BIG, used_bytes__isnull=False)
+        used_rows = by_used.order_by("-used_bytes", "-mailbox_id")
+        used_row = used_rows.values_list("used_bytes", "mailbox_id")[max(0, offset - 1) : offset]
+        after_used = encode_position(*used_row[0]) if used_row else ""
         n_domains = Domain.objects.count()
         domains_middle = max(1, n_domains // per_page // 2)
         first_domain = Domain.objects.order_by("domain").values_list("pk", flat=True)
@@ -314,6 +319,15 @@ class Command(BaseCommand):
             ("api mailboxes search", f"/api/v1/mailboxes/?domain={BIG}&q=user00077"),
             ("api aliases of largest domain", f"/api/v1/aliases/?domain={BIG}"),
             ("api audit log", "/api/v1/audit/"),
+            # The order by measured disk use, from the disk usage table's index.
+            ("mailboxes by used, first page", f"{base}&sort=-used"),
+            (
+                f"mailboxes by used, page {middle} (next link)",
+                f"{base}&sort=-used&page={middle}&after={after_used}",
+            ),
+            ("mailboxes by used, last page", f"{base}&sort=-used&last=1"),
+            ("mailboxes all by used, first page", "/mailboxes/?sort=-used"),
+            ("expiry", "/expiry/"),
         ]
 
     def time_pages(self, pages: list[tuple[str, str]], runs: int) -> None:

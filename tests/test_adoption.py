@@ -32,6 +32,8 @@ ADDITIVE_KEY_LINES = {
         "KEY `mailadmin_mailbox_domain_name` (`domain`(166),`name`(166))",
         "KEY `mailadmin_mailbox_domain_expiry` (`domain`,`expiredate`)",
         "KEY `mailadmin_mailbox_domain_active` (`domain`,`active`)",
+        # The expiry page (utf8: 1 + 3 + 765 bytes fit the key limit whole).
+        "KEY `mailadmin_mailbox_active_expiry` (`active`,`expiredate`,`username`)",
     ],
     "alias": ["KEY `mailadmin_alias_domain` (`domain`)"],
     "domain_manager": ["KEY `mailadmin_dm_username_domain` (`username`(166),`domain`(166))"],

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime
 import logging
+from typing import Any
 
 from django.conf import settings
 from django.contrib import messages
@@ -32,12 +33,12 @@ SHOWN = 200
 HORIZON_DAYS = 30
 
 
-def _read(mailboxes: QuerySet, order: Order, index: str) -> list[Mailbox]:
-    """The first :data:`SHOWN` of ``mailboxes`` in ``order``: their keys read from ``index``
+def _read(objects: QuerySet, order: Order, index: str) -> list[Any]:
+    """The first :data:`SHOWN` of ``objects`` in ``order``: their keys read from ``index``
     (named to MariaDB, which left to itself may walk the index from its first entry or the
     primary key from the first row), then the rows."""
-    keys = [key[-1] for key in read_keys(mailboxes, order, None, SHOWN, index)]
-    rows = Mailbox.objects.in_bulk(keys)
+    keys = [key[-1] for key in read_keys(objects, order, None, SHOWN, index)]
+    rows = objects.model._default_manager.in_bulk(keys)
     return [rows[key] for key in keys if key in rows]
 
 
@@ -48,6 +49,7 @@ def expiry_list(request: HttpRequest) -> HttpResponse:
     horizon = max([HORIZON_DAYS, *settings.MAILADMIN_EXPIRY_NOTICE_DAYS])
     until = today + datetime.timedelta(days=horizon)
     domains = Domain.objects.visible_to(request.user).filter(active=True, expiredate__isnull=False)
+    by_date = "mailadmin_domain_active_expiry"  # (active, expiredate, domain)
     mailboxes = Mailbox.objects.visible_to(request.user)
     # Every domain: a range of the (active, expiredate, username) index (mailadmin.lib.schema).
     index = "mailadmin_mailbox_active_expiry"
@@ -67,14 +69,16 @@ def expiry_list(request: HttpRequest) -> HttpResponse:
             "horizon": horizon,
             "action": settings.MAILADMIN_EXPIRY_ACTION,
             "notice_days": settings.MAILADMIN_EXPIRY_NOTICE_DAYS,
-            "expired_domains": list(domains.filter(expiredate__lt=today).order_by("pk")[:SHOWN]),
+            "expired_domains": _read(
+                domains.filter(expiredate__lt=today), Order("domain", "domain", False), by_date
+            ),
             "expired_mailboxes": _read(
                 mailboxes.filter(expiredate__lt=today), Order("username", "username", False), index
             ),
-            "soon_domains": list(
-                domains.filter(expiredate__gte=today, expiredate__lte=until).order_by(
-                    "expiredate", "pk"
-                )[:SHOWN]
+            "soon_domains": _read(
+                domains.filter(expiredate__gte=today, expiredate__lte=until),
+                Order("expiredate", "domain", False),
+                by_date,
             ),
             "soon_mailboxes": _read(
                 mailboxes.filter(expiredate__gte=today, expiredate__lte=until),

@@ -35,6 +35,7 @@ ADDITIVE_KEY_LINES = {
         # The expiry page (utf8: 1 + 3 + 765 bytes fit the key limit whole).
         "KEY `mailadmin_mailbox_active_expiry` (`active`,`expiredate`,`username`)",
     ],
+    "domain": ["KEY `mailadmin_domain_active_expiry` (`active`,`expiredate`,`domain`)"],
     "alias": ["KEY `mailadmin_alias_domain` (`domain`)"],
     "domain_manager": ["KEY `mailadmin_dm_username_domain` (`username`(166),`domain`(166))"],
 }

@@ -191,6 +191,7 @@ ADDITIVE_INDEXES = (
     AdditiveIndex(
         "mailbox", "mailadmin_mailbox_active_expiry", ("active", "expiredate", "username")
     ),
+    AdditiveIndex("domain", "mailadmin_domain_active_expiry", ("active", "expiredate", "domain")),
 )
 
 # MyISAM limits an index to 1000 bytes; InnoDB (DYNAMIC rows) to 3072.

@@ -1,6 +1,5 @@
-"""An index on the active mailboxes' expiry dates, so that the expiry page reads the mailboxes
-expiring soon (and those expired but still active) of every domain as an index range; no data
-changes."""
+"""Indexes on the expiry dates of the active mailboxes and domains, so that the expiry page reads
+those expiring soon (and those expired but still active) as an index range; no data changes."""
 
 from django.db import migrations
 
@@ -14,4 +13,5 @@ class Migration(migrations.Migration):
 
     operations = [
         AddAdditiveIndex("mailadmin_mailbox_active_expiry"),
+        AddAdditiveIndex("mailadmin_domain_active_expiry"),
     ]

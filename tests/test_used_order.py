@@ -212,3 +212,21 @@ def test_on_mariadb_a_used_page_is_a_range_read_of_the_usage_index(
     assert plan["type"] == "range" and plan["key"] == index, plans
     assert "filesort" not in (plan["Extra"] or "") and "Using index" in plan["Extra"], plans
     assert all(p["type"] == "eq_ref" for p in plans[1:]), plans
+
+
+def test_beyond_the_bounded_count_the_page_says_only_that_unmeasured_ones_are_left_out(
+    client_as, usage, monkeypatch
+):
+    from mailadmin.lib import listing
+
+    monkeypatch.setattr(listing, "COUNT_LIMIT", 10)
+    client = client_as("superadmin")
+    response = client.get("/mailboxes/?domain=a.test&sort=-used")
+    page = response.context["listing"]
+    assert page.total_capped and response.context["unmeasured"] is None
+    assert "those not measured yet are left out" in response.content.decode()
+    # the last page is still the end of the order, read backwards
+    assert (
+        rows_of(client.get("/mailboxes/?domain=a.test&sort=-used&last=1"))
+        == expected(["a.test"], True)[-25:]
+    )

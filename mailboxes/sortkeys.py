@@ -13,8 +13,10 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from django.db.backends.base.base import BaseDatabaseWrapper
-from django.db.models import OuterRef, QuerySet, Subquery
+from django.db.models import OuterRef, QuerySet, Subquery, Sum
+from django.db.models.functions import Coalesce
 
+from domains.models import DomainDiskUsage
 from mailadmin.lib.derived import DerivedIndex
 from mailadmin.lib.listing import SideKeys
 from mailadmin.lib.quota import quota_sort_key, quota_sort_key_sql
@@ -86,12 +88,28 @@ def used_side_keys(domains: list[str] | None, scope: QuerySet) -> SideKeys:
     """The order by measured disk use, read from the disk usage table's index as the quota
     order reads the sort keys: of ``domains``, or of every mailbox, each key checked against
     ``scope``. Only mailboxes with a measured figure are in it (docs/disk-usage.md); a
-    mailbox never measured, without a Maildir or not measurable has none."""
+    mailbox never measured, without a Maildir or not measurable has none. Their number is
+    the domains' sums of measured mailboxes (``domains.DomainDiskUsage``), not a count."""
     rows: QuerySet = MailboxDiskUsage.objects.filter(used_bytes__isnull=False)
     index = "mailadmin_disk_usage_used_all"
     if domains is not None:
         rows = rows.filter(domain__in=domains)
         index = "mailadmin_disk_usage_used" if len(domains) == 1 else ""
     return SideKeys(
-        rows=rows, value="used_bytes", key="mailbox_id", index=index, scope=scope, partial=True
+        rows=rows,
+        value="used_bytes",
+        key="mailbox_id",
+        index=index,
+        scope=scope,
+        partial=True,
+        total=lambda: measured_mailboxes(domains),
     )
+
+
+def measured_mailboxes(domains: list[str] | None) -> int:
+    """The mailboxes with a measured figure of ``domains`` (None: of every domain), from the
+    domains' sums of their measurements (one query on that table, whatever the mailboxes)."""
+    rows = DomainDiskUsage.objects.all()
+    if domains is not None:
+        rows = rows.filter(domain__in=domains)
+    return rows.aggregate(measured=Coalesce(Sum("measured"), 0))["measured"]

@@ -172,12 +172,9 @@ def _mailbox_total(request: HttpRequest, domain: Domain | None) -> int:
     return usage_totals(Domain.objects.visible_to(request.user)).mailboxes
 
 
-def _unmeasured(request: HttpRequest, domain: Domain | None, listing: Listing) -> int | None:
+def _unmeasured(request: HttpRequest, domain: Domain | None, listing: Listing) -> int:
     """How many of the list's mailboxes the order by use leaves out (no measured figure): the
-    mailboxes of the usage rows less those counted in the order; None when that count was
-    bounded ("more than 1,000")."""
-    if listing.total_capped:
-        return None
+    mailboxes of the usage rows less the measured ones of the domains' disk usage sums."""
     return max(0, _mailbox_total(request, domain) - listing.total)
 
 

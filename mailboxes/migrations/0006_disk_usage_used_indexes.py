@@ -5,7 +5,7 @@ from django.db import migrations, models
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("mailboxes", "0004_mailbox_sort_key"),
+        ("mailboxes", "0005_name_word_covering"),
     ]
 
     operations = [

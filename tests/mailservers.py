@@ -474,6 +474,26 @@ class HeldPostfix(PrivatePostfix):
             time.sleep(0.2)
 
 
+def start_held(messages: list[tuple[str, str]]) -> tuple[HeldPostfix, list[str]]:
+    """A new private Postfix holding one deferred message per (sender, recipient), and their
+    queue ids. On a loaded test machine an instance has been seen not to greet its first
+    client at all (nor to stop when asked): it is then killed and a second one started; two
+    such in a row fail with their processes and log."""
+    import smtplib
+
+    failures = []
+    for _attempt in range(2):
+        server = HeldPostfix().start()
+        try:
+            ids = [server.submit(sender, recipient) for sender, recipient in messages]
+            server.wait_deferred(len(messages))
+            return server, ids
+        except (smtplib.SMTPException, OSError) as exc:
+            failures.append(f"{exc!r}\n{server.processes()}\n{server.log_text()[-3000:]}")
+            server.stop()
+    raise AssertionError("the private Postfix did not take mail twice:\n" + "\n".join(failures))
+
+
 class MailStack:
     """One private mail stack per test run, on the test database (see the module docstring).
 

@@ -4,7 +4,6 @@ real private Postfix holds, as the pages show it, and the queue actions carried 
 from __future__ import annotations
 
 import datetime
-import smtplib
 
 import pytest
 from django.urls import reverse
@@ -14,7 +13,7 @@ from audit.models import AuditEntry
 from mailstack import services, status
 from mailstack.models import HostStatus, StatusCollection
 from provisioning.models import Job
-from tests.mailservers import HeldPostfix
+from tests.mailservers import HeldPostfix, start_held
 
 pytestmark = pytest.mark.django_db
 
@@ -23,28 +22,12 @@ QUEUE = reverse("mailstack:queue")
 ACTION = reverse("mailstack:queue_action")
 
 
-def _start_held() -> HeldPostfix:
-    """A new private Postfix holding two deferred messages. On a loaded test machine an
-    instance has been seen not to greet its first client at all (nor to stop when asked): it is
-    then killed and a second one started; two such in a row fail with their log."""
-    failures = []
-    for _attempt in range(2):
-        server = HeldPostfix().start()
-        try:
-            server.first = server.submit("alice@a.test", "bob@remote.example")
-            server.second = server.submit("carol@a.test", "dave@elsewhere.example")
-            server.wait_deferred(2)
-            return server
-        except (smtplib.SMTPException, OSError) as exc:
-            failures.append(f"{exc!r}\n{server.processes()}\n{server.log_text()[-3000:]}")
-            server.stop()
-    raise AssertionError("the private Postfix did not take mail twice:\n" + "\n".join(failures))
-
-
 @pytest.fixture
 def held(settings):
     """A running private Postfix with two deferred messages; the panel reads its queue."""
-    server = _start_held()
+    server, (server.first, server.second) = start_held(
+        [("alice@a.test", "bob@remote.example"), ("carol@a.test", "dave@elsewhere.example")]
+    )
     settings.MAILADMIN_POSTFIX_CONFIG_DIR = str(server.conf)
     try:
         yield server
@@ -187,11 +170,14 @@ def test_flush_is_one_job_without_a_message(held, personas, run_jobs):
 
 @pytest.mark.mariadb
 @pytest.mark.django_db(transaction=True)
-def test_every_worker_answers_the_collection_with_its_host_and_queues(start_worker, personas):
+def test_every_worker_answers_the_collection_with_its_host_and_queues(
+    start_worker, personas, settings
+):
     """The real broadcast: two workers answer with their host's status and their queues; the
     host's row lists both."""
     start_worker("w1", ["privileged", "mailadmin"])
     start_worker("w2", ["maildir.local"])
+    settings.MAILADMIN_STATUS_TIMEOUT = 20  # a worker just started on a loaded machine
     assert services.collect_status() == 2
     (row,) = HostStatus.objects.all()
     workers = {w["name"].split("@")[0]: w["queues"] for w in row.workers}

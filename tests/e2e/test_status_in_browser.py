@@ -7,7 +7,7 @@ import pytest
 from playwright.sync_api import expect
 
 from tests.e2e.pages import log_in
-from tests.mailservers import HeldPostfix
+from tests.mailservers import start_held
 
 pytestmark = pytest.mark.e2e
 
@@ -18,11 +18,9 @@ pytestmark = pytest.mark.e2e
 def test_a_superadmin_reads_the_status_and_holds_a_queued_message(
     new_page, make_manager, settings, console_errors, viewport
 ):
-    held = HeldPostfix().start()
+    held, (queue_id,) = start_held([("alice@a.test", "bob@remote.example")])
     try:
         settings.MAILADMIN_POSTFIX_CONFIG_DIR = str(held.conf)
-        queue_id = held.submit("alice@a.test", "bob@remote.example")
-        held.wait_deferred(1)
         make_manager("root@example.net", type="admin")
         page = new_page(viewport=viewport)
         log_in(page, "root@example.net")

@@ -20,10 +20,10 @@ the services still count the live rows under the domain lock.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Any
 
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, models, transaction
 from django.db.models import (
     BigIntegerField,
     Case,
@@ -150,22 +150,29 @@ def fill_missing(names: Iterable[str]) -> dict[str, dict[str, int]]:
     return figures
 
 
-@transaction.atomic
-def recompute_domain(name: str) -> bool:
-    """Count one domain's figures again and correct its row; True when the row changed."""
-    row = DomainUsage.objects.select_for_update().filter(pk=name).first()
+def _correct_row(
+    model: type[models.Model],
+    name: str,
+    count: Callable[[list[str]], dict[str, dict[str, Any]]],
+    zero: dict[str, Any],
+) -> bool:
+    """Set ``model``'s row of the domain ``name`` to ``count([name])`` (created when missing,
+    dropped when the domain was deleted behind the panel's back); True when the row changed.
+    The row is locked before the count (in the caller's transaction), so two corrections of
+    one domain write one after the other, the later with the later figures."""
+    row = model.objects.select_for_update().filter(pk=name).first()
     if not Domain.objects.filter(pk=name).exists():
         if row is not None:
-            row.delete()  # the domain was deleted behind the panel's back
+            row.delete()
             return True
         return False
-    figures = count_usage([name]).get(name, ZERO)
+    figures = count([name]).get(name, zero)
     if row is None:
         try:
             with transaction.atomic():
-                DomainUsage.objects.create(domain_id=name, **figures)
+                model.objects.create(domain_id=name, **figures)
         except IntegrityError:  # created meanwhile: lock it and count again
-            return recompute_domain(name)
+            return _correct_row(model, name, count, zero)
         return True
     if all(getattr(row, field) == value for field, value in figures.items()):
         return False
@@ -173,6 +180,12 @@ def recompute_domain(name: str) -> bool:
         setattr(row, field, value)
     row.save()
     return True
+
+
+@transaction.atomic
+def recompute_domain(name: str) -> bool:
+    """Count one domain's figures again and correct its row; True when the row changed."""
+    return _correct_row(DomainUsage, name, count_usage, ZERO)
 
 
 def recompute_all() -> int:
@@ -248,28 +261,8 @@ def count_disk_usage(names: Iterable[str] | None = None) -> dict[str, dict[str, 
 @transaction.atomic
 def disk_usage_refresh_domain(name: str) -> bool:
     """Sum one domain's measurements again into its row (created when missing, dropped with a
-    domain that is gone); True when the row changed. The row is locked before the sum, so two
-    runs of the same domain write one after the other, the later with the later figures."""
-    row = DomainDiskUsage.objects.select_for_update().filter(pk=name).first()
-    if not Domain.objects.filter(pk=name).exists():
-        if row is not None:
-            row.delete()
-            return True
-        return False
-    figures = count_disk_usage([name]).get(name, DISK_NONE)
-    if row is None:
-        try:
-            with transaction.atomic():
-                DomainDiskUsage.objects.create(domain_id=name, **figures)
-        except IntegrityError:  # created meanwhile: lock it and sum again
-            return disk_usage_refresh_domain(name)
-        return True
-    if all(getattr(row, field) == value for field, value in figures.items()):
-        return False
-    for field, value in figures.items():
-        setattr(row, field, value)
-    row.save()
-    return True
+    domain that is gone); True when the row changed."""
+    return _correct_row(DomainDiskUsage, name, count_disk_usage, DISK_NONE)
 
 
 def disk_usage_refresh(names: Iterable[str]) -> int:

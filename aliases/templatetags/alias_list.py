@@ -6,7 +6,6 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from django import template
-from django.template.defaulttags import CsrfTokenNode
 from django.urls import reverse
 from django.utils.html import format_html, format_html_join
 from django.utils.safestring import SafeString, mark_safe
@@ -15,7 +14,13 @@ from django.utils.translation import ngettext
 
 from aliases.models import Alias
 from mailadmin.lib.urlkeys import domain_param, key_url
-from mailadmin.templatetags.mailadmin_tags import key_label, key_problems, row_labels, wrap_address
+from mailadmin.templatetags.mailadmin_tags import (
+    active_forms,
+    key_label,
+    key_problems,
+    row_labels,
+    wrap_address,
+)
 
 register = template.Library()
 
@@ -49,12 +54,6 @@ ENABLE = (
     ' title="{}" data-testid="row-enable"><i class="bi bi-play-circle"></i>'
     '<span class="visually-hidden">{}</span></button>'
 )
-ACTIVE_FORM = """
-<form id="alias-active-{}" method="post" action="{}" hidden>
-  {}
-  <input type="hidden" name="active" value="{}">
-  <input type="hidden" name="next" value="{}">
-</form>"""
 
 
 @register.simple_tag
@@ -86,21 +85,8 @@ def alias_rows(aliases: Iterable[Alias], domain: object = None) -> SafeString:
 @register.simple_tag(takes_context=True)
 def alias_active_forms(context: template.Context, aliases: Iterable[Alias]) -> SafeString:
     """The hidden one-click enable/disable form of every row (the rows' buttons name them)."""
-    full_path = context["request"].get_full_path()
-    token = CsrfTokenNode().render(context)  # {% csrf_token %}
-    return format_html_join(
-        "",
-        ACTIVE_FORM,
-        (
-            (
-                n,
-                key_url("aliases:set_active", alias.address),
-                token,
-                "0" if alias.active else "1",
-                full_path,
-            )
-            for n, alias in enumerate(aliases, start=1)
-        ),
+    return active_forms(
+        context, aliases, view="aliases:set_active", key="address", form_id="alias-active-"
     )
 
 

@@ -12,6 +12,7 @@ from typing import Any
 
 from django import template
 from django.conf import settings
+from django.template.defaulttags import CsrfTokenNode
 from django.utils.html import escape, format_html, format_html_join
 from django.utils.safestring import SafeString, mark_safe
 from django.utils.translation import gettext as _
@@ -192,4 +193,37 @@ def usage_meter(used: int, maximum: int, in_mb: bool) -> SafeString:
         shown_used,
         shown_max,
         meter,
+    )
+
+
+ACTIVE_FORM = """
+<form id="{}{}" method="post" action="{}" hidden>
+  {}
+  <input type="hidden" name="active" value="{}">
+  <input type="hidden" name="next" value="{}">
+</form>"""
+
+
+def active_forms(
+    context: template.Context, objects: Iterable[Any], *, view: str, key: str, form_id: str
+) -> SafeString:
+    """The hidden one-click enable/disable form of every row of a list, ``form_id`` followed
+    by the row's number (the rows' buttons name them); each posts the other state of the
+    object's ``active`` to ``view`` with the object's ``key``."""
+    full_path = context["request"].get_full_path()
+    token = CsrfTokenNode().render(context)  # {% csrf_token %}
+    return format_html_join(
+        "",
+        ACTIVE_FORM,
+        (
+            (
+                form_id,
+                n,
+                key_url(view, getattr(obj, key)),
+                token,
+                "0" if obj.active else "1",
+                full_path,
+            )
+            for n, obj in enumerate(objects, start=1)
+        ),
     )

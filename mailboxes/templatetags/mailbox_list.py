@@ -13,13 +13,13 @@ from urllib.parse import quote
 
 from django import template
 from django.template.defaultfilters import date as date_filter
-from django.template.defaulttags import CsrfTokenNode
 from django.utils.html import format_html, format_html_join
 from django.utils.safestring import SafeString, mark_safe
 from django.utils.translation import gettext as _
 
 from mailadmin.lib.urlkeys import key_url
 from mailadmin.templatetags.mailadmin_tags import (
+    active_forms,
     disk_usage,
     key_label,
     key_problems,
@@ -56,12 +56,6 @@ ENABLE = (
     ' title="{}" data-testid="row-enable"><i class="bi bi-play-circle"></i>'
     '<span class="visually-hidden">{}</span></button>'
 )
-ACTIVE_FORM = """
-<form id="active-{}" method="post" action="{}" hidden>
-  {}
-  <input type="hidden" name="active" value="{}">
-  <input type="hidden" name="next" value="{}">
-</form>"""
 
 
 @register.simple_tag(takes_context=True)
@@ -93,21 +87,8 @@ def mailbox_rows(context: template.Context, mailboxes: Iterable[Mailbox]) -> Saf
 @register.simple_tag(takes_context=True)
 def mailbox_active_forms(context: template.Context, mailboxes: Iterable[Mailbox]) -> SafeString:
     """The hidden one-click enable/disable form of every row (the rows' buttons name them)."""
-    full_path = context["request"].get_full_path()
-    token = CsrfTokenNode().render(context)  # {% csrf_token %}
-    return format_html_join(
-        "",
-        ACTIVE_FORM,
-        (
-            (
-                n,
-                key_url("mailboxes:set_active", mailbox.username),
-                token,
-                "0" if mailbox.active else "1",
-                full_path,
-            )
-            for n, mailbox in enumerate(mailboxes, start=1)
-        ),
+    return active_forms(
+        context, mailboxes, view="mailboxes:set_active", key="username", form_id="active-"
     )
 
 

@@ -132,6 +132,7 @@ def test_a_group_mail_lands_once_in_every_active_mailbox_of_the_chosen_domains(
     start_worker(env=worker_env(mta))
     operation = send_form(client_as("superadmin"), ["a.test", "b.test"])
 
+    assert operation.kind == Operation.Kind.GROUP_MAIL
     wait_until(lambda: finished(operation), 60, "the group mail to finish")
     assert operation.state == Operation.State.DONE, operation.errors
     wait_for_mail(stack, mta, dict.fromkeys(boxes["get"], 1))

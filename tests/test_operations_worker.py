@@ -151,6 +151,7 @@ def test_a_worker_runs_large_bulk_actions_as_the_request_would(
     # In the background: the request answers at once, before the work is done.
     took, response = post_bulk(client, "set_quota", background, quota="20")
     operation = operation_of(response)
+    assert operation.kind == Operation.Kind.MAILBOX_BULK
     assert took < 2
     operation.refresh_from_db()
     assert operation.state in (Operation.State.QUEUED, Operation.State.RUNNING)

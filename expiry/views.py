@@ -22,7 +22,7 @@ from domains.selectors import list_scope
 from expiry.models import ExpiryNotice
 from mailadmin.lib import dates
 from mailadmin.lib.access import manager_required, superadmin_required
-from mailadmin.lib.listing import Order, read_keys
+from mailadmin.lib.listing import Order, read_keys, rows_by_pk
 from mailboxes.models import Mailbox
 
 log = logging.getLogger("mailadmin.expiry")
@@ -38,8 +38,7 @@ def _read(objects: QuerySet, order: Order, index: str) -> list[Any]:
     (named to MariaDB, which left to itself may walk the index from its first entry or the
     primary key from the first row), then the rows."""
     keys = [key[-1] for key in read_keys(objects, order, None, SHOWN, index)]
-    rows = objects.model._default_manager.in_bulk(keys)
-    return [rows[key] for key in keys if key in rows]
+    return rows_by_pk(objects, order.pk, keys)
 
 
 @manager_required

@@ -293,7 +293,7 @@ def _seek(
     order on the primary key within one domain, the domain's index, which the primary key
     extends; left to itself MariaDB walks that index from the domain's first entry."""
     keys = read_keys(queryset, order, position, limit, key_index, offset)
-    return _rows_by_pk(queryset, order.pk, [key[-1] for key in keys])
+    return rows_by_pk(queryset, order.pk, [key[-1] for key in keys])
 
 
 def read_keys(
@@ -315,7 +315,7 @@ def read_keys(
     return _keys_with_index(ordered, key_index) if key_index else [tuple(k) for k in ordered]
 
 
-def _rows_by_pk(queryset: QuerySet, pk: str, pks: list[Any]) -> list[Any]:
+def rows_by_pk(queryset: QuerySet, pk: str, pks: list[Any]) -> list[Any]:
     """The rows of ``pks``, in that order (one query; none for no keys)."""
     if not pks:
         return []
@@ -406,7 +406,7 @@ class _SideReader(_Reader):
         side_order = Order(side.value, side.key, order.descending)
         rows = side.rows_in(self.queryset)
         keys = read_keys(rows, side_order, position, limit, side.index, offset)
-        return _rows_by_pk(self.queryset, order.pk, [key[-1] for key in keys])
+        return rows_by_pk(self.queryset, order.pk, [key[-1] for key in keys])
 
     def read_after_mark(
         self, order: Order, mark: tuple[Any, Any], skip: int, limit: int

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import datetime
 import logging
+from collections.abc import Iterator
+from dataclasses import dataclass
 from typing import Any
 
 from django.conf import settings
@@ -22,23 +24,52 @@ from domains.selectors import list_scope
 from expiry.models import ExpiryNotice
 from mailadmin.lib import dates
 from mailadmin.lib.access import manager_required, superadmin_required
-from mailadmin.lib.listing import Order, read_keys, rows_by_pk
+from mailadmin.lib.listing import Order, decode_position, encode_position, read_keys, rows_by_pk
 from mailboxes.models import Mailbox
 
 log = logging.getLogger("mailadmin.expiry")
 
-#: Rows per table on the page.
-SHOWN = 200
+#: Rows per table on the page; each table has its own "next" link beyond them.
+PAGE = 25
 #: Days ahead the page looks when no notice threshold is set.
 HORIZON_DAYS = 30
 
 
-def _read(objects: QuerySet, order: Order, index: str) -> list[Any]:
-    """The first :data:`SHOWN` of ``objects`` in ``order``: their keys read from ``index``
-    (named to MariaDB, which left to itself may walk the index from its first entry or the
-    primary key from the first row), then the rows."""
-    keys = [key[-1] for key in read_keys(objects, order, None, SHOWN, index)]
-    return rows_by_pk(objects, order.pk, keys)
+@dataclass
+class Section:
+    """One table of the page: a page of its rows in its order and the links to the next page
+    and back to the first (its own query parameter; the other tables keep theirs)."""
+
+    rows: list[Any]
+    next_url: str = ""
+    first_url: str = ""
+
+    def __bool__(self) -> bool:
+        return bool(self.rows) or bool(self.first_url)
+
+    def __iter__(self) -> Iterator[Any]:
+        return iter(self.rows)
+
+
+def _section(
+    request: HttpRequest, name: str, objects: QuerySet, order: Order, index: str
+) -> Section:
+    """The page of ``objects`` in ``order`` after the position in the ``name`` parameter (the
+    start without one): :data:`PAGE` + 1 keys read as one range of ``index`` (named to
+    MariaDB, which left to itself may walk the index from its first entry or the primary key
+    from the first row), then the rows by primary key."""
+    token = request.GET.get(name, "")
+    position = decode_position(token)
+    keys = read_keys(objects, order, position, PAGE + 1, index)
+    section = Section(rows_by_pk(objects, order.pk, [key[-1] for key in keys[:PAGE]]))
+    query = request.GET.copy()
+    if len(keys) > PAGE:
+        query[name] = encode_position(*keys[PAGE - 1])
+        section.next_url = f"?{query.urlencode()}#{name}"
+    if position is not None:
+        query.pop(name, None)
+        section.first_url = f"?{query.urlencode()}#{name}"
+    return section
 
 
 @manager_required
@@ -55,11 +86,16 @@ def expiry_list(request: HttpRequest) -> HttpResponse:
     names = list_scope(request.user, None)
     if names is not None:
         # The same rows, by a literal list of the admin's domains (domains.selectors.list_scope),
-        # a range of the (domain, expiredate) index: through the subquery of visible_to()
-        # MariaDB read and sorted every mailbox of those domains (9.6 s at 1,000,000).
+        # a range of the (domain, active, expiredate) index: through the subquery of
+        # visible_to() MariaDB read and sorted every mailbox of those domains (9.6 s at
+        # 1,000,000).
         mailboxes = Mailbox.objects.filter(domain_id__in=names).address_in(names)
-        index = "mailadmin_mailbox_domain_expiry"
+        index = "mailadmin_mailbox_domain_active_expiry"
     mailboxes = mailboxes.filter(active=True, expiredate__isnull=False)
+    # Both tables in date order, the longest overdue and the soonest first.
+    domain_order = Order("expiredate", "domain", False)
+    mailbox_order = Order("expiredate", "username", False)
+    notices = ExpiryNotice.objects.visible_to(request.user)
     return render(
         request,
         "expiry/list.html",
@@ -68,23 +104,35 @@ def expiry_list(request: HttpRequest) -> HttpResponse:
             "horizon": horizon,
             "action": settings.MAILADMIN_EXPIRY_ACTION,
             "notice_days": settings.MAILADMIN_EXPIRY_NOTICE_DAYS,
-            "expired_domains": _read(
-                domains.filter(expiredate__lt=today), Order("domain", "domain", False), by_date
-            ),
-            "expired_mailboxes": _read(
-                mailboxes.filter(expiredate__lt=today), Order("username", "username", False), index
-            ),
-            "soon_domains": _read(
-                domains.filter(expiredate__gte=today, expiredate__lte=until),
-                Order("expiredate", "domain", False),
+            "expired_domains": _section(
+                request,
+                "expired_domains",
+                domains.filter(expiredate__lt=today),
+                domain_order,
                 by_date,
             ),
-            "soon_mailboxes": _read(
-                mailboxes.filter(expiredate__gte=today, expiredate__lte=until),
-                Order("expiredate", "username", False),
+            "expired_mailboxes": _section(
+                request,
+                "expired_mailboxes",
+                mailboxes.filter(expiredate__lt=today),
+                mailbox_order,
                 index,
             ),
-            "notices": list(ExpiryNotice.objects.visible_to(request.user)[:SHOWN]),
+            "soon_domains": _section(
+                request,
+                "soon_domains",
+                domains.filter(expiredate__gte=today, expiredate__lte=until),
+                domain_order,
+                by_date,
+            ),
+            "soon_mailboxes": _section(
+                request,
+                "soon_mailboxes",
+                mailboxes.filter(expiredate__gte=today, expiredate__lte=until),
+                mailbox_order,
+                index,
+            ),
+            "notices": _section(request, "notices", notices, Order("sent_at", "id", True), ""),
         },
     )
 

@@ -34,6 +34,7 @@ ADDITIVE_KEY_LINES = {
         "KEY `mailadmin_mailbox_domain_active` (`domain`,`active`)",
         # The expiry page (utf8: 1 + 3 + 765 bytes fit the key limit whole).
         "KEY `mailadmin_mailbox_active_expiry` (`active`,`expiredate`,`username`)",
+        "KEY `mailadmin_mailbox_domain_active_expiry` (`domain`,`active`,`expiredate`)",
     ],
     "domain": ["KEY `mailadmin_domain_active_expiry` (`active`,`expiredate`,`domain`)"],
     "alias": ["KEY `mailadmin_alias_domain` (`domain`)"],

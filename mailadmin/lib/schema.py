@@ -192,6 +192,11 @@ ADDITIVE_INDEXES = (
         "mailbox", "mailadmin_mailbox_active_expiry", ("active", "expiredate", "username")
     ),
     AdditiveIndex("domain", "mailadmin_domain_active_expiry", ("active", "expiredate", "domain")),
+    # The same for a domain admin's domains, each domain's range in date order (InnoDB appends
+    # the primary key; on MyISAM the username would not fit the key whole).
+    AdditiveIndex(
+        "mailbox", "mailadmin_mailbox_domain_active_expiry", ("domain", "active", "expiredate")
+    ),
 )
 
 # MyISAM limits an index to 1000 bytes; InnoDB (DYNAMIC rows) to 3072.

@@ -8,10 +8,10 @@ from typing import Any
 
 from mailadmin.lib.derived import DerivedIndex
 from mailboxes.models import Mailbox
-from mailboxes.names import NAME_WORDS
+from mailboxes.names import NAME_PAIRS, NAME_WORDS
 from mailboxes.sortkeys import SORT_KEYS
 
-INDEXES: tuple[DerivedIndex, ...] = (NAME_WORDS, SORT_KEYS)
+INDEXES: tuple[DerivedIndex, ...] = (NAME_WORDS, NAME_PAIRS, SORT_KEYS)
 
 
 def forget_addresses(addresses: Iterable[str]) -> None:

@@ -141,6 +141,37 @@ class NameWord(models.Model):
         return f"{self.word} -> {self.address}"
 
 
+class NamePair(models.Model):
+    """The word pairs of display names: one row per (mailbox, ordered pair of two different
+    words of its name), kept beside the word index (``mailboxes.names``), so that a search of
+    two common words (``wei chen``) is one index range instead of the names of one word each
+    checked for the other (``mailadmin.lib.words.name_pairs``). A name of more words than
+    ``PAIR_WORDS`` has one row with two empty words instead: such names are checked word by
+    word."""
+
+    first = models.CharField(max_length=64)
+    second = models.CharField(max_length=64)
+    address = models.CharField(max_length=255)
+    domain = models.CharField(max_length=255)
+
+    class Meta:
+        db_table = "mailadmin_name_pair"
+        constraints = [
+            models.UniqueConstraint(
+                fields=["address", "first", "second"], name="mailadmin_name_pair_key"
+            )
+        ]
+        indexes = [
+            models.Index(fields=["first", "second", "address"], name="mailadmin_name_pair_words"),
+            models.Index(
+                fields=["domain", "first", "second", "address"], name="mailadmin_name_pair_domain"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.first} {self.second} -> {self.address}"
+
+
 class MailboxSortKey(models.Model):
     """Numeric sort keys of a mailbox, kept by the panel beside the legacy ``mailbox`` table
     (``mailboxes.sortkeys``): the legacy quota is a string (``104857600S,2000C``) that no index

@@ -17,16 +17,23 @@ from django.db.models import Exists, OuterRef, Q, QuerySet, Subquery
 from django.db.models.lookups import IsNull
 
 from mailadmin.lib.derived import DerivedIndex
-from mailadmin.lib.words import name_words, search_words
-from mailboxes.models import Mailbox, NameWord
+from mailadmin.lib.words import name_pairs, name_words, search_terms
+from mailboxes.models import Mailbox, NamePair, NameWord
 
 #: Addresses read from the index per search word before the search falls back to a subquery.
 LOOKUP_LIMIT = 1000
+#: Indexed words a search word may start for a search of two words to read the pair index.
+PAIR_WORDS_READ = 20
 
 
 def _rows(address: str, domain: str, name: str | None) -> Iterator[tuple[str, str, str]]:
     for word in sorted(name_words(name or "")):
         yield word, address, domain
+
+
+def _pair_rows(address: str, domain: str, name: str | None) -> Iterator[tuple[str, str, str, str]]:
+    for first, second in sorted(name_pairs(name or "")):
+        yield first, second, address, domain
 
 
 NAME_WORDS = DerivedIndex(
@@ -38,10 +45,18 @@ NAME_WORDS = DerivedIndex(
     source_key="username",
 )
 
+NAME_PAIRS = DerivedIndex(
+    model=NamePair,
+    fields=("first", "second", "address", "domain"),
+    columns=("name",),
+    rows=_pair_rows,
+    source=Mailbox,
+    source_key="username",
+)
+
 
 def _word_rows(word: str, domains: list[str] | None) -> QuerySet[NameWord]:
-    rows = NameWord.objects.filter(word__istartswith=word)
-    return rows if domains is None else rows.filter(domain__in=domains)
+    return _scoped(NameWord.objects.filter(word__istartswith=word), domains)
 
 
 def _has_word(word: str, address: Any) -> Exists:
@@ -61,32 +76,51 @@ def name_match(text: str, domains: list[str] | None = None) -> Q:
     """A filter on mailboxes whose display name has a word starting with each word of
     ``text`` (see ``mailadmin.lib.words``), through the index, within ``domains`` when given.
 
-    One query reads the addresses having every word from the index (the longest word's range
-    of the (domain, word, address) or (word, address) index, each other word checked by the
-    (address, word) key), at most :data:`LOOKUP_LIMIT` + 1 of them. Up to that many are given
-    to the list's query as a list, which MariaDB reads by primary key. Beyond it (a common
-    surname in a big domain) each word becomes a correlated subquery on the (address, word)
-    key: the list walks its own order, checks each row with index lookups and stops at the end
-    of the page. The filter then carries ``at_least``, the number of mailboxes known to match,
-    so that the list's bounded count is skipped (more than 1,000).
+    One query reads the addresses having every word from the index, at most
+    :data:`LOOKUP_LIMIT` + 1 of them: for one word a range of the (domain, word, address) or
+    (word, address) index of the words; for two words or more a range of the pair index
+    (:func:`_pair_lookup`), each further word checked by the (address, word) key. Up to that
+    many are given to the list's query as a list, which MariaDB reads by primary key. Beyond
+    it (a common surname in a big domain) each word becomes a correlated subquery on the
+    (address, word) key: the list walks its own order, checks each row with index lookups and
+    stops at the end of the page. The filter then carries ``at_least``, the number of
+    mailboxes known to match, so that the list's bounded count is skipped (more than 1,000).
 
     For every domain or one domain the lookup reads the index in its (word, address) order.
-    When that word of the search is the start of a single indexed word there (``tanaka``
-    of "Tanaka"), the addresses read are then the first ones in address order, and every
-    mailbox before the last of them that matches is among them: the list's query takes them as
-    a list and checks only the rows after the last one, so that a page in address order does
-    not walk the rows in between (20,000 rows before the 26th "Tanaka" of all the domains).
+    When the search's words start a single indexed word there (``tanaka`` of "Tanaka"), or a
+    single pair of them, the addresses read are then the first ones in address order, and
+    every mailbox before the last of them that matches is among them: the list's query takes
+    them as a list and checks only the rows after the last one, so that a page in address
+    order does not walk the rows in between (20,000 rows before the 26th "Tanaka" of all the
+    domains).
     """
-    words = search_words(text)
+    words = search_terms(text)
     if not words:
         return Q(pk__in=[])
-    # The longest word first: a longer prefix starts fewer indexed words, so the lookup reads
-    # fewer entries of the index and checks the other words on fewer of them.
-    words = sorted(words, key=len, reverse=True)
+    found = _pair_lookup(words, domains) if len(words) > 1 else None
+    addresses, first = found if found is not None else _word_lookup(words, domains)
+    if len(addresses) <= LOOKUP_LIMIT:
+        return Q(username__in=sorted(addresses))
+    condition = Q()
+    for word in words:
+        condition &= Q(_names_word(word))
+    if first:
+        condition = Q(username__in=first) | (Q(username__gt=first[-1]) & condition)
+    condition.at_least = LOOKUP_LIMIT + 1  # type: ignore[attr-defined]
+    return condition
+
+
+Found = tuple[set[str], list[str]]
+
+
+def _word_lookup(words: list[str], domains: list[str] | None) -> Found:
+    """The addresses whose names have every one of ``words`` (longest first), read from the
+    word index: the longest word's range, each other word checked by the (address, word) key;
+    with the first matching addresses in address order, when they are known."""
     rows = _word_rows(words[0], domains)
     for word in words[1:]:
         rows = rows.filter(_has_word(word, OuterRef("address")))
-    first: list[str] = []  # the first matching addresses in address order, when known
+    first: list[str] = []
     if domains is None or len(domains) == 1:
         found = list(
             rows.order_by("word", "address").values_list("word", "address")[: LOOKUP_LIMIT + 1]
@@ -103,17 +137,66 @@ def name_match(text: str, domains: list[str] | None = None) -> Q:
                 addresses = _distinct(rows)
     else:
         addresses = _distinct(rows)
-    if len(addresses) <= LOOKUP_LIMIT:
-        return Q(username__in=sorted(addresses))
-    condition = Q()
+    return addresses, first
+
+
+def _pair_lookup(words: list[str], domains: list[str] | None) -> Found | None:
+    """The addresses whose names have every one of ``words`` (two or more, longest first),
+    read from the pair index: the indexed words that one search word starts (at most
+    :data:`PAIR_WORDS_READ` of them, found by a loose scan of the word index), each a range
+    of the pairs whose second word starts the other one; further words checked by the
+    (address, word) key. None when neither of the two longest words starts few enough indexed
+    words."""
+    one, other = words[0], words[1]
+    firsts = _indexed_words(one, domains)
+    if len(firsts) > PAIR_WORDS_READ:  # the other word may start fewer
+        one, other = other, one
+        firsts = _indexed_words(one, domains)
+        if len(firsts) > PAIR_WORDS_READ:
+            return None
+    # Names not paired (UNPAIRED: too many words) are checked word by word, in the same read.
+    unpaired = Q(first="", second="")
     for word in words:
-        condition &= Q(_names_word(word))
-    if first:
-        condition = Q(username__in=first) | (Q(username__gt=first[-1]) & condition)
-    condition.at_least = LOOKUP_LIMIT + 1  # type: ignore[attr-defined]
-    return condition
+        unpaired &= Q(_has_word(word, OuterRef("address")))
+    rows = NamePair.objects.filter(Q(first__in=firsts, second__istartswith=other) | unpaired)
+    rows = _scoped(rows, domains)
+    for word in words[2:]:
+        rows = rows.filter(_has_word(word, OuterRef("address")))
+    first: list[str] = []
+    if domains is None or len(domains) == 1:
+        found = list(
+            rows.order_by("first", "second", "address").values_list("first", "second", "address")[
+                : LOOKUP_LIMIT + 1
+            ]
+        )
+        addresses = {address for _first, _second, address in found}
+        if len(found) > LOOKUP_LIMIT:
+            pairs = {(f, s) for f, s, _address in found}
+            if (
+                len(pairs) == 1
+                and len(firsts) == 1
+                and found[0][0]  # not an unpaired name
+                and not rows.filter(second__gt=found[0][1]).exists()
+            ):
+                first = [address for _first, _second, address in found]
+            elif len(addresses) <= LOOKUP_LIMIT:
+                addresses = _distinct(rows)
+    else:
+        addresses = _distinct(rows)
+    return addresses, first
 
 
-def _distinct(rows: QuerySet[NameWord]) -> set[str]:
+def _indexed_words(word: str, domains: list[str] | None) -> list[str]:
+    """The indexed words starting with ``word`` in ``domains``, at most
+    :data:`PAIR_WORDS_READ` + 1 (a loose scan of the word index: one entry per word)."""
+    rows = _word_rows(word, domains).order_by("word").values_list("word", flat=True)
+    return list(rows.distinct()[: PAIR_WORDS_READ + 1])
+
+
+def _scoped(rows: QuerySet, domains: list[str] | None) -> QuerySet:
+    return rows if domains is None else rows.filter(domain__in=domains)
+
+
+def _distinct(rows: QuerySet) -> set[str]:
     """Up to :data:`LOOKUP_LIMIT` + 1 addresses of the lookup's ``rows``."""
     return set(rows.order_by().values_list("address", flat=True).distinct()[: LOOKUP_LIMIT + 1])

@@ -18,7 +18,7 @@ from conftest import PASSWORD
 from domains.models import Domain, DomainUsage
 from mailadmin.lib.passwords import verify_password
 from mailboxes import bulk, services
-from mailboxes.models import Mailbox, MailboxSortKey, NameWord
+from mailboxes.models import Mailbox, MailboxSortKey, NamePair, NameWord
 from provisioning import runner
 from provisioning.models import Job
 
@@ -195,18 +195,19 @@ def test_queries_do_not_grow_with_the_rows(personas, django_assert_num_queries, 
     data = rows(*(f"n{i:03d}" for i in range(count)), quota="10")
     # The savepoint pair of the atomic block, visibility, lock, owners (one UNION), limits
     # (one count), usage UPDATE, one job INSERT and one INSERT of its order keys; then the
-    # bulk INSERTs; the word index of the names and the sort keys: one DELETE of leftovers
-    # each, their INSERTs.
+    # bulk INSERTs; the word index of the names, their word pairs and the sort keys: one
+    # DELETE of leftovers each, their INSERTs.
     words = 2 * count  # "User n000"
     expected = (
-        11
+        12
         + inserts(Mailbox, count)
         + inserts(AuditEntry, count)
         + inserts(NameWord, words)
+        + inserts(NamePair, words)  # (user, n000) and (n000, user)
         + inserts(MailboxSortKey, count)
     )
     if connection.vendor == "mysql":
-        assert expected == 15
+        assert expected == 17
     with django_assert_num_queries(expected):
         bulk.mailbox_import(domain="a.test", rows=data, actor=personas["admin_a"])
     assert Mailbox.objects.filter(uid__startswith="n").count() == count

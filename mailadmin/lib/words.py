@@ -63,3 +63,38 @@ def search_words(text: str) -> list[str]:
         if token not in seen:
             seen.append(token)
     return seen[:8]
+
+
+#: Names with more words than this keep no word pairs (``k`` words give ``k * (k - 1)``).
+PAIR_WORDS = 12
+#: The one pair of a name of more than :data:`PAIR_WORDS` words (and of no name): a search
+#: checks such names word by word.
+UNPAIRED = ("", "")
+
+
+def name_pairs(name: str) -> set[tuple[str, str]]:
+    """The ordered pairs of two different words of a display name (``Wei Chen``: ``(wei,
+    chen)`` and ``(chen, wei)``), for searches of two words or more; :data:`UNPAIRED` alone
+    for a name of more than :data:`PAIR_WORDS` words, whose pairs are not kept.
+
+    Each pair is one row of ``mailboxes.models.NamePair``: a name has two search words when
+    one of its words starts with the first and another one with the second (one word cannot
+    start with both unless one search word starts the other, and :func:`search_terms` drops
+    such a word), so a search of two words reads one range of that index instead of
+    intersecting the names of two common words."""
+    words = name_words(name)
+    if len(words) > PAIR_WORDS:
+        return {UNPAIRED}
+    return {(first, second) for first in words for second in words if first != second}
+
+
+def search_terms(text: str) -> list[str]:
+    """The words of a search text (:func:`search_words`) that a name must start, longest
+    first, without a word that starts another one (``che chen``: any word starting with
+    ``chen`` starts with ``che``)."""
+    words = sorted(search_words(text), key=len, reverse=True)
+    return [
+        word
+        for i, word in enumerate(words)
+        if not any(other.startswith(word) for other in words[:i])
+    ]

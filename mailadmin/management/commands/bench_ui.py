@@ -757,6 +757,14 @@ class Command(BaseCommand):
                         "INSERT INTO mailadmin_name_word (word, address, domain)"
                         f" SELECT {word}, {address}, {domain} FROM {rows} seq WHERE {where}"
                     )
+                # Their pairs (mailboxes.names): each name has two words, paired both ways.
+                for (where, one), (_where, other) in (words[:2], words[2:]):
+                    for first, second in ((one, other), (other, one)):
+                        cursor.execute(
+                            "INSERT INTO mailadmin_name_pair (first, second, address, domain)"
+                            f" SELECT {first}, {second}, {address}, {domain} FROM {rows} seq"
+                            f" WHERE {where}"
+                        )
                 # Aliases: as many as mailboxes in the largest domain, 10 in each small one.
                 alias_count = count if domain == f"'{BIG}'" else n_small * 10
                 alias_rows = sql.numbers(alias_count)
@@ -798,7 +806,8 @@ class Command(BaseCommand):
             with connection.cursor() as cursor:
                 cursor.execute(
                     "ANALYZE TABLE mailbox, alias, domain, mailadmin_name_word,"
-                    " mailadmin_alias_target, mailadmin_mailbox_sort_key, mailadmin_domain_usage"
+                    " mailadmin_name_pair, mailadmin_alias_target, mailadmin_mailbox_sort_key,"
+                    " mailadmin_domain_usage"
                 )
                 cursor.fetchall()
         marked = time.perf_counter()

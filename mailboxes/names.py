@@ -22,6 +22,9 @@ from mailboxes.models import Mailbox, NamePair, NameWord
 
 #: Addresses read from the index per search word before the search falls back to a subquery.
 LOOKUP_LIMIT = 1000
+#: The first addresses in address order given to the list's query as a list, when known: a
+#: list of 1,000 cost MariaDB 6 ms to parse and plan (about 6 µs an address), 100 of them 1 ms.
+LISTED = 100
 #: Indexed words a search word may start for a search of two words to read the pair index.
 PAIR_WORDS_READ = 20
 
@@ -90,9 +93,9 @@ def name_match(text: str, domains: list[str] | None = None) -> Q:
     When the search's words start a single indexed word there (``tanaka`` of "Tanaka"), or a
     single pair of them, the addresses read are then the first ones in address order, and
     every mailbox before the last of them that matches is among them: the list's query takes
-    them as a list and checks only the rows after the last one, so that a page in address
-    order does not walk the rows in between (20,000 rows before the 26th "Tanaka" of all the
-    domains).
+    the first :data:`LISTED` of them as a list and checks the words only on the rows after
+    the last one, so that the first pages in address order do not run the word lookups on
+    the rows in between (20,000 rows before the 26th "Tanaka" of all the domains).
     """
     words = search_terms(text)
     if not words:
@@ -105,7 +108,8 @@ def name_match(text: str, domains: list[str] | None = None) -> Q:
     for word in words:
         condition &= Q(_names_word(word))
     if first:
-        condition = Q(username__in=first) | (Q(username__gt=first[-1]) & condition)
+        listed = first[:LISTED]
+        condition = Q(username__in=listed) | (Q(username__gt=listed[-1]) & condition)
     condition.at_least = LOOKUP_LIMIT + 1  # type: ignore[attr-defined]
     return condition
 
@@ -143,15 +147,15 @@ def _word_lookup(words: list[str], domains: list[str] | None) -> Found:
 def _pair_lookup(words: list[str], domains: list[str] | None) -> Found | None:
     """The addresses whose names have every one of ``words`` (two or more, longest first),
     read from the pair index: the indexed words that one search word starts (at most
-    :data:`PAIR_WORDS_READ` of them, found by a loose scan of the word index), each a range
+    :data:`PAIR_WORDS_READ` of them: :func:`_indexed_words`), each a range
     of the pairs whose second word starts the other one; further words checked by the
     (address, word) key. None when neither of the two longest words starts few enough indexed
     words."""
     one, other = words[0], words[1]
-    firsts = _indexed_words(one, domains)
+    firsts = _indexed_words(one)
     if len(firsts) > PAIR_WORDS_READ:  # the other word may start fewer
         one, other = other, one
-        firsts = _indexed_words(one, domains)
+        firsts = _indexed_words(one)
         if len(firsts) > PAIR_WORDS_READ:
             return None
     # Names not paired (UNPAIRED: too many words) are checked word by word, in the same read.
@@ -186,11 +190,14 @@ def _pair_lookup(words: list[str], domains: list[str] | None) -> Found | None:
     return addresses, first
 
 
-def _indexed_words(word: str, domains: list[str] | None) -> list[str]:
-    """The indexed words starting with ``word`` in ``domains``, at most
-    :data:`PAIR_WORDS_READ` + 1 (a loose scan of the word index: one entry per word)."""
-    rows = _word_rows(word, domains).order_by("word").values_list("word", flat=True)
-    return list(rows.distinct()[: PAIR_WORDS_READ + 1])
+def _indexed_words(word: str) -> list[str]:
+    """The indexed words starting with ``word``, at most :data:`PAIR_WORDS_READ` + 1: a loose
+    scan of the (word, address) index, one entry per word. In every domain, a superset of a
+    list's own (a word of no name there is an empty range of the pair index): within a
+    domain MariaDB reads every entry of the (domain, word, address) range instead (31 ms for
+    "chen" in 1,000,000 mailboxes, against 0.2 ms)."""
+    rows = NameWord.objects.filter(word__istartswith=word).order_by("word")
+    return list(rows.values_list("word", flat=True).distinct()[: PAIR_WORDS_READ + 1])
 
 
 def _scoped(rows: QuerySet, domains: list[str] | None) -> QuerySet:

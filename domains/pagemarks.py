@@ -4,8 +4,9 @@ nearest mark before it and an ``OFFSET`` of fewer than :data:`STEP` keys, so pag
 a domain of 1,000,000 mailboxes costs what page 41 costs.
 
 Marks are kept for the mailbox list of one domain in each sort order that an index serves
-(address, name, expiry, state, quota) and for the alias list of one domain (address order),
-for domains with more than :data:`MARKS_FROM` rows, and refreshed by the periodic recompute
+(address, name, expiry, state, quota, measured use) and for the alias list of one domain
+(address order), for domains with more than :data:`MARKS_FROM` rows, and refreshed by the
+periodic recompute
 (``manage.py recompute_usage``, task ``domains.recompute_usage``). They are positions, not
 row numbers: a page read from a mark is always 25 consecutive rows of the list; between two
 refreshes its number is off by as many rows as were added or removed before it. Next,
@@ -25,7 +26,7 @@ from django.db.models import Exists, OuterRef, QuerySet
 from aliases.models import Alias
 from domains.models import DomainUsage, PageMark
 from mailadmin.lib.listing import MarkReader, Order, decode_position, encode_position, read_keys
-from mailboxes.models import Mailbox, MailboxSortKey
+from mailboxes.models import Mailbox, MailboxDiskUsage, MailboxSortKey
 from mailboxes.sortkeys import DOMAIN_SORT_INDEXES
 
 #: Rows between two marks.
@@ -66,6 +67,12 @@ def _quota_order(domain: str) -> _MarkedOrder:
     return _MarkedOrder(rows, "quota_bytes", "address", "mailadmin_sort_key_quota")
 
 
+def _used_order(domain: str) -> _MarkedOrder:
+    # The measured mailboxes only, as the order by use holds (mailboxes.sortkeys).
+    rows = MailboxDiskUsage.objects.filter(domain=domain, used_bytes__isnull=False)
+    return _MarkedOrder(rows, "used_bytes", "mailbox_id", "mailadmin_disk_usage_used")
+
+
 def _alias_order(domain: str) -> _MarkedOrder:
     # The alias list leaves out the forwarding aliases of mailboxes (aliases.views).
     plain = Alias.objects.filter(domain_id=domain).exclude(
@@ -87,6 +94,7 @@ ORDERS: dict[str, dict[str, Callable[[str], _MarkedOrder]]] = {
     MAILBOXES: {
         **{sort: _mailbox_order(sort) for sort in MAILBOX_COLUMNS},
         "quota": _quota_order,
+        "used": _used_order,
     },
     ALIASES: {"address": _alias_order},
 }

@@ -11,18 +11,19 @@ import pytest
 from django.core.management import call_command
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
+from django.utils import timezone
 from test_keyset_paging import mailbox_rows
 
 from aliases.models import Alias
 from domains import pagemarks
 from domains.models import PageMark
 from domains.services import domain_delete, domain_rename
-from domains.usage import recompute_all
+from domains.usage import disk_usage_refresh, recompute_all
 from mailadmin.lib import listing as listing_module
 from mailboxes import indexes
-from mailboxes.models import Mailbox
+from mailboxes.models import Mailbox, MailboxDiskUsage
 
-SORTS = ["address", "name", "quota", "expiry", "active"]
+SORTS = ["address", "name", "quota", "expiry", "active", "used"]
 
 
 @pytest.fixture
@@ -39,6 +40,16 @@ def small_steps(monkeypatch):
 @pytest.fixture
 def marked(personas, small_steps):
     Mailbox.objects.bulk_create(mailbox_rows("a.test", 90))
+    # Every mailbox measured, in 7 sizes (ties across the marks of the order by use).
+    MailboxDiskUsage.objects.bulk_create(
+        MailboxDiskUsage(
+            mailbox_id=address, domain="a.test", used_bytes=i % 7 * 1000, measured_at=timezone.now()
+        )
+        for i, address in enumerate(
+            Mailbox.objects.filter(domain_id="a.test").values_list("pk", flat=True)
+        )
+    )
+    disk_usage_refresh(["a.test"])
     Alias.objects.bulk_create(
         Alias(address=f"al{i:03d}@a.test", goto="x@y.example", domain_id="a.test")
         for i in range(80)

@@ -27,6 +27,7 @@ from mailadmin.lib.access import (
     manager_required,
     visible_object,
 )
+from mailadmin.lib.expressions import AddressDomain
 from mailadmin.lib.flags import SERVICES
 from mailadmin.lib.listing import (
     CONTAINS,
@@ -125,11 +126,15 @@ def mailbox_listing(request: HttpRequest, domain: Domain | None) -> Listing:
         attach_missing_usage([domain])
     queryset = Mailbox.objects.visible_to(request.user)
     names = list_scope(request.user, domain)
+    own_domain = None
     if names is not None:  # the same rows, named by a list of domains (see list_scope)
         queryset = Mailbox.objects.filter(domain_id__in=names)
         if not request.user.is_superadmin:  # as visible_to(): the address's domain too
-            queryset = queryset.address_in(names)
-    scope = queryset  # the rows in scope, without the page's annotations
+            # checked after the search, on the rows it matched only (make_listing's costly)
+            queryset = queryset.alias(address_domain=AddressDomain("username"))
+            own_domain = Q(address_domain__in=names)
+    # the rows in scope, without the page's annotations
+    scope = queryset if own_domain is None else queryset.filter(own_domain)
     queryset = queryset.only("username", "name", "quota", "expiredate", "active", "domain_id")
     # Legacy quota strings ("104857600S,2000C") sort by their size, kept as a number in the
     # sort key table (mailboxes.sortkeys): the list reads the keys of its page from that
@@ -147,6 +152,7 @@ def mailbox_listing(request: HttpRequest, domain: Domain | None) -> Listing:
         request,
         queryset,
         search=lambda text, match: mailbox_search(text, match, names),
+        costly=own_domain,
         # One domain: the index of the order, which the primary key extends (a seek).
         key_index=DOMAIN_SORT_INDEXES if names and len(names) == 1 else None,
         # By quota and by measured use: the keys of the page from a side table's index.

@@ -36,7 +36,10 @@ ADDITIVE_KEY_LINES = {
         "KEY `mailadmin_mailbox_active_expiry` (`active`,`expiredate`,`username`)",
         "KEY `mailadmin_mailbox_domain_active_expiry` (`domain`,`active`,`expiredate`)",
     ],
-    "domain": ["KEY `mailadmin_domain_active_expiry` (`active`,`expiredate`,`domain`)"],
+    "domain": [
+        "KEY `mailadmin_domain_active_expiry` (`active`,`expiredate`,`domain`)",
+        "KEY `mailadmin_domain_description` (`description`)",
+    ],
     "alias": ["KEY `mailadmin_alias_domain` (`domain`)"],
     "domain_manager": ["KEY `mailadmin_dm_username_domain` (`username`(166),`domain`(166))"],
 }

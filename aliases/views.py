@@ -44,6 +44,8 @@ ALIAS_BULK_LABELS = {
     "delete": _lazy("Delete"),
 }
 # Aliases without the forwarding aliases of mailboxes (those show on the mailbox).
+#: The list's sort keys (``?sort=``) and the column of each.
+SORT_FIELDS = {"address": "address", "active": "active", "domain": "domain_id"}
 NOT_FORWARDING = ~Exists(Mailbox.objects.filter(pk=OuterRef("address")))
 
 
@@ -116,7 +118,7 @@ def alias_listing(request: HttpRequest, domain: Domain | None) -> Listing:
         request,
         queryset,
         search=alias_search,
-        sort_fields={"address": "address", "active": "active", "domain": "domain_id"},
+        sort_fields=SORT_FIELDS,
         default_sort="address",
         # After the search: a substring search over every alias would otherwise run this
         # subquery for each of them.

@@ -202,6 +202,26 @@ def test_the_schema_is_openapi_3_and_lists_every_resource(client):
     assert schema["components"]["securitySchemes"]["tokenAuth"]["scheme"] == "bearer"
 
 
+def test_the_schema_names_each_lists_sort_keys_and_the_api_sorts_by_them(client, api_client):
+    from aliases.views import SORT_FIELDS as ALIAS_SORTS
+    from domains.views import SORT_FIELDS as DOMAIN_SORTS
+    from mailboxes.views import SORT_FIELDS as MAILBOX_SORTS
+
+    schema = client.get("/api/v1/schema/", HTTP_ACCEPT="application/json").json()
+    for path, keys in (
+        ("/api/v1/mailboxes/", MAILBOX_SORTS),
+        ("/api/v1/domains/", DOMAIN_SORTS),
+        ("/api/v1/aliases/", ALIAS_SORTS),
+    ):
+        (sort,) = [p for p in schema["paths"][path]["get"]["parameters"] if p["name"] == "sort"]
+        assert set(sort["schema"]["enum"]) == {*keys, *(f"-{k}" for k in keys)}, path
+    assert "used" in MAILBOX_SORTS  # the order by measured disk use
+    api = api_client("superadmin")
+    for key in MAILBOX_SORTS:
+        response = api.get(f"/api/v1/mailboxes/?sort=-{key}")
+        assert response.status_code == 200 and response.json()["sort"] == f"-{key}", key
+
+
 # --- the services' rules, messages and records --------------------------------------------------
 def test_a_service_refusal_is_a_field_error_with_the_forms_message(api_client, personas):
     Domain.objects.filter(pk="a.test").update(maxusers=1)  # user@a.test is the one

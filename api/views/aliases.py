@@ -11,14 +11,14 @@ from rest_framework.response import Response
 from aliases import services
 from aliases.forms import AliasEditForm, AliasForm
 from aliases.models import Alias
-from aliases.views import _plain_aliases, alias_listing
+from aliases.views import SORT_FIELDS, _plain_aliases, alias_listing
 from api.views.base import (
     DOMAIN_PARAMETER,
-    LIST_PARAMETERS,
     ApiView,
     django_request,
     form_data,
     form_serializer,
+    list_parameters,
     paged,
     paginated,
     payload,
@@ -73,7 +73,7 @@ def _detail(request: Request, address: str, code: int = status.HTTP_200_OK) -> R
 class AliasList(ApiView):
     @extend_schema(
         operation_id="aliases_list",
-        parameters=[DOMAIN_PARAMETER, *LIST_PARAMETERS],
+        parameters=[DOMAIN_PARAMETER, *list_parameters(SORT_FIELDS)],
         responses=paginated(AliasRowSerializer),
         description="Sort keys: address, active, domain.",
     )

@@ -3,6 +3,7 @@ messages), lists through the pages' own listings (the same scoping, search and p
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 
 from django import forms
@@ -30,6 +31,20 @@ LIST_PARAMETERS = [
     OpenApiParameter("page", OpenApiTypes.INT),
     OpenApiParameter("per_page", OpenApiTypes.INT, enum=list(PER_PAGE_CHOICES)),
 ]
+
+
+def list_parameters(sorts: Iterable[str]) -> list[OpenApiParameter]:
+    """:data:`LIST_PARAMETERS` with the list's own sort keys named (each also with ``-``)."""
+    keys = list(sorts)
+    sort = OpenApiParameter(
+        "sort",
+        OpenApiTypes.STR,
+        enum=[*keys, *(f"-{key}" for key in keys)],
+        description="A sort key, ``-`` for descending (another value: the list's default).",
+    )
+    return [sort if p.name == "sort" else p for p in LIST_PARAMETERS]
+
+
 DOMAIN_PARAMETER = OpenApiParameter(
     "domain", OpenApiTypes.STR, description="Only the rows of this domain (404 if not yours)."
 )

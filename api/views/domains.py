@@ -11,11 +11,11 @@ from rest_framework.response import Response
 from aliases.models import Alias
 from api.permissions import ManagerWithScope, SuperadminOnly
 from api.views.base import (
-    LIST_PARAMETERS,
     ApiView,
     django_request,
     form_data,
     form_serializer,
+    list_parameters,
     paged,
     paginated,
     payload,
@@ -26,7 +26,7 @@ from domains import services
 from domains.forms import DomainAddForm, DomainDeleteForm, DomainEditForm, DomainRenameForm
 from domains.models import Domain
 from domains.selectors import attach_missing_usage, with_usage
-from domains.views import domain_listing
+from domains.views import SORT_FIELDS, domain_listing
 from mailadmin.lib.access import get_visible_or_404
 from mailadmin.lib.flags import SERVICE_NAMES
 from mailboxes.models import Mailbox
@@ -83,7 +83,7 @@ class DomainList(ApiView):
 
     @extend_schema(
         operation_id="domains_list",
-        parameters=LIST_PARAMETERS,
+        parameters=list_parameters(SORT_FIELDS),
         responses=paginated(DomainSerializer),
         description="Sort keys: name, users, aliases, quota, expiry, active.",
     )

@@ -14,11 +14,11 @@ from rest_framework.response import Response
 
 from api.views.base import (
     DOMAIN_PARAMETER,
-    LIST_PARAMETERS,
     ApiView,
     django_request,
     form_data,
     form_serializer,
+    list_parameters,
     paged,
     paginated,
     payload,
@@ -34,7 +34,7 @@ from mailboxes.forms import IMPORT_COLUMNS, BulkForm, DeleteForm, MailboxForm, R
 from mailboxes.models import Mailbox
 from mailboxes.operations import mailbox_bulk_start, mailbox_import_start
 from mailboxes.services import quota_mb
-from mailboxes.views import mailbox_listing
+from mailboxes.views import SORT_FIELDS, mailbox_listing
 from mailstack.services import is_internal_only
 
 
@@ -123,7 +123,7 @@ def _detail(request: Request, address: str, code: int = status.HTTP_200_OK) -> R
 class MailboxList(ApiView):
     @extend_schema(
         operation_id="mailboxes_list",
-        parameters=[DOMAIN_PARAMETER, *LIST_PARAMETERS],
+        parameters=[DOMAIN_PARAMETER, *list_parameters(SORT_FIELDS)],
         responses=paginated(MailboxRowSerializer),
         description="Sort keys: address, name, quota, expiry, active.",
     )

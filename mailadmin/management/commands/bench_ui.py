@@ -317,7 +317,7 @@ class Command(BaseCommand):
             # The REST API's lists (with the session; docs/api.md): the pages' own listings.
             ("api domains", "/api/v1/domains/"),
             ("api mailboxes of largest domain", f"/api/v1/mailboxes/?domain={BIG}"),
-            ("api mailboxes search", f"/api/v1/mailboxes/?domain={BIG}&q=user00077"),
+            ("api mailboxes search", f"/api/v1/mailboxes/?domain={BIG}&q=user00005"),
             ("api aliases of largest domain", f"/api/v1/aliases/?domain={BIG}"),
             ("api audit log", "/api/v1/audit/"),
             # The order by measured disk use, from the disk usage table's index.
@@ -326,6 +326,7 @@ class Command(BaseCommand):
                 f"mailboxes by used, page {middle} (next link)",
                 f"{base}&sort=-used&page={middle}&after={after_used}",
             ),
+            (f"mailboxes by used, page {middle} (number)", f"{base}&sort=-used&page={middle}"),
             ("mailboxes by used, last page", f"{base}&sort=-used&last=1"),
             ("mailboxes all by used, first page", "/mailboxes/?sort=-used"),
             ("expiry", "/expiry/"),

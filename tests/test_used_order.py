@@ -13,6 +13,7 @@ from django.utils import timezone
 
 from domains.models import DomainDiskUsage
 from domains.usage import disk_usage_refresh, recompute_all
+from mailadmin.lib import listing as listing_module
 from mailboxes.models import Mailbox, MailboxDiskUsage
 
 MB = 1_048_576
@@ -101,9 +102,12 @@ def walk(client, base: str, pages: int) -> tuple[list[str], list[str], list[str]
         ("admin_a", "", ["a.test"]),
     ],
 )
+@pytest.mark.parametrize("deep", [False, True])
 def test_the_used_order_walks_ties_across_page_boundaries(
-    client_as, usage, sort, persona, query, domains
+    client_as, usage, sort, persona, query, domains, deep, monkeypatch
 ):
+    if deep:  # every page number beyond the first is read as a deep one, without page marks
+        monkeypatch.setattr(listing_module, "OFFSET_ROWS", 0)
     order = expected(domains, sort.startswith("-"))
     assert len(order) in (60, 80)
     forward, backward, numbered = walk(

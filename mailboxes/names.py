@@ -11,6 +11,7 @@ own query), so a stale row can never show a mailbox that is gone or out of scope
 from __future__ import annotations
 
 from collections.abc import Iterator
+from dataclasses import dataclass
 from typing import Any
 
 from django.db.models import Exists, OuterRef, Q, QuerySet, Subquery
@@ -103,15 +104,41 @@ def name_match(text: str, domains: list[str] | None = None) -> Q:
     found = _pair_lookup(words, domains) if len(words) > 1 else None
     addresses, first = found if found is not None else _word_lookup(words, domains)
     if len(addresses) <= LOOKUP_LIMIT:
-        return Q(username__in=sorted(addresses))
+        condition = Q(username__in=sorted(addresses))
+        if len(addresses) <= LISTED:  # all of them
+            condition.listed = Listed(sorted(addresses), None)  # type: ignore[attr-defined]
+        return condition
     condition = Q()
     for word in words:
         condition &= Q(_names_word(word))
     if first:
         listed = first[:LISTED]
         condition = Q(username__in=listed) | (Q(username__gt=listed[-1]) & condition)
+        # the first ones in the database's address order: complete up to the last of them
+        condition.listed = Listed(listed, listed[-1])  # type: ignore[attr-defined]
     condition.at_least = LOOKUP_LIMIT + 1  # type: ignore[attr-defined]
     return condition
+
+
+@dataclass(frozen=True)
+class Listed:
+    """Addresses a search matches, known to hold its first matches, for the list to read its
+    first page from them by primary key (``mailadmin.lib.listing``, ``listed``) instead of
+    walking its rows to the page's end: every address the name lookup matches up to
+    ``bound`` (None: every one; when given, ``addresses`` are in the database's address
+    order), and ``also``, the search's other matches as a condition the database reads in
+    address order (the address prefix: a range of the primary key)."""
+
+    addresses: list[str]
+    bound: str | None
+    also: Q | None = None
+
+    def candidates(self, limit: int) -> tuple[list[str], str | None]:
+        """At most ``limit`` addresses holding the lookup's first ``limit`` matches, and the
+        bound up to which they hold every one (compared by the database, in its collation)."""
+        if self.bound is not None and len(self.addresses) > limit:
+            return self.addresses[:limit], self.addresses[limit - 1]
+        return self.addresses, self.bound
 
 
 Found = tuple[set[str], list[str]]

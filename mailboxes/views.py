@@ -3,6 +3,7 @@ delete."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 from django.conf import settings
@@ -86,6 +87,10 @@ def mailbox_search(text: str, match: str, domains: list[str] | None = None) -> Q
     names = name_match(text, domains)
     condition = Q(username__istartswith=address) | names
     condition.at_least = getattr(names, "at_least", 0)  # type: ignore[attr-defined]
+    listed = getattr(names, "listed", None)
+    if listed is not None:  # the list's first page: from those and the address prefix
+        also = Q(username__istartswith=address)
+        condition.listed = replace(listed, also=also)  # type: ignore[attr-defined]
     return condition
 
 

@@ -14,6 +14,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
 from domains.services import domain_delete, domain_rename
+from mailadmin.lib import listing as listing_module
 from mailadmin.lib.words import PAIR_WORDS, UNPAIRED, name_pairs, name_words, search_terms
 from mailboxes import names, services
 from mailboxes.models import Mailbox, NamePair
@@ -245,3 +246,86 @@ def test_on_mariadb_two_words_are_a_range_of_the_pair_index(client_as, personas,
             plans = [dict(zip(columns, row, strict=True)) for row in cursor.fetchall()]
         plan = next(p for p in plans if p["table"] == "mailadmin_name_pair")
         assert plan["type"] == "range" and plan["key"] == key, (persona, lookup, plans)
+
+
+# --- the first page read from the lookup's addresses ------------------------------------------
+@pytest.fixture
+def chens(personas, make_mailbox):
+    """60 "Wei Chen" and 10 "Chen Ann" in a.test and 10 "Wei Chen" in b.test, with 10 mailboxes
+    whose address starts with "chen" but whose names do not have the word (found by prefix),
+    among them in address order."""
+    for i in range(60):
+        make_mailbox(f"m{i:03d}@a.test", name="Wei Chen")
+    for i in range(10):
+        make_mailbox(f"chen{i}@a.test", name="Someone")
+        make_mailbox(f"n{i:03d}@a.test", name="Chen Ann")
+        make_mailbox(f"m{i:03d}@b.test", name="Wei Chen")
+
+
+@pytest.mark.parametrize(
+    ("limit", "listed", "fast"),
+    [(1000, 100, True), (30, 100, True), (30, 10, False), (1000, 50, False)],
+)
+@pytest.mark.parametrize("query", ["chen", "wei chen"])
+def test_the_first_page_is_read_from_the_lookups_addresses(
+    client_as, chens, monkeypatch, limit, listed, fast, query
+):
+    monkeypatch.setattr(names, "LOOKUP_LIMIT", limit)
+    monkeypatch.setattr(names, "LISTED", listed)
+    reads = []
+    original = listing_module._listed_page
+
+    def spy(*args):
+        rows = original(*args)
+        reads.append(bool(rows))
+        return rows
+
+    monkeypatch.setattr(listing_module, "_listed_page", spy)
+    for persona, domains in (
+        ("superadmin", {"a.test", "b.test"}),
+        ("admin_a", {"a.test"}),
+    ):
+        client = client_as(persona)
+        want = sorted(
+            m.pk
+            for m in Mailbox.objects.filter(domain_id__in=domains)
+            if all(any(w.startswith(t) for w in name_words(m.name)) for t in search_terms(query))
+            or m.pk.startswith(query.replace(" ", ""))
+        )
+        addresses, _total = shown(client, query)
+        assert addresses == want, (persona, query)
+        reads.clear()
+        response = client.get("/mailboxes/", {"q": query})
+        assert [m.pk for m in response.context["listing"].objects] == want[:25]
+        # with more matches than a page in the lookup's list (all of them, or the first ones
+        # in address order), the first page is read from it; else as before
+        assert any(reads) is fast, (persona, reads)
+
+
+def test_a_first_page_the_list_filters_further_is_read_as_before(client_as, chens, monkeypatch):
+    from django.utils import timezone
+
+    from domains.usage import disk_usage_refresh
+    from mailboxes.models import MailboxDiskUsage
+
+    reads = []
+    original = listing_module._listed_page
+    monkeypatch.setattr(
+        listing_module, "_listed_page", lambda *args: reads.append(original(*args)) or reads[-1]
+    )
+    for i in (3, 40, 41):  # three of the names found, over 90 % full
+        MailboxDiskUsage.objects.create(
+            mailbox_id=f"m{i:03d}@a.test",
+            domain="a.test",
+            used_bytes=95,
+            percent=95,
+            measured_at=timezone.now(),
+        )
+    disk_usage_refresh(["a.test"])
+    response = client_as("admin_a").get("/mailboxes/", {"q": "chen", "usage": "over90"})
+    assert [m.pk for m in response.context["listing"].objects] == [
+        "m003@a.test",
+        "m040@a.test",
+        "m041@a.test",
+    ]
+    assert reads == [[]]  # tried: too few of the listed rows pass the filter

@@ -10,7 +10,7 @@ own query), so a stale row can never show a mailbox that is gone or out of scope
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -104,9 +104,10 @@ def name_match(text: str, domains: list[str] | None = None) -> Q:
     found = _pair_lookup(words, domains) if len(words) > 1 else None
     addresses, first = found if found is not None else _word_lookup(words, domains)
     if len(addresses) <= LOOKUP_LIMIT:
-        condition = Q(username__in=sorted(addresses))
-        if len(addresses) <= LISTED:  # all of them
-            condition.listed = Listed(sorted(addresses), None)  # type: ignore[attr-defined]
+        every = sorted(addresses)
+        condition = Q(username__in=every)
+        if len(every) <= LISTED:  # all of them
+            condition.listed = Listed(every, None)  # type: ignore[attr-defined]
         return condition
     condition = Q()
     for word in words:
@@ -151,24 +152,11 @@ def _word_lookup(words: list[str], domains: list[str] | None) -> Found:
     rows = _word_rows(words[0], domains)
     for word in words[1:]:
         rows = rows.filter(_has_word(word, OuterRef("address")))
-    first: list[str] = []
-    if domains is None or len(domains) == 1:
-        found = list(
-            rows.order_by("word", "address").values_list("word", "address")[: LOOKUP_LIMIT + 1]
-        )
-        addresses = {address for _word, address in found}
-        if len(found) > LOOKUP_LIMIT:
-            indexed = {word for word, _address in found}
-            if (
-                len(indexed) == 1
-                and not _word_rows(words[0], domains).filter(word__gt=found[0][0]).exists()
-            ):
-                first = [address for _word, address in found]
-            elif len(addresses) <= LOOKUP_LIMIT:  # several words: count the addresses
-                addresses = _distinct(rows)
-    else:
-        addresses = _distinct(rows)
-    return addresses, first
+
+    def alone(key: tuple[str, ...]) -> bool:  # no other indexed word in the range
+        return not _word_rows(words[0], domains).filter(word__gt=key[0]).exists()
+
+    return _read_lookup(rows, ("word",), domains, alone)
 
 
 def _pair_lookup(words: list[str], domains: list[str] | None) -> Found | None:
@@ -193,28 +181,36 @@ def _pair_lookup(words: list[str], domains: list[str] | None) -> Found | None:
     rows = _scoped(rows, domains)
     for word in words[2:]:
         rows = rows.filter(_has_word(word, OuterRef("address")))
-    first: list[str] = []
-    if domains is None or len(domains) == 1:
-        found = list(
-            rows.order_by("first", "second", "address").values_list("first", "second", "address")[
-                : LOOKUP_LIMIT + 1
-            ]
-        )
-        addresses = {address for _first, _second, address in found}
-        if len(found) > LOOKUP_LIMIT:
-            pairs = {(f, s) for f, s, _address in found}
-            if (
-                len(pairs) == 1
-                and len(firsts) == 1
-                and found[0][0]  # not an unpaired name
-                and not rows.filter(second__gt=found[0][1]).exists()
-            ):
-                first = [address for _first, _second, address in found]
-            elif len(addresses) <= LOOKUP_LIMIT:
-                addresses = _distinct(rows)
-    else:
+
+    def alone(key: tuple[str, ...]) -> bool:  # a pair of words (not an unpaired name), no other
+        return len(firsts) == 1 and bool(key[0]) and not rows.filter(second__gt=key[1]).exists()
+
+    return _read_lookup(rows, ("first", "second"), domains, alone)
+
+
+def _read_lookup(
+    rows: QuerySet,
+    keys: tuple[str, ...],
+    domains: list[str] | None,
+    alone: Callable[[tuple[str, ...]], bool],
+) -> Found:
+    """Up to :data:`LOOKUP_LIMIT` + 1 addresses of a lookup's index ``rows``, read in the
+    index's (``keys``, address) order for every domain or one domain; when more than that
+    match and they all have one key that ``alone(key)`` says is the only one in the lookup's
+    range, those addresses are the first matches in address order (the ``first`` of
+    :func:`name_match`). Several keys may give an address twice: then the distinct addresses
+    are counted."""
+    if domains is not None and len(domains) != 1:
+        return _distinct(rows), []
+    found = list(rows.order_by(*keys, "address").values_list(*keys, "address")[: LOOKUP_LIMIT + 1])
+    addresses = {row[-1] for row in found}
+    if len(found) <= LOOKUP_LIMIT:
+        return addresses, []
+    if len({row[:-1] for row in found}) == 1 and alone(found[0][:-1]):
+        return addresses, [row[-1] for row in found]
+    if len(addresses) <= LOOKUP_LIMIT:
         addresses = _distinct(rows)
-    return addresses, first
+    return addresses, []
 
 
 def _indexed_words(word: str) -> list[str]:

@@ -85,12 +85,12 @@ def mailbox_search(text: str, match: str, domains: list[str] | None = None) -> Q
     if "@" in address:
         return Q(username__istartswith=address)
     names = name_match(text, domains)
-    condition = Q(username__istartswith=address) | names
+    prefix = Q(username__istartswith=address)
+    condition = prefix | names
     condition.at_least = getattr(names, "at_least", 0)  # type: ignore[attr-defined]
     listed = getattr(names, "listed", None)
     if listed is not None:  # the list's first page: from those and the address prefix
-        also = Q(username__istartswith=address)
-        condition.listed = replace(listed, also=also)  # type: ignore[attr-defined]
+        condition.listed = replace(listed, also=prefix)  # type: ignore[attr-defined]
     return condition
 
 

@@ -399,13 +399,15 @@ class _SideReader(_Reader):
         super().__init__(queryset)
         self.side = side
 
+    def _side_order(self, order: Order) -> Order:
+        return Order(self.side.value, self.side.key, order.descending)
+
     def read(
         self, order: Order, position: tuple[Any, Any] | None, offset: int, limit: int
     ) -> list[Any]:
         side = self.side
-        side_order = Order(side.value, side.key, order.descending)
         rows = side.rows_in(self.queryset)
-        keys = read_keys(rows, side_order, position, limit, side.index, offset)
+        keys = read_keys(rows, self._side_order(order), position, limit, side.index, offset)
         return rows_by_pk(self.queryset, order.pk, [key[-1] for key in keys])
 
     def read_after_mark(
@@ -416,8 +418,7 @@ class _SideReader(_Reader):
         checked against the list's query; the page's own keys are checked."""
         if skip:
             side = self.side
-            side_order = Order(side.value, side.key, order.descending)
-            before = read_keys(side.rows, side_order, mark, 1, side.index, skip - 1)
+            before = read_keys(side.rows, self._side_order(order), mark, 1, side.index, skip - 1)
             if not before:
                 return []
             mark = (before[0][0], before[0][-1])

@@ -64,7 +64,8 @@ def _section(
     section = Section(rows_by_pk(objects, order.pk, [key[-1] for key in keys[:PAGE]]))
     query = request.GET.copy()
     if len(keys) > PAGE:
-        query[name] = encode_position(*keys[PAGE - 1])
+        last = keys[PAGE - 1]  # (value, key); an order on the key alone reads (key,)
+        query[name] = encode_position(last[0], last[-1])
         section.next_url = f"?{query.urlencode()}#{name}"
     if position is not None:
         query.pop(name, None)
@@ -95,6 +96,8 @@ def expiry_list(request: HttpRequest) -> HttpResponse:
     # Both tables in date order, the longest overdue and the soonest first.
     domain_order = Order("expiredate", "domain", False)
     mailbox_order = Order("expiredate", "username", False)
+    # The latest notices first, by their key (the order they were written in): a position of
+    # the page is then a number, never a time to compare.
     notices = ExpiryNotice.objects.visible_to(request.user)
     return render(
         request,
@@ -132,7 +135,7 @@ def expiry_list(request: HttpRequest) -> HttpResponse:
                 mailbox_order,
                 index,
             ),
-            "notices": _section(request, "notices", notices, Order("sent_at", "id", True), ""),
+            "notices": _section(request, "notices", notices, Order("id", "id", True), ""),
         },
     )
 

@@ -188,3 +188,35 @@ def test_on_mariadb_the_mailboxes_are_an_index_range(client_as, personas, horizo
         if plan["table"] == "mailbox":
             index = f"mailadmin_mailbox_{mailbox_index}"
         assert plan["type"] == "range" and plan["key"] == index, (sql[-300:], plans)
+
+
+@pytest.mark.parametrize("persona", ["superadmin", "admin_a"])
+def test_the_notices_page_latest_first_and_a_hand_made_position_reads_from_the_start(
+    client_as, personas, persona
+):
+    from expiry.models import ExpiryNotice
+    from mailadmin.lib.listing import encode_position
+
+    today = dates.today()
+    ExpiryNotice.objects.bulk_create(
+        ExpiryNotice(
+            object_type="mailbox",
+            object_id=f"n{i:02d}@{'a' if i % 3 else 'b'}.test",
+            domain="a.test" if i % 3 else "b.test",
+            expiredate=today,
+            days=3,
+        )
+        for i in range(60)
+    )
+    domains = {"a.test", "b.test"} if persona == "superadmin" else {"a.test"}
+    visible = ExpiryNotice.objects.filter(domain__in=domains).order_by("-id")
+    client = client_as(persona)
+    assert read_all(client, "notices") == list(visible.values_list("pk", flat=True))
+    # a time or a date where the page keeps a number: the first page, no error
+    for value in (datetime.datetime(2020, 1, 1), datetime.date(2020, 1, 1), "x"):
+        token = encode_position(value, value)
+        response = client.get(f"/expiry/?notices={token}&expired_mailboxes={token}")
+        assert response.status_code == 200
+        assert [n.pk for n in response.context["notices"]] == list(
+            visible.values_list("pk", flat=True)[:PAGE]
+        )

@@ -208,7 +208,7 @@ def recompute_all() -> int:
 
 
 # --- measured disk use (mailadmin_domain_disk_usage) ------------------------------------------
-DISK_FIGURES = ("measured", "used_bytes", "messages", "over_90", "measured_at")
+#: A domain's disk figures before any measurement (its fields, in this order).
 DISK_NONE: dict[str, Any] = {
     "measured": 0,
     "used_bytes": 0,
@@ -216,6 +216,7 @@ DISK_NONE: dict[str, Any] = {
     "over_90": 0,
     "measured_at": None,
 }
+DISK_FIGURES = tuple(DISK_NONE)
 
 
 def _disk_sums(rows: QuerySet) -> QuerySet:
